@@ -1,0 +1,57 @@
+/*
+ * vmi_cli.c: option parsing and error reporting shared by the commands
+ */
+#include <stdio.h>
+
+#include "vmi_cli.h"
+
+
+/* Consumes @error. */
+int
+vmiCliFail(GError *error)
+{
+    g_printerr("error: %s\n", error->message);
+    g_error_free(error);
+    return VMI_EXIT_FAILURE;
+}
+
+
+int
+vmiCliUsage(GOptionContext *ctx, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_printerr("error: %s\n", msg);
+    if (ctx)
+        g_printerr("Try '%s --help' for more information.\n", g_get_prgname());
+    return VMI_EXIT_USAGE;
+}
+
+
+GOptionContext *
+vmiCliOptionContext(const vmiCliCommand *cmd, const GOptionEntry *entries)
+{
+    g_autofree char *params = g_strdup_printf("%s %s", cmd->name, cmd->params);
+    GOptionContext *ctx = g_option_context_new(params);
+
+    g_option_context_set_summary(ctx, cmd->summary);
+    if (entries)
+        g_option_context_add_main_entries(ctx, entries, NULL);
+    return ctx;
+}
+
+
+gboolean
+vmiCliParseOptions(GOptionContext *ctx, int *argc, char ***argv, int *exitCode)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (g_option_context_parse(ctx, argc, argv, &err))
+        return TRUE;
+    *exitCode = vmiCliUsage(ctx, "%s", err->message);
+    return FALSE;
+}

@@ -1,0 +1,36 @@
+/*
+ * vmi_cli.h: what virt-vmi's commands share
+ *
+ * Each command lives in its own cmd_*.c: it parses its options and calls
+ * the library; it holds no domain logic.
+ */
+#pragma once
+
+#include <glib.h>
+
+/* Exit codes, documented in docs/virt-vmi.rst. */
+typedef enum {
+    VMI_EXIT_OK = 0,
+    VMI_EXIT_FAILURE = 1,   /* invalid input, or the operation failed */
+    VMI_EXIT_USAGE = 2,     /* bad command line */
+} vmiExitCode;
+
+typedef struct {
+    const char *uri;        /* -c URI, NULL for libvirt's default */
+} vmiCliGlobal;
+
+typedef struct {
+    const char *name;
+    const char *params;     /* parameter summary for --help */
+    const char *brief;      /* one line for the command list */
+    const char *summary;
+    int (*run)(const vmiCliGlobal *global, int argc, char **argv);
+} vmiCliCommand;
+
+extern const vmiCliCommand vmiCmdValidate;
+extern const vmiCliCommand vmiCmdDomxmlToNative;
+
+int vmiCliFail(GError *error);
+int vmiCliUsage(GOptionContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+GOptionContext *vmiCliOptionContext(const vmiCliCommand *cmd, const GOptionEntry *entries);
+gboolean vmiCliParseOptions(GOptionContext *ctx, int *argc, char ***argv, int *exitCode);

@@ -1,0 +1,75 @@
+/*
+ * vmi_conf.h: the <vmi:introspection> definition
+ *
+ * Pure data: parsing, validation and formatting of one element, no I/O.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <glib.h>
+#include <libxml/tree.h>
+
+#include "vmi_xml.h"
+
+#define VMI_NAMESPACE_URI "http://libvirt-vmi.org/schemas/introspection/1.0"
+#define VMI_NAMESPACE_PREFIX "vmi"
+#define VMI_ELEMENT "introspection"
+
+/* UNIX_PATH_MAX less the terminating NUL */
+#define VMI_UNIX_PATH_MAX 107
+
+typedef enum {
+    VMI_SOURCE_UNIX,
+    VMI_SOURCE_VSOCK,
+
+    VMI_SOURCE_LAST
+} vmiSourceType;
+
+const char *vmiSourceTypeToString(vmiSourceType type);
+int vmiSourceTypeFromString(const char *str);
+
+typedef struct {
+    vmiSourceType type;
+    char *path;         /* unix */
+    guint32 cid;        /* vsock */
+    guint32 port;       /* vsock */
+} vmiSourceDef;
+
+typedef struct _vmiDef vmiDef;
+struct _vmiDef {
+    vmiSourceDef source;
+    guint reconnect;            /* seconds; 0: not set (QEMU gets the default) */
+    char *keySecret;            /* libvirt secret UUID, lower case; NULL: no key */
+    guint handshakeTimeout;     /* seconds; 0: not set */
+    guint unhookTimeout;        /* seconds; 0: not set */
+    /* Bitmaps of KVMI ids, bit N for id N. 0 means no list was given,
+     * that is every id is allowed: a given list is never empty. */
+    guint64 commands;
+    guint64 events;
+};
+
+/* The ranges every front end checks values against. */
+extern const vmiRange vmiRangeTimeout;
+extern const vmiRange vmiRangeVsockCid;
+extern const vmiRange vmiRangeVsockPort;
+
+#define VMI_RECONNECT_DEFAULT 10
+
+vmiDef *vmiDefNew(void);
+void vmiDefFree(vmiDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiDef, vmiDefFree)
+
+vmiDef *vmiDefParseNode(xmlNodePtr node, GError **error);
+vmiDef *vmiDefParseString(const char *xml, GError **error);
+gboolean vmiDefValidate(const vmiDef *def, GError **error);
+
+xmlNodePtr vmiDefFormatNode(const vmiDef *def);
+char *vmiDefFormat(const vmiDef *def);
+
+gboolean vmiDefEqual(const vmiDef *a, const vmiDef *b);
+guint vmiDefReconnect(const vmiDef *def);
+guint64 vmiDefEffectiveCommands(const vmiDef *def);
+guint64 vmiDefEffectiveEvents(const vmiDef *def);
+
+gboolean vmiDefSetAllow(guint64 *bitmap, const char *kind, const char *value,
+                        GError **error);

@@ -1,0 +1,161 @@
+/*
+ * vmi_domain_xml.c: find <vmi:introspection> and the domain's identity
+ * in a domain XML document
+ */
+#include "vmi_domain_xml.h"
+#include "vmi_error.h"
+
+
+void
+vmiDomainXMLFree(vmiDomainXML *dom)
+{
+    if (!dom)
+        return;
+    xmlFreeDoc(dom->doc);
+    g_free(dom->uuid);
+    g_free(dom->name);
+    g_free(dom);
+}
+
+
+static xmlNodePtr
+vmiDomainXMLChild(xmlNodePtr parent, const char *name)
+{
+    xmlNodePtr cur;
+
+    for (cur = parent->children; cur; cur = cur->next) {
+        if (vmiXMLNodeIs(cur, NULL, name))
+            return cur;
+    }
+    return NULL;
+}
+
+
+static char *
+vmiDomainXMLChildText(xmlNodePtr parent, const char *name)
+{
+    xmlNodePtr node = vmiDomainXMLChild(parent, name);
+    g_autoptr(vmiXmlChar) text = NULL;
+
+    if (!node || !(text = xmlNodeGetContent(node)))
+        return NULL;
+    return g_strstrip(g_strdup((const char *)text));
+}
+
+
+/*
+ * libvirt keeps only the first element per namespace in <metadata>, so a
+ * second one would silently vanish on define: refuse it. An element of
+ * the right name in another namespace is almost always a typo in the
+ * namespace URI: say so rather than "not found".
+ */
+static gboolean
+vmiDomainXMLFindElement(vmiDomainXML *dom, xmlNodePtr metadata,
+                        const char *display, GError **error)
+{
+    xmlNodePtr cur;
+
+    for (cur = metadata->children; cur; cur = cur->next) {
+        if (cur->type != XML_ELEMENT_NODE ||
+            !g_str_equal((const char *)cur->name, VMI_ELEMENT))
+            continue;
+
+        if (!vmiXMLNodeIs(cur, VMI_NAMESPACE_URI, VMI_ELEMENT)) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "%s: element 'introspection' in <metadata> is in namespace '%s', "
+                        "expected '%s'",
+                        display,
+                        cur->ns && cur->ns->href ? (const char *)cur->ns->href : "",
+                        VMI_NAMESPACE_URI);
+            return FALSE;
+        }
+        if (dom->vmi) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "%s: duplicate element 'introspection' in <metadata>: "
+                        "libvirt keeps only the first one", display);
+            return FALSE;
+        }
+        dom->vmi = cur;
+    }
+    return TRUE;
+}
+
+
+/* Takes ownership of @doc. */
+vmiDomainXML *
+vmiDomainXMLNew(xmlDocPtr doc, const char *display, GError **error)
+{
+    g_autoptr(vmiDomainXML) dom = g_new0(vmiDomainXML, 1);
+    xmlNodePtr root;
+    xmlNodePtr metadata;
+
+    dom->doc = doc;
+    root = xmlDocGetRootElement(doc);
+
+    if (vmiXMLNodeIs(root, VMI_NAMESPACE_URI, VMI_ELEMENT)) {
+        dom->bare = TRUE;
+        dom->vmi = root;
+        return g_steal_pointer(&dom);
+    }
+
+    if (!vmiXMLNodeIs(root, NULL, "domain")) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "%s: expected a <domain> or a <vmi:introspection> element "
+                    "(namespace '%s'), found <%s>%s%s%s",
+                    display, VMI_NAMESPACE_URI, root->name,
+                    root->ns && root->ns->href ? " in namespace '" : "",
+                    root->ns && root->ns->href ? (const char *)root->ns->href : "",
+                    root->ns && root->ns->href ? "'" : "");
+        return NULL;
+    }
+
+    dom->uuid = vmiDomainXMLChildText(root, "uuid");
+    dom->name = vmiDomainXMLChildText(root, "name");
+    if ((metadata = vmiDomainXMLChild(root, "metadata")) &&
+        !vmiDomainXMLFindElement(dom, metadata, display, error))
+        return NULL;
+    return g_steal_pointer(&dom);
+}
+
+
+vmiDomainXML *
+vmiDomainXMLReadFile(const char *path, const char *display, GError **error)
+{
+    xmlDocPtr doc = vmiXMLReadFile(path, display, error);
+
+    return doc ? vmiDomainXMLNew(doc, display, error) : NULL;
+}
+
+
+vmiDomainXML *
+vmiDomainXMLParseString(const char *xml, const char *display, GError **error)
+{
+    xmlDocPtr doc = vmiXMLReadString(xml, display, error);
+
+    return doc ? vmiDomainXMLNew(doc, display, error) : NULL;
+}
+
+
+vmiDef *
+vmiDomainXMLGetDef(const vmiDomainXML *dom, GError **error)
+{
+    if (!dom->vmi) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                    "%s has no <vmi:introspection> element (namespace '%s') in its <metadata>",
+                    dom->name ? dom->name : "the domain", VMI_NAMESPACE_URI);
+        return NULL;
+    }
+    return vmiDefParseNode(dom->vmi, error);
+}
+
+
+xmlNodePtr
+vmiDomainXMLGetMetadata(vmiDomainXML *dom, gboolean create)
+{
+    xmlNodePtr root = xmlDocGetRootElement(dom->doc);
+    xmlNodePtr metadata = vmiDomainXMLChild(root, "metadata");
+
+    if (!metadata && create)
+        metadata = xmlNewChild(root, NULL, BAD_CAST "metadata", NULL);
+    return metadata;
+}

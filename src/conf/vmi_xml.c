@@ -1,0 +1,269 @@
+/*
+ * vmi_xml.c: reading untrusted XML and strict element/attribute helpers
+ *
+ * Definitions come from users and from any libvirt API client, so the
+ * parser never fetches from the network, never expands entities and
+ * keeps libxml2's depth and size limits (no XML_PARSE_HUGE).
+ */
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <libxml/parser.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmi_xml.h"
+#include "vmi_error.h"
+
+#define VMI_XML_PARSE_FLAGS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+
+
+static xmlDocPtr
+vmiXMLFinishRead(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *display,
+                 GError **error)
+{
+    const xmlError *err = xmlCtxtGetLastError(ctxt);
+
+    if (doc && ctxt->wellFormed && (!err || err->level < XML_ERR_ERROR))
+        return doc;
+
+    xmlFreeDoc(doc);
+    if (err && err->message) {
+        g_autofree char *msg = g_strchomp(g_strdup(err->message));
+        g_set_error(error, VMI_ERROR, VMI_ERROR_XML,
+                    "%s:%d: malformed XML: %s", display, err->line, msg);
+    } else {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_XML,
+                    "%s: malformed XML", display);
+    }
+    return NULL;
+}
+
+
+/*
+ * Domain XMLs are a few KiB; a cap keeps a hostile input from costing
+ * more than that. libvirt caps XML files at the same size.
+ */
+#define VMI_XML_MAX_BYTES (10 * 1024 * 1024)
+
+static char *
+vmiXMLReadStream(GInputStream *in, const char *display, gsize *len,
+                 GError **error)
+{
+    g_autoptr(GByteArray) data = g_byte_array_new();
+    guint8 chunk[65536];
+
+    for (;;) {
+        g_autoptr(GError) err = NULL;
+        gssize n = g_input_stream_read(in, chunk, sizeof(chunk), NULL, &err);
+
+        if (n < 0) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                        "%s: %s", display, err->message);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        if (data->len + n > VMI_XML_MAX_BYTES) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "%s: too large: an XML definition may have at most %d bytes",
+                        display, VMI_XML_MAX_BYTES);
+            return NULL;
+        }
+        g_byte_array_append(data, chunk, n);
+    }
+    *len = data->len;
+    g_byte_array_append(data, (const guint8 *)"", 1);
+    return (char *)g_byte_array_free(g_steal_pointer(&data), FALSE);
+}
+
+
+/* @path "-" reads standard input. @display names the input in errors. */
+xmlDocPtr
+vmiXMLReadFile(const char *path, const char *display, GError **error)
+{
+    g_autoptr(GInputStream) in = NULL;
+    g_autofree char *xml = NULL;
+    gsize len = 0;
+
+    if (g_str_equal(path, "-")) {
+        in = g_unix_input_stream_new(STDIN_FILENO, FALSE);
+    } else {
+        g_autoptr(GFile) file = g_file_new_for_path(path);
+        g_autoptr(GError) err = NULL;
+
+        in = G_INPUT_STREAM(g_file_read(file, NULL, &err));
+        if (!in) {
+            g_set_error(error, VMI_ERROR,
+                        g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ?
+                        VMI_ERROR_NOT_FOUND : VMI_ERROR_INVALID_ARG,
+                        "%s: %s", display, err->message);
+            return NULL;
+        }
+    }
+
+    if (!(xml = vmiXMLReadStream(in, display, &len, error)))
+        return NULL;
+    if (memchr(xml, 0, len)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_XML,
+                    "%s: malformed XML: it contains a NUL byte", display);
+        return NULL;
+    }
+    return vmiXMLReadString(xml, display, error);
+}
+
+
+xmlDocPtr
+vmiXMLReadString(const char *xml, const char *display, GError **error)
+{
+    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    xmlDocPtr doc;
+
+    if (!ctxt)
+        g_error("out of memory");
+    doc = xmlCtxtReadMemory(ctxt, xml, strlen(xml), display, NULL,
+                            VMI_XML_PARSE_FLAGS);
+    doc = vmiXMLFinishRead(ctxt, doc, display, error);
+    xmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
+
+gboolean
+vmiXMLNodeIs(xmlNodePtr node, const char *ns, const char *name)
+{
+    if (!node || node->type != XML_ELEMENT_NODE)
+        return FALSE;
+    if (!g_str_equal((const char *)node->name, name))
+        return FALSE;
+    if (!ns)
+        return node->ns == NULL;
+    return node->ns && node->ns->href &&
+           g_str_equal((const char *)node->ns->href, ns);
+}
+
+
+/*
+ * A misspelt attribute would otherwise be ignored and its default used
+ * silently, which is exactly how a VM ends up unmonitored.
+ */
+gboolean
+vmiXMLCheckAttributes(xmlNodePtr node, const char *const *allowed,
+                      GError **error)
+{
+    xmlAttrPtr attr;
+
+    for (attr = node->properties; attr; attr = attr->next) {
+        const char *name = (const char *)attr->name;
+
+        if (!attr->ns && g_strv_contains(allowed, name))
+            continue;
+
+        if (allowed[0]) {
+            g_autofree char *list = g_strjoinv(", ", (char **)allowed);
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "unexpected attribute '%s%s%s' of element '%s': expected %s",
+                        attr->ns && attr->ns->prefix ? (const char *)attr->ns->prefix : "",
+                        attr->ns && attr->ns->prefix ? ":" : "",
+                        name, node->name, list);
+        } else {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "unexpected attribute '%s' of element '%s': it takes none",
+                        name, node->name);
+        }
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+/* Leaf elements carry attributes only. */
+gboolean
+vmiXMLCheckNoContent(xmlNodePtr node, GError **error)
+{
+    xmlNodePtr cur;
+
+    for (cur = node->children; cur; cur = cur->next) {
+        if (cur->type == XML_COMMENT_NODE || cur->type == XML_PI_NODE)
+            continue;
+        if (cur->type == XML_TEXT_NODE && xmlIsBlankNode(cur))
+            continue;
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "unexpected content in element '%s': it takes attributes only",
+                    node->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+char *
+vmiXMLGetAttr(xmlNodePtr node, const char *name)
+{
+    g_autoptr(vmiXmlChar) value = xmlGetNoNsProp(node, (const xmlChar *)name);
+
+    return value ? g_strdup((const char *)value) : NULL;
+}
+
+
+char *
+vmiXMLGetRequiredAttr(xmlNodePtr node, const char *name, GError **error)
+{
+    char *value = vmiXMLGetAttr(node, name);
+
+    if (!value)
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "missing attribute '%s' of element '%s'", name, node->name);
+    return value;
+}
+
+
+char *
+vmiRangeDescribe(const vmiRange *range)
+{
+    return g_strdup_printf("%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT "%s%s",
+                           range->min, range->max,
+                           range->unit ? " " : "", range->unit ? range->unit : "");
+}
+
+
+/* Plain decimal only: no sign, no blanks, no hex. */
+gboolean
+vmiRangeParse(const char *str, const vmiRange *range, guint64 *value)
+{
+    if (!g_ascii_isdigit(str[0]))
+        return FALSE;
+    return g_ascii_string_to_unsigned(str, 10, range->min, range->max,
+                                      value, NULL);
+}
+
+
+gboolean
+vmiXMLGetUInt(xmlNodePtr node, const char *name, const vmiRange *range,
+              gboolean *found, guint64 *value, GError **error)
+{
+    g_autofree char *str = vmiXMLGetAttr(node, name);
+
+    *found = str != NULL;
+    if (!str)
+        return TRUE;
+
+    if (!vmiRangeParse(str, range, value)) {
+        g_autofree char *allowed = vmiRangeDescribe(range);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "invalid value '%s' for attribute '%s' of element '%s': expected %s",
+                    str, name, node->name, allowed);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+char *
+vmiXMLNodeToString(xmlNodePtr node)
+{
+    g_autoptr(xmlBuffer) buf = xmlBufferCreate();
+
+    if (!buf || xmlNodeDump(buf, node->doc, node, 0, 1) < 0)
+        g_error("out of memory");
+    return g_strdup_printf("%s\n", (const char *)xmlBufferContent(buf));
+}
