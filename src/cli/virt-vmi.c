@@ -41,6 +41,17 @@ vmiCommandList(void)
 }
 
 
+static int
+vmiRunCommand(const vmiCliCommand *cmd, const vmiCliGlobal *global,
+              int argc, char **argv)
+{
+    g_autofree char *prgname = g_strdup_printf("virt-vmi %s", cmd->name);
+
+    g_set_prgname(prgname);
+    return cmd->run(global, argc, argv);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -58,7 +69,6 @@ main(int argc, char **argv)
     g_autofree char *commands = vmiCommandList();
     g_autoptr(GError) err = NULL;
     const vmiCliCommand *cmd;
-    g_autofree char *prgname = NULL;
 
     setlocale(LC_ALL, "");
     g_option_context_set_summary(ctx, "Manage VM introspection (<vmi:introspection>) of libvirt domains.");
@@ -86,7 +96,7 @@ main(int argc, char **argv)
             return vmiCliUsage(ctx, "unknown command '%s'", argv[2]);
         {
             char *helpArgv[] = { (char *)cmd->name, (char *)"--help", NULL };
-            return cmd->run(&global, 2, helpArgv);
+            return vmiRunCommand(cmd, &global, 2, helpArgv);
         }
     }
 
@@ -94,7 +104,5 @@ main(int argc, char **argv)
         return vmiCliUsage(ctx, "unknown command '%s'", argv[1]);
 
     global.uri = uri;
-    prgname = g_strdup_printf("virt-vmi %s", cmd->name);
-    g_set_prgname(prgname);
-    return cmd->run(&global, argc - 1, argv + 1);
+    return vmiRunCommand(cmd, &global, argc - 1, argv + 1);
 }

@@ -35,8 +35,8 @@ vmiCliUsage(GOptionContext *ctx, const char *fmt, ...)
 GOptionContext *
 vmiCliOptionContext(const vmiCliCommand *cmd, const GOptionEntry *entries)
 {
-    g_autofree char *params = g_strdup_printf("%s %s", cmd->name, cmd->params);
-    GOptionContext *ctx = g_option_context_new(params);
+    /* The program name, set by the dispatcher, already says the command. */
+    GOptionContext *ctx = g_option_context_new(cmd->params);
 
     g_option_context_set_summary(ctx, cmd->summary);
     if (entries)

@@ -58,16 +58,6 @@ vmiDefFree(vmiDef *def)
 }
 
 
-static void
-vmiSetInvalidValue(GError **error, const char *value, const char *attr,
-                   const char *elem, const char *expected)
-{
-    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                "invalid value '%s' for attribute '%s' of element '%s': expected %s",
-                value, attr, elem, expected);
-}
-
-
 static gboolean
 vmiCheckRange(guint64 value, const vmiRange *range, const char *attr,
               const char *elem, GError **error)
@@ -79,7 +69,7 @@ vmiCheckRange(guint64 value, const vmiRange *range, const char *attr,
         return TRUE;
     str = g_strdup_printf("%" G_GUINT64_FORMAT, value);
     expected = vmiRangeDescribe(range);
-    vmiSetInvalidValue(error, str, attr, elem, expected);
+    vmiXMLSetInvalidValue(error, str, attr, elem, expected);
     return FALSE;
 }
 
@@ -99,7 +89,7 @@ vmiSourceDefValidate(const vmiSourceDef *src, GError **error)
             return FALSE;
         }
         if (!g_path_is_absolute(src->path)) {
-            vmiSetInvalidValue(error, src->path, "path", "source",
+            vmiXMLSetInvalidValue(error, src->path, "path", "source",
                                "an absolute path");
             return FALSE;
         }
@@ -107,14 +97,14 @@ vmiSourceDefValidate(const vmiSourceDef *src, GError **error)
             g_autofree char *expected =
                 g_strdup_printf("at most %d bytes (a unix socket path), not %zu",
                                 VMI_UNIX_PATH_MAX, strlen(src->path));
-            vmiSetInvalidValue(error, src->path, "path", "source", expected);
+            vmiXMLSetInvalidValue(error, src->path, "path", "source", expected);
             return FALSE;
         }
         for (p = src->path; *p; p++) {
             /* They would break every line-based view of the arguments. */
             if (g_ascii_iscntrl(*p)) {
                 g_autofree char *escaped = g_strescape(src->path, NULL);
-                vmiSetInvalidValue(error, escaped, "path", "source",
+                vmiXMLSetInvalidValue(error, escaped, "path", "source",
                                    "a path without control characters");
                 return FALSE;
             }
@@ -149,7 +139,7 @@ vmiSourceDefParse(xmlNodePtr node, vmiDef *def, GError **error)
     if (!(type = vmiXMLGetRequiredAttr(node, "type", error)))
         return FALSE;
     if ((t = vmiSourceTypeFromString(type)) < 0) {
-        vmiSetInvalidValue(error, type, "type", "source", "unix or vsock");
+        vmiXMLSetInvalidValue(error, type, "type", "source", "unix or vsock");
         return FALSE;
     }
     src->type = t;
@@ -273,7 +263,7 @@ vmiDefParseAllowEntry(xmlNodePtr node, const vmiKvmiTable *table,
         if (found < 0) {
             g_autofree char *names = vmiKvmiTableNameList(table, ", ");
             g_autofree char *expected = g_strdup_printf("one of %s", names);
-            vmiSetInvalidValue(error, name, "name", table->kind, expected);
+            vmiXMLSetInvalidValue(error, name, "name", table->kind, expected);
             return FALSE;
         }
         id = found;
@@ -283,7 +273,7 @@ vmiDefParseAllowEntry(xmlNodePtr node, const vmiKvmiTable *table,
             g_autofree char *expected =
                 g_strdup_printf("a KVMI v8 %s id, %u to %u",
                                 table->kind, table->first, table->last);
-            vmiSetInvalidValue(error, idstr, "id", table->kind, expected);
+            vmiXMLSetInvalidValue(error, idstr, "id", table->kind, expected);
             return FALSE;
         }
     }
@@ -474,7 +464,7 @@ vmiDefValidate(const vmiDef *def, GError **error)
         return FALSE;
 
     if (def->keySecret && !g_uuid_string_is_valid(def->keySecret)) {
-        vmiSetInvalidValue(error, def->keySecret, "secret", "key",
+        vmiXMLSetInvalidValue(error, def->keySecret, "secret", "key",
                            "the UUID of a libvirt secret, such as 0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f");
         return FALSE;
     }

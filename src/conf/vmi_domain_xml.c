@@ -14,6 +14,7 @@ vmiDomainXMLFree(vmiDomainXML *dom)
     xmlFreeDoc(dom->doc);
     g_free(dom->uuid);
     g_free(dom->name);
+    g_free(dom->foreignNamespace);
     g_free(dom);
 }
 
@@ -45,9 +46,7 @@ vmiDomainXMLChildText(xmlNodePtr parent, const char *name)
 
 /*
  * libvirt keeps only the first element per namespace in <metadata>, so a
- * second one would silently vanish on define: refuse it. An element of
- * the right name in another namespace is almost always a typo in the
- * namespace URI: say so rather than "not found".
+ * second one would silently vanish on define: refuse it.
  */
 static gboolean
 vmiDomainXMLFindElement(vmiDomainXML *dom, xmlNodePtr metadata,
@@ -56,18 +55,14 @@ vmiDomainXMLFindElement(vmiDomainXML *dom, xmlNodePtr metadata,
     xmlNodePtr cur;
 
     for (cur = metadata->children; cur; cur = cur->next) {
-        if (cur->type != XML_ELEMENT_NODE ||
-            !g_str_equal((const char *)cur->name, VMI_ELEMENT))
-            continue;
-
         if (!vmiXMLNodeIs(cur, VMI_NAMESPACE_URI, VMI_ELEMENT)) {
-            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                        "%s: element 'introspection' in <metadata> is in namespace '%s', "
-                        "expected '%s'",
-                        display,
-                        cur->ns && cur->ns->href ? (const char *)cur->ns->href : "",
-                        VMI_NAMESPACE_URI);
-            return FALSE;
+            /* Kept for the hint in vmiDomainXMLGetDef: usually a typo in
+             * the namespace URI, but possibly another application's. */
+            if (!dom->foreignNamespace && cur->type == XML_ELEMENT_NODE &&
+                g_str_equal((const char *)cur->name, VMI_ELEMENT))
+                dom->foreignNamespace = g_strdup(cur->ns && cur->ns->href ?
+                                                 (const char *)cur->ns->href : "");
+            continue;
         }
         if (dom->vmi) {
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
@@ -140,9 +135,17 @@ vmiDef *
 vmiDomainXMLGetDef(const vmiDomainXML *dom, GError **error)
 {
     if (!dom->vmi) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
-                    "%s has no <vmi:introspection> element (namespace '%s') in its <metadata>",
-                    dom->name ? dom->name : "the domain", VMI_NAMESPACE_URI);
+        g_autofree char *who = dom->name ? g_strdup_printf("domain '%s'", dom->name) :
+                                           g_strdup("the domain");
+        if (dom->foreignNamespace)
+            g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                        "%s has no <vmi:introspection> element in its <metadata>: "
+                        "its <introspection> element is in namespace '%s', expected '%s'",
+                        who, dom->foreignNamespace, VMI_NAMESPACE_URI);
+        else
+            g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                        "%s has no <vmi:introspection> element (namespace '%s') in its <metadata>",
+                        who, VMI_NAMESPACE_URI);
         return NULL;
     }
     return vmiDefParseNode(dom->vmi, error);

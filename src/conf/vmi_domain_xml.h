@@ -15,6 +15,7 @@ typedef struct {
     char *uuid;         /* the domain's <uuid>, NULL if absent or bare */
     char *name;         /* the domain's <name>, NULL if absent or bare */
     xmlNodePtr vmi;     /* our element, NULL if the domain has none */
+    char *foreignNamespace; /* namespace of an <introspection> not ours */
 } vmiDomainXML;
 
 void vmiDomainXMLFree(vmiDomainXML *dom);

@@ -32,8 +32,11 @@ vmiSchemaCollectError(void *opaque, xmlErrorPtr err)
 
     if (errs->messages->len)
         g_string_append_c(errs->messages, '\n');
-    g_string_append_printf(errs->messages, "%s:%d: schema: %s",
-                           errs->display, err->line, msg);
+    if (err->line > 0)
+        g_string_append_printf(errs->messages, "%s:%d: schema: %s",
+                               errs->display, err->line, msg);
+    else
+        g_string_append_printf(errs->messages, "%s: schema: %s", errs->display, msg);
 }
 
 

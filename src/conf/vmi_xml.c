@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <libxml/parser.h>
+#include <libxml/xmlsave.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -237,6 +238,23 @@ vmiRangeParse(const char *str, const vmiRange *range, guint64 *value)
 }
 
 
+/* Long enough for any sensible value; a hostile one is not echoed whole. */
+#define VMI_QUOTE_MAX 256
+
+void
+vmiXMLSetInvalidValue(GError **error, const char *value, const char *attr,
+                      const char *elem, const char *expected)
+{
+    g_autofree char *head = NULL;
+
+    if (g_utf8_validate(value, -1, NULL) && g_utf8_strlen(value, -1) > VMI_QUOTE_MAX)
+        head = g_utf8_substring(value, 0, VMI_QUOTE_MAX);
+    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                "invalid value '%s%s' for attribute '%s' of element '%s': expected %s",
+                head ? head : value, head ? "..." : "", attr, elem, expected);
+}
+
+
 gboolean
 vmiXMLGetUInt(xmlNodePtr node, const char *name, const vmiRange *range,
               gboolean *found, guint64 *value, GError **error)
@@ -249,9 +267,7 @@ vmiXMLGetUInt(xmlNodePtr node, const char *name, const vmiRange *range,
 
     if (!vmiRangeParse(str, range, value)) {
         g_autofree char *allowed = vmiRangeDescribe(range);
-        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "invalid value '%s' for attribute '%s' of element '%s': expected %s",
-                    str, name, node->name, allowed);
+        vmiXMLSetInvalidValue(error, str, name, (const char *)node->name, allowed);
         return FALSE;
     }
     return TRUE;
@@ -262,8 +278,17 @@ char *
 vmiXMLNodeToString(xmlNodePtr node)
 {
     g_autoptr(xmlBuffer) buf = xmlBufferCreate();
+    xmlSaveCtxtPtr save;
 
-    if (!buf || xmlNodeDump(buf, node->doc, node, 0, 1) < 0)
+    /* UTF-8 output keeps non-ASCII paths readable (no &#xE9;); libxml2
+     * escapes attributes by the document's encoding, not the saver's. */
+    if (node->doc && !node->doc->encoding)
+        node->doc->encoding = xmlStrdup(BAD_CAST "UTF-8");
+    if (!buf ||
+        !(save = xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_FORMAT | XML_SAVE_NO_DECL)))
         g_error("out of memory");
+    xmlSaveTree(save, node);
+    if (xmlSaveClose(save) < 0)
+        g_error("cannot format XML");
     return g_strdup_printf("%s\n", (const char *)xmlBufferContent(buf));
 }

@@ -30,6 +30,8 @@ char *vmiXMLGetRequiredAttr(xmlNodePtr node, const char *name, GError **error);
 gboolean vmiXMLGetUInt(xmlNodePtr node, const char *name, const vmiRange *range,
                        gboolean *found, guint64 *value, GError **error);
 
+void vmiXMLSetInvalidValue(GError **error, const char *value, const char *attr,
+                           const char *elem, const char *expected);
 char *vmiRangeDescribe(const vmiRange *range);
 gboolean vmiRangeParse(const char *str, const vmiRange *range, guint64 *value);
 char *vmiXMLNodeToString(xmlNodePtr node);

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""virt-vmi's offline commands (validate, domxml-to-native) as a user runs
+them: exit codes, output, error text, and the schema through xmllint."""
+
+import glob
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SRC = os.environ["VMI_SOURCE_DIR"]
+BUILD = os.environ["VMI_BUILD_DIR"]
+DATA = os.path.join(SRC, "tests", "qemuxml2argvdata")
+OUTDATA = os.path.join(SRC, "tests", "vmixml2xmloutdata")
+SCHEMA = os.path.join(SRC, "src", "conf", "schemas", "introspection.rng")
+VIRT_VMI = os.path.join(BUILD, "src", "virt-vmi")
+WRAPPER = shlex.split(os.environ.get("VMI_TEST_WRAPPER", ""))
+BARE_UUID = "00000000-0000-4000-8000-000000000001"
+EXAMPLE = os.path.join(SRC, "examples", "guest-introspected.xml")
+
+
+def virt_vmi(*args, stdin=None):
+    return subprocess.run(WRAPPER + [VIRT_VMI, *args], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def cases(kind):
+    """Names of the data cases: 'args' (valid) or 'err'.
+
+    Under a wrapper (valgrind: about a second a run) every fifth case is
+    run: the full set runs in the plain and sanitizer builds, and the
+    unit tests run every case under valgrind in-process."""
+    names = sorted(os.path.basename(p)[:-len(kind) - 1]
+                   for p in glob.glob(os.path.join(DATA, "*." + kind)))
+    return names[::5] if WRAPPER else names
+
+
+class ValidateTest(unittest.TestCase):
+    def test_valid_cases(self):
+        for name in cases("args"):
+            with self.subTest(name=name):
+                path = os.path.join(DATA, name + ".xml")
+                r = virt_vmi("validate", path)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout, f"{path} validates\n")
+                self.assertEqual(r.stderr, "")
+
+    def test_error_cases(self):
+        for name in cases("err"):
+            with self.subTest(name=name):
+                path = os.path.join(DATA, name + ".xml")
+                with open(os.path.join(DATA, name + ".err")) as f:
+                    expected = f.read().strip()
+                # Messages name the input as the user gave it
+                expected = expected.replace(name + ".xml", path)
+                r = virt_vmi("validate", path)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertTrue(r.stderr.startswith("error: " + expected + "\n"),
+                                f"{r.stderr!r} does not start with {expected!r}")
+
+    def test_schema_errors_are_listed_too(self):
+        r = virt_vmi("validate", os.path.join(DATA, "err-timeout-too-big.xml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("schema:", r.stderr)
+
+    def test_stdin(self):
+        with open(os.path.join(DATA, "unix-full.xml")) as f:
+            r = virt_vmi("validate", "-", stdin=f.read())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = virt_vmi("validate", "-", stdin="<domain>")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("-:1: malformed XML", r.stderr)
+
+    def test_missing_file(self):
+        r = virt_vmi("validate", "/nonexistent/x.xml")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("error: /nonexistent/x.xml: ", r.stderr)
+        self.assertIn("No such file or directory", r.stderr)
+
+    def test_example_validates(self):
+        r = virt_vmi("validate", EXAMPLE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class DomxmlToNativeTest(unittest.TestCase):
+    KEYDIRS = {"key-dir-comma": "/run/vmi,keys", "key-dir-custom": "/var/lib/vmi/keys"}
+
+    def test_valid_cases(self):
+        for name in cases("args"):
+            with self.subTest(name=name):
+                args = ["domxml-to-native"]
+                if name in self.KEYDIRS:
+                    args += ["--key-dir", self.KEYDIRS[name]]
+                if name.startswith("bare-"):
+                    args += ["--uuid", BARE_UUID]
+                r = virt_vmi(*args, os.path.join(DATA, name + ".xml"))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with open(os.path.join(DATA, name + ".args")) as f:
+                    self.assertEqual(r.stdout, f.read())
+
+    def test_error_cases_fail(self):
+        for name in cases("err"):
+            with self.subTest(name=name):
+                r = virt_vmi("domxml-to-native", "--uuid", BARE_UUID,
+                             os.path.join(DATA, name + ".xml"))
+                self.assertEqual(r.returncode, 1)
+                self.assertEqual(r.stdout, "")
+
+    def test_bare_element_needs_uuid(self):
+        r = virt_vmi("domxml-to-native", os.path.join(DATA, "bare-minimal.xml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("needs option '--uuid'", r.stderr)
+
+    def test_domain_without_uuid(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "d.xml")
+            with open(os.path.join(DATA, "unix-minimal.xml")) as f:
+                xml = f.read()
+            with open(path, "w") as f:
+                f.write("\n".join(l for l in xml.splitlines() if "<uuid>" not in l))
+            r = virt_vmi("domxml-to-native", path)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("the domain XML has no <uuid>", r.stderr)
+            r = virt_vmi("domxml-to-native", "--uuid", BARE_UUID, path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("-chardev socket,id=charvmi0", r.stdout)
+
+    def test_uuid_contradiction(self):
+        r = virt_vmi("domxml-to-native", "--uuid", BARE_UUID,
+                     os.path.join(DATA, "unix-key.xml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("contradicts the domain's <uuid>", r.stderr)
+
+    def test_bad_uuid_option(self):
+        r = virt_vmi("domxml-to-native", "--uuid", "xyz", os.path.join(DATA, "bare-minimal.xml"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("invalid value 'xyz' for option '--uuid'", r.stderr)
+
+    def test_relative_key_dir(self):
+        r = virt_vmi("domxml-to-native", "--key-dir", "keys", os.path.join(DATA, "unix-key.xml"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("invalid value 'keys' for option '--key-dir'", r.stderr)
+
+
+class UsageTest(unittest.TestCase):
+    def test_help(self):
+        for args in (["--help"], ["help"]):
+            r = virt_vmi(*args)
+            self.assertEqual(r.returncode, 0)
+            self.assertIn("validate", r.stdout)
+            self.assertIn("domxml-to-native", r.stdout)
+        for cmd in ("validate", "domxml-to-native"):
+            r = virt_vmi(cmd, "--help")
+            self.assertEqual(r.returncode, 0)
+            self.assertIn(cmd, r.stdout)
+            r2 = virt_vmi("help", cmd)
+            self.assertEqual(r2.stdout, r.stdout)
+
+    def test_version(self):
+        r = virt_vmi("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^virt-vmi \d+\.\d+\.\d+\n$")
+
+    def test_usage_errors(self):
+        for args, text in ((["frobnicate"], "unknown command 'frobnicate'"),
+                           ([], "no command given"),
+                           (["validate"], "validate takes exactly one FILE"),
+                           (["validate", "a", "b"], "validate takes exactly one FILE"),
+                           (["validate", "--bogus", "a"], "Unknown option --bogus"),
+                           (["--bogus"], "Unknown option --bogus"),
+                           (["help", "nope"], "unknown command 'nope'")):
+            with self.subTest(args=args):
+                r = virt_vmi(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(text, r.stderr)
+
+
+class XmllintTest(unittest.TestCase):
+    """The shipped schema works with plain xmllint, on canonical output."""
+
+    def test_canonical_outputs(self):
+        files = sorted(glob.glob(os.path.join(OUTDATA, "*.xml")))
+        self.assertGreaterEqual(len(files), 25)
+        r = subprocess.run(["xmllint", "--noout", "--relaxng", SCHEMA, *files],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_rejects(self):
+        ns = "http://libvirt-vmi.org/schemas/introspection/1.0"
+        bad = ["<source type='unix' path='/x'/>",
+               "<vmi:source type='unix' path='relative'/>",
+               "<vmi:source type='vsock' cid='0' port='1'/>",
+               "<vmi:source type='unix' path='/x'/><vmi:timeouts unhook='0'/>",
+               "<vmi:source type='unix' path='/x'/><vmi:allow/>",
+               "<vmi:source type='unix' path='/x'/><vmi:allow><vmi:command name='nope'/></vmi:allow>",
+               "<vmi:source type='unix' path='/x'/><vmi:allow><vmi:event id='11'/></vmi:allow>",
+               "<vmi:source type='unix' path='/x'/><vmi:key secret='abc'/>"]
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, body in enumerate(bad):
+                with self.subTest(body=body):
+                    path = os.path.join(tmp, f"{i}.xml")
+                    with open(path, "w") as f:
+                        f.write(f"<vmi:introspection xmlns:vmi='{ns}'>{body}</vmi:introspection>")
+                    r = subprocess.run(["xmllint", "--noout", "--relaxng", SCHEMA, path],
+                                       capture_output=True, text=True)
+                    self.assertNotEqual(r.returncode, 0, r.stderr)
+                    self.assertIn("fails to validate", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
