@@ -59,16 +59,22 @@ kvmiConstant(const vmiKvmiTable *table, guint id)
 static void
 formatDocsKind(GString *buf, const vmiKvmiTable *table, const char *title)
 {
-    const char *rule = "========================= ==== ==================================\n";
+    g_autofree char *rule = NULL;
+    g_autofree char *line = NULL;
+    int width = strlen(title);
     guint id;
 
+    for (id = table->first; id <= table->last; id++)
+        width = MAX(width, (int)strlen(vmiKvmiTableName(table, id)) + 4);
+    line = g_strnfill(width, '=');
+    rule = g_strdup_printf("%s ==== ================================\n", line);
     g_string_append(buf, rule);
-    g_string_append_printf(buf, "%-25s %-4s %s\n", title, "id", "KVMI v8 constant");
+    g_string_append_printf(buf, "%-*s %-4s %s\n", width, title, "id", "KVMI v8 constant");
     g_string_append(buf, rule);
     for (id = table->first; id <= table->last; id++) {
         g_autofree char *name = g_strdup_printf("``%s``", vmiKvmiTableName(table, id));
         g_autofree char *constant = kvmiConstant(table, id);
-        g_string_append_printf(buf, "%-25s %-4u %s\n", name, id, constant);
+        g_string_append_printf(buf, "%-*s %-4u %s\n", width, name, id, constant);
     }
     g_string_append(buf, rule);
 }
