@@ -153,12 +153,7 @@ vmiDomainXMLGetDef(const vmiDomainXML *dom, GError **error)
 
 
 xmlNodePtr
-vmiDomainXMLGetMetadata(vmiDomainXML *dom, gboolean create)
+vmiDomainXMLGetMetadata(vmiDomainXML *dom)
 {
-    xmlNodePtr root = xmlDocGetRootElement(dom->doc);
-    xmlNodePtr metadata = vmiDomainXMLChild(root, "metadata");
-
-    if (!metadata && create)
-        metadata = xmlNewChild(root, NULL, BAD_CAST "metadata", NULL);
-    return metadata;
+    return vmiDomainXMLChild(xmlDocGetRootElement(dom->doc), "metadata");
 }

@@ -27,4 +27,4 @@ vmiDomainXML *vmiDomainXMLReadFile(const char *path, const char *display,
 vmiDomainXML *vmiDomainXMLParseString(const char *xml, const char *display,
                                       GError **error);
 vmiDef *vmiDomainXMLGetDef(const vmiDomainXML *dom, GError **error);
-xmlNodePtr vmiDomainXMLGetMetadata(vmiDomainXML *dom, gboolean create);
+xmlNodePtr vmiDomainXMLGetMetadata(vmiDomainXML *dom);

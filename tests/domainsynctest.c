@@ -1,0 +1,123 @@
+/*
+ * domainsynctest: tests/domainsyncdata/NAME.in.xml, a domain XML, after
+ * the operation the name starts with:
+ *   sync-    regenerate the arguments from the element the domain has
+ *   set-     carry the element of NAME.def.xml instead
+ *   remove-  drop the element and our arguments
+ * gives NAME.out.xml and the change lines in NAME.changes, or fails with
+ * NAME.err. VIR_TEST_REGENERATE_OUTPUT=1 rewrites the expected files.
+ */
+#include <string.h>
+
+#include "conf/vmi_error.h"
+#include "vmi_sync.h"
+#include "testutils.h"
+
+static const char *datadir;
+
+
+static char *
+dataPath(const char *name, const char *suffix)
+{
+    return g_strdup_printf("%s/%s%s", datadir, name, suffix);
+}
+
+
+static vmiDef *
+caseDef(const char *name, vmiDomainXML *dom)
+{
+    g_autoptr(GError) err = NULL;
+    vmiDef *def = NULL;
+
+    if (g_str_has_prefix(name, "set-")) {
+        g_autofree char *path = dataPath(name, ".def.xml");
+        g_autoptr(vmiDomainXML) bare = vmiDomainXMLReadFile(path, path, &err);
+        g_assert_no_error(err);
+        def = vmiDomainXMLGetDef(bare, &err);
+    } else if (g_str_has_prefix(name, "sync-")) {
+        def = vmiDomainXMLGetDef(dom, &err);
+    } else {
+        g_assert_true(g_str_has_prefix(name, "remove-"));
+        return NULL;
+    }
+    g_assert_no_error(err);
+    return def;
+}
+
+
+static void
+testSync(gconstpointer data)
+{
+    const char *name = data;
+    g_autofree char *inPath = dataPath(name, ".in.xml");
+    g_autofree char *errPath = dataPath(name, ".err");
+    g_autoptr(vmiDomainXML) dom = NULL;
+    g_autoptr(vmiDef) def = NULL;
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GError) err = NULL;
+    gboolean ok;
+
+    dom = vmiDomainXMLReadFile(inPath, inPath, &err);
+    g_assert_no_error(err);
+    def = caseDef(name, dom);
+
+    ok = vmiSyncDomain(dom, def, NULL, changes, &err);
+
+    if (g_file_test(errPath, G_FILE_TEST_EXISTS)) {
+        g_autofree char *msg = NULL;
+        g_assert_false(ok);
+        msg = g_strdup_printf("%s\n", err->message);
+        vmiTestCompareFile(errPath, msg);
+        return;
+    }
+    g_assert_no_error(err);
+    g_assert_true(ok);
+
+    {
+        g_autofree char *outPath = dataPath(name, ".out.xml");
+        g_autofree char *changesPath = dataPath(name, ".changes");
+        g_autofree char *xml = vmiXMLNodeToString(xmlDocGetRootElement(dom->doc));
+        g_autoptr(GString) lines = g_string_new(NULL);
+        guint i;
+
+        for (i = 0; i < changes->len; i++)
+            g_string_append_printf(lines, "%s\n", (char *)changes->pdata[i]);
+        vmiTestCompareFile(outPath, xml);
+        vmiTestCompareFile(changesPath, lines->str);
+
+        /* Syncing the result again changes nothing. */
+        {
+            g_autoptr(vmiDomainXML) again = vmiDomainXMLParseString(xml, outPath, &err);
+            g_autoptr(GPtrArray) more = g_ptr_array_new_with_free_func(g_free);
+            g_autoptr(vmiDef) def2 = NULL;
+
+            g_assert_no_error(err);
+            if (def)
+                def2 = vmiDomainXMLGetDef(again, &err);
+            g_assert_no_error(err);
+            g_assert_true(vmiSyncDomain(again, def2, NULL, more, &err));
+            g_assert_cmpuint(more->len, ==, 0);
+        }
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GPtrArray) names = NULL;
+    guint i;
+
+    g_test_init(&argc, &argv, NULL);
+    if (argc != 2)
+        g_error("usage: %s DATADIR", argv[0]);
+    datadir = argv[1];
+
+    names = vmiTestListFiles(datadir, ".in.xml");
+    for (i = 0; i < names->len; i++) {
+        g_autofree char *path = g_strdup_printf("/domainsync/%s", (char *)names->pdata[i]);
+        g_test_add_data_func(path, names->pdata[i], testSync);
+    }
+    g_assert_cmpuint(names->len, >=, 10);
+    return g_test_run();
+}
