@@ -168,6 +168,8 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
 {
     xmlNodePtr cmdline = vmiSyncFindCommandline(root);
     g_autoptr(GArray) pairs = g_array_new(FALSE, FALSE, sizeof(vmiArgPair));
+    g_autoptr(GPtrArray) old = g_ptr_array_new_with_free_func(g_free);
+    guint before = changes->len;
     guint i;
 
     if (!vmiSyncFindOurArgs(cmdline, pairs, error))
@@ -175,11 +177,14 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
     if (vmiSyncArgsEqual(pairs, args))
         return TRUE;
 
+    /* Report what differs; unchanged arguments are replaced silently. */
     for (i = 0; i < pairs->len; i++) {
         vmiArgPair *pair = &g_array_index(pairs, vmiArgPair, i);
         g_autofree char *value = vmiSyncArgValue(pair->value);
 
-        g_ptr_array_add(changes, g_strdup_printf("removed <qemu:arg> %s", value));
+        if (!g_strv_contains((const char *const *)args, value))
+            g_ptr_array_add(changes, g_strdup_printf("removed <qemu:arg> %s", value));
+        g_ptr_array_add(old, g_steal_pointer(&value));
         vmiSyncRemoveNode(pair->option);
         vmiSyncRemoveNode(pair->value);
     }
@@ -190,9 +195,11 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
         xmlNodePtr arg = xmlNewChild(cmdline, cmdline->ns, BAD_CAST "arg", NULL);
 
         xmlNewProp(arg, BAD_CAST "value", BAD_CAST args[i]);
-        if (i % 2)
+        if (i % 2 && !g_ptr_array_find_with_equal_func(old, args[i], g_str_equal, NULL))
             g_ptr_array_add(changes, g_strdup_printf("added <qemu:arg> %s", args[i]));
     }
+    if (changes->len == before)
+        g_ptr_array_add(changes, g_strdup("reordered <qemu:arg> entries"));
     if (cmdline)
         vmiSyncRemoveIfEmpty(cmdline);
     return TRUE;

@@ -10,6 +10,15 @@
 #include "vmi_config.h"
 
 static const vmiCliCommand *const vmiCommands[] = {
+    &vmiCmdSet,
+    &vmiCmdGet,
+    &vmiCmdRemove,
+    &vmiCmdEdit,
+    &vmiCmdDefine,
+    &vmiCmdSync,
+    &vmiCmdKeyCreate,
+    &vmiCmdKeyImport,
+    &vmiCmdKeyHash,
     &vmiCmdValidate,
     &vmiCmdDomxmlToNative,
 };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "vmi_cli.h"
+#include "vmi_domain.h"
 
 
 /* Consumes @error. */
@@ -54,4 +55,24 @@ vmiCliParseOptions(GOptionContext *ctx, int *argc, char ***argv, int *exitCode)
         return TRUE;
     *exitCode = vmiCliUsage(ctx, "%s", err->message);
     return FALSE;
+}
+
+
+/*
+ * What a command changed in a definition, a line each, and when it takes
+ * effect: a running domain keeps running with its old arguments.
+ */
+void
+vmiCliReportChanges(const vmiDomain *dom, const char *name, GPtrArray *changes)
+{
+    guint i;
+
+    if (!changes->len) {
+        g_print("Domain '%s': unchanged\n", name);
+        return;
+    }
+    for (i = 0; i < changes->len; i++)
+        g_print("Domain '%s': %s\n", name, (const char *)changes->pdata[i]);
+    if (dom && dom->running)
+        g_print("Domain '%s' is running: the change applies at its next start\n", name);
 }

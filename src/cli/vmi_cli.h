@@ -29,8 +29,20 @@ typedef struct {
 
 extern const vmiCliCommand vmiCmdValidate;
 extern const vmiCliCommand vmiCmdDomxmlToNative;
+extern const vmiCliCommand vmiCmdSet;
+extern const vmiCliCommand vmiCmdGet;
+extern const vmiCliCommand vmiCmdRemove;
+extern const vmiCliCommand vmiCmdEdit;
+extern const vmiCliCommand vmiCmdDefine;
+extern const vmiCliCommand vmiCmdSync;
+extern const vmiCliCommand vmiCmdKeyCreate;
+extern const vmiCliCommand vmiCmdKeyImport;
+extern const vmiCliCommand vmiCmdKeyHash;
 
 int vmiCliFail(GError *error);
 int vmiCliUsage(GOptionContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 GOptionContext *vmiCliOptionContext(const vmiCliCommand *cmd, const GOptionEntry *entries);
 gboolean vmiCliParseOptions(GOptionContext *ctx, int *argc, char ***argv, int *exitCode);
+
+typedef struct _vmiDomain vmiDomain;
+void vmiCliReportChanges(const vmiDomain *dom, const char *name, GPtrArray *changes);

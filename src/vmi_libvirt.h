@@ -1,0 +1,30 @@
+/*
+ * vmi_libvirt.h: a libvirt connection as libvirt-vmi uses it
+ */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#define VMI_KEY_DIR_SYSTEM "/run/libvirt-vmi"
+
+typedef struct {
+    virConnectPtr conn;
+    char *uri;              /* as libvirt reports it */
+    char *embedRoot;        /* qemu:///embed?root=DIR: DIR, else NULL */
+    char *keyDir;           /* where per-run key files live for this driver */
+} vmiConn;
+
+void vmiConnClose(vmiConn *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiConn, vmiConnClose)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virSecret, virSecretFree)
+
+void vmiLibvirtInit(void);
+void vmiSetLibvirtError(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+vmiConn *vmiConnOpen(const char *uri, GError **error);
+char *vmiConnKeyDirForURI(const char *uri);
+virDomainPtr vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error);
+char *vmiDomainGetConfigXML(virDomainPtr dom, GError **error);
+gboolean vmiDomainIsRunning(virDomainPtr dom);
