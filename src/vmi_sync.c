@@ -282,3 +282,29 @@ vmiSyncDomain(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
     vmiSyncElement(dom, def, changes);
     return TRUE;
 }
+
+
+/*
+ * Whether @dom's arguments are those @def generates. A start with stale
+ * ones would run QEMU with something else than the element says.
+ */
+gboolean
+vmiSyncCheck(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
+             const char *display, GError **error)
+{
+    g_autoptr(vmiDomainXML) copy = vmiDomainXMLNew(xmlCopyDoc(dom->doc, 1), display, error);
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *list = NULL;
+
+    if (!copy || !vmiSyncDomain(copy, def, keyDir, changes, error))
+        return FALSE;
+    if (!changes->len)
+        return TRUE;
+    g_ptr_array_add(changes, NULL);
+    list = g_strjoinv("; ", (char **)changes->pdata);
+    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                "its <qemu:commandline> is out of step with its <vmi:introspection> "
+                "(changed behind libvirt-vmi's back?): 'virt-vmi sync %s' fixes it (%s)",
+                display, list);
+    return FALSE;
+}
