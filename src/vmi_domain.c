@@ -10,6 +10,8 @@
 #include <libvirt/virterror.h>
 
 #include "vmi_domain.h"
+#include "vmi_keyfile.h"
+#include "vmi_lifecycle.h"
 #include "vmi_secret.h"
 #include "vmi_sync.h"
 #include "conf/vmi_error.h"
@@ -208,4 +210,64 @@ vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error)
         return NULL;
     }
     return vmiSecretGetKey(conn->conn, def->keySecret, error);
+}
+
+
+/*
+ * In embedded mode no hook runs, so what the hook does around a start
+ * happens here, in-process; a daemon's hook does it for the others.
+ */
+static gboolean
+vmiDomainPrepareEmbedded(vmiConn *conn, vmiDomain *dom, GError **error)
+{
+    g_autofree char *cacheDir = g_build_filename(conn->embedRoot, "cache", "libvirt-vmi", NULL);
+    vmiLifecycle lc = { conn->conn, conn->keyDir, cacheDir };
+    g_autoptr(vmiDef) def = NULL;
+    g_autofree char *label = NULL;
+
+    if (dom->xml->vmi && !(def = vmiDomainGetDef(dom, error)))
+        return FALSE;
+    if (!vmiLifecycleCheck(&lc, dom->xml, def, error))
+        return FALSE;
+    if (!def || !def->keySecret)
+        return TRUE;
+    if (!(label = vmiDomainXMLGetDACLabel(dom->xml)) &&
+        !(label = vmiConnGetDACBaseLabel(conn, "kvm", error)))
+        return FALSE;
+    return vmiLifecycleWriteKey(&lc, dom->xml, def, label, error);
+}
+
+
+gboolean
+vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
+{
+    if (dom->running) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "domain '%s' is already running", dom->name);
+        return FALSE;
+    }
+    if (conn->embedRoot && !vmiDomainPrepareEmbedded(conn, dom, error)) {
+        g_prefix_error(error, "domain '%s': ", dom->name);
+        return FALSE;
+    }
+    if (virDomainCreate(dom->dom) < 0) {
+        vmiSetLibvirtError(error, "cannot start domain '%s'", dom->name);
+        if (conn->embedRoot)
+            vmiKeyFileRemove(conn->keyDir, dom->uuid, NULL);
+        return FALSE;
+    }
+    dom->running = TRUE;
+    return TRUE;
+}
+
+
+gboolean
+vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error)
+{
+    if (virDomainDestroy(dom->dom) < 0) {
+        vmiSetLibvirtError(error, "cannot destroy domain '%s'", dom->name);
+        return FALSE;
+    }
+    dom->running = FALSE;
+    return !conn->embedRoot || vmiKeyFileRemove(conn->keyDir, dom->uuid, error);
 }

@@ -32,3 +32,5 @@ gboolean vmiDomainCheckKey(vmiConn *conn, const vmiDef *def, GError **error);
 char *vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
                       GPtrArray *changes, GError **error);
 vmiKey *vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error);
+gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error);
+gboolean vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error);

@@ -4,10 +4,13 @@
  */
 #include <gio/gio.h>
 #include <libvirt/virterror.h>
+#include <libvirt-glib/libvirt-glib.h>
+#include <libxml/xpath.h>
 #include <string.h>
 
 #include "vmi_libvirt.h"
 #include "conf/vmi_error.h"
+#include "conf/vmi_xml.h"
 
 
 static void
@@ -18,11 +21,29 @@ vmiLibvirtSilence(void *opaque, virErrorPtr err)
 
 
 static gpointer
+vmiLibvirtEventThread(gpointer data)
+{
+    GMainLoop *loop = data;
+
+    g_main_loop_run(loop);
+    return NULL;
+}
+
+
+/*
+ * libvirt's events, keepalives and the embedded driver's monitor need an
+ * event loop: libvirt-glib's, which lives on GLib's global default main
+ * context, run by a thread for the life of the process. The program's
+ * own threads therefore never iterate the default context.
+ */
+static gpointer
 vmiLibvirtInitOnce(gpointer data)
 {
-    if (virInitialize() < 0)
-        g_error("cannot initialize libvirt");
+    gvir_init(NULL, NULL);
+    gvir_event_register();
     virSetErrorFunc(NULL, vmiLibvirtSilence);
+    g_thread_unref(g_thread_new("libvirt-events", vmiLibvirtEventThread,
+                                g_main_loop_new(NULL, FALSE)));
     return NULL;
 }
 
@@ -175,4 +196,43 @@ gboolean
 vmiDomainIsRunning(virDomainPtr dom)
 {
     return virDomainIsActive(dom) == 1;
+}
+
+
+/*
+ * The user:group the driver runs QEMU as, from the capabilities' DAC
+ * <baselabel> for @virtType (qemu.conf's user and group).
+ */
+char *
+vmiConnGetDACBaseLabel(vmiConn *conn, const char *virtType, GError **error)
+{
+    g_autofree char *xpath = g_strdup_printf("string(/capabilities/host/secmodel[model='dac']"
+                                             "/baselabel[@type='%s'])", virtType);
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlXPathContextPtr ctxt = NULL;
+    xmlXPathObjectPtr obj = NULL;
+    char *caps;
+    char *label = NULL;
+
+    if (!(caps = virConnectGetCapabilities(conn->conn))) {
+        vmiSetLibvirtError(error, "cannot get the capabilities of %s", conn->uri);
+        return NULL;
+    }
+    doc = vmiXMLReadString(caps, "capabilities", error);
+    free(caps);
+    if (!doc)
+        return NULL;
+
+    ctxt = xmlXPathNewContext(doc);
+    obj = xmlXPathEval(BAD_CAST xpath, ctxt);
+    if (obj && obj->type == XPATH_STRING && obj->stringval && *obj->stringval)
+        label = g_strdup((const char *)obj->stringval);
+    xmlXPathFreeObject(obj);
+    xmlXPathFreeContext(ctxt);
+
+    if (!label)
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                    "%s reports no DAC label for %s domains: cannot tell which user QEMU runs as",
+                    conn->uri, virtType);
+    return label;
 }

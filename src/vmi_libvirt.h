@@ -28,3 +28,4 @@ char *vmiConnKeyDirForURI(const char *uri);
 virDomainPtr vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error);
 char *vmiDomainGetConfigXML(virDomainPtr dom, GError **error);
 gboolean vmiDomainIsRunning(virDomainPtr dom);
+char *vmiConnGetDACBaseLabel(vmiConn *conn, const char *virtType, GError **error);

@@ -90,6 +90,7 @@ vmiProbeCacheFile(const char *cacheDir, const char *emulator, const char *const 
 typedef struct {
     gboolean done;
     gboolean timedOut;
+    char *out;
     char *err;
     GError *error;
 } vmiProbeRun;
@@ -100,7 +101,7 @@ vmiProbeCommunicated(GObject *source, GAsyncResult *res, gpointer opaque)
 {
     vmiProbeRun *run = opaque;
 
-    g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, NULL,
+    g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), res, &run->out,
                                          &run->err, &run->error);
     run->done = TRUE;
 }
@@ -116,22 +117,18 @@ vmiProbeTimedOut(gpointer opaque)
 }
 
 
-/* Runs the probe command; returns its standard error. */
-static char *
-vmiProbeRunEmulator(const char *emulator, const char *const *env, GError **error)
+/*
+ * Runs the emulator with @argv (argv[0] is the emulator) in a clean
+ * environment plus @env, feeding it @input, for at most
+ * VMI_PROBE_TIMEOUT_SECONDS. Returns its standard output and error.
+ */
+static gboolean
+vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char *input,
+                    char **out, char **err, GError **error)
 {
-    const char *argv[] = {
-        emulator, "-machine", "none", "-nodefaults", "-display", "none", "-S",
-        "-qmp", "stdio",
-        "-chardev", "socket,id=vmiprobe0,path=/nonexistent/libvirt-vmi-probe.sock,reconnect=1",
-        "-object", "introspection,id=vmiprobe,chardev=vmiprobe0,command=4294967295,command=2",
-        NULL
-    };
-    /* if nothing refuses the keys, QEMU starts: tell it to go */
-    const char *input = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
     g_autoptr(GSubprocessLauncher) launcher =
         g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                  G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                  G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
     g_autoptr(GSubprocess) proc = NULL;
     g_autoptr(GMainContext) ctx = g_main_context_new();
@@ -147,6 +144,7 @@ vmiProbeRunEmulator(const char *emulator, const char *const *env, GError **error
             g_subprocess_launcher_setenv(launcher, kv[0], kv[1], TRUE);
     }
 
+    /* a private context: the default one belongs to libvirt's event thread */
     g_main_context_push_thread_default(ctx);
     proc = g_subprocess_launcher_spawnv(launcher, argv, error);
     if (proc) {
@@ -159,9 +157,10 @@ vmiProbeRunEmulator(const char *emulator, const char *const *env, GError **error
             if (run.timedOut && !run.done) {
                 g_subprocess_force_exit(proc);
                 run.timedOut = FALSE;
+                g_clear_error(&run.error);
                 run.error = g_error_new(VMI_ERROR, VMI_ERROR_OPERATION,
-                                        "emulator %s did not finish the allow-list probe "
-                                        "in %d seconds", emulator, VMI_PROBE_TIMEOUT_SECONDS);
+                                        "emulator %s did not finish in %d seconds",
+                                        argv[0], VMI_PROBE_TIMEOUT_SECONDS);
             }
         }
         g_subprocess_wait(proc, NULL, NULL);
@@ -170,13 +169,37 @@ vmiProbeRunEmulator(const char *emulator, const char *const *env, GError **error
     g_main_context_pop_thread_default(ctx);
 
     if (!proc)
-        return NULL;
+        return FALSE;
     if (run.error) {
+        g_free(run.out);
         g_free(run.err);
         g_propagate_error(error, run.error);
-        return NULL;
+        return FALSE;
     }
-    return run.err ? run.err : g_strdup("");
+    *out = run.out ? run.out : g_strdup("");
+    *err = run.err ? run.err : g_strdup("");
+    return TRUE;
+}
+
+
+/* `-object help` lists the object types the emulator can create. */
+gboolean
+vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
+                  GError **error)
+{
+    const char *argv[] = { emulator, "-object", "help", NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_auto(GStrv) lines = NULL;
+    size_t i;
+
+    if (!vmiProbeRunEmulator(argv, env, "", &out, &err, error))
+        return FALSE;
+    *has = FALSE;
+    lines = g_strsplit(out, "\n", -1);
+    for (i = 0; lines[i]; i++)
+        *has |= g_str_equal(g_strstrip(lines[i]), "introspection");
+    return TRUE;
 }
 
 
@@ -199,8 +222,18 @@ gboolean
 vmiProbeEmulator(const char *emulator, const char *const *env,
                  const char *cacheDir, vmiProbeResult *result, GError **error)
 {
+    const char *argv[] = {
+        emulator, "-machine", "none", "-nodefaults", "-display", "none", "-S",
+        "-qmp", "stdio",
+        "-chardev", "socket,id=vmiprobe0,path=/nonexistent/libvirt-vmi-probe.sock,reconnect=1",
+        "-object", "introspection,id=vmiprobe,chardev=vmiprobe0,command=4294967295,command=2",
+        NULL
+    };
+    /* if nothing refuses the keys, QEMU starts: tell it to go */
+    const char *input = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
     g_autofree char *cacheFile = vmiProbeCacheFile(cacheDir, emulator, env);
     g_autofree char *cached = NULL;
+    g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     int found;
 
@@ -215,7 +248,7 @@ vmiProbeEmulator(const char *emulator, const char *const *env,
         return TRUE;
     }
 
-    if (!(err = vmiProbeRunEmulator(emulator, env, error)))
+    if (!vmiProbeRunEmulator(argv, env, input, &out, &err, error))
         return FALSE;
     *result = vmiProbeClassify(err);
 

@@ -22,5 +22,7 @@ const char *vmiProbeResultDescribe(vmiProbeResult result);
 gboolean vmiProbeEmulator(const char *emulator, const char *const *env,
                           const char *cacheDir, vmiProbeResult *result,
                           GError **error);
+gboolean vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
+                           GError **error);
 gboolean vmiProbeCheckDef(const char *emulator, vmiProbeResult result,
                           const vmiDef *def, GError **error);

@@ -19,6 +19,13 @@ static const vmiCliCommand *const vmiCommands[] = {
     &vmiCmdKeyCreate,
     &vmiCmdKeyImport,
     &vmiCmdKeyHash,
+    &vmiCmdStart,
+    &vmiCmdDestroy,
+    &vmiCmdSuspend,
+    &vmiCmdResume,
+    &vmiCmdStatus,
+    &vmiCmdHostValidate,
+    &vmiCmdHookInstall,
     &vmiCmdValidate,
     &vmiCmdDomxmlToNative,
 };

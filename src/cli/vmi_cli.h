@@ -38,6 +38,13 @@ extern const vmiCliCommand vmiCmdSync;
 extern const vmiCliCommand vmiCmdKeyCreate;
 extern const vmiCliCommand vmiCmdKeyImport;
 extern const vmiCliCommand vmiCmdKeyHash;
+extern const vmiCliCommand vmiCmdStart;
+extern const vmiCliCommand vmiCmdDestroy;
+extern const vmiCliCommand vmiCmdSuspend;
+extern const vmiCliCommand vmiCmdResume;
+extern const vmiCliCommand vmiCmdHookInstall;
+extern const vmiCliCommand vmiCmdStatus;
+extern const vmiCliCommand vmiCmdHostValidate;
 
 int vmiCliFail(GError *error);
 int vmiCliUsage(GOptionContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
