@@ -299,6 +299,16 @@ class HandshakeTest(ToolTestCase):
         self.assertExit(tool, 0)
         self.assertIn('key', tool.read_stderr())
 
+    def test_peer_gone_before_the_reply(self):
+        tool = self.start()
+        peer = Peer(self, tool.path)
+        peer.send_handshake()
+        peer.sock.close()
+        tool.expect('handshake', conn=1)
+        tool.expect('closed', conn=1, reason='rejected', state='hooking')
+        self.assertFalse([line for line in tool.lines if line['event'] == 'error'], tool.lines)
+        self.assertExit(tool, 0, terminate=True)
+
     def test_minimal_32_byte_handshake(self):
         tool = self.start()
         peer = Peer(self, tool.path)
