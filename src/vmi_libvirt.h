@@ -8,12 +8,13 @@
 
 #define VMI_KEY_DIR_SYSTEM "/run/libvirt-vmi"
 
-typedef struct {
+typedef struct _vmiConn vmiConn;
+struct _vmiConn {
     virConnectPtr conn;
     char *uri;              /* as libvirt reports it */
     char *embedRoot;        /* qemu:///embed?root=DIR: DIR, else NULL */
     char *keyDir;           /* where per-run key files live for this driver */
-} vmiConn;
+};
 
 void vmiConnClose(vmiConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiConn, vmiConnClose)

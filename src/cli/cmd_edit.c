@@ -131,14 +131,8 @@ vmiCmdEditRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int fd, rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdEdit, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "edit takes exactly one DOMAIN");
-
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)))
-        return vmiCliFail(err);
 
     /* An invalid element is offered as it is, to be fixed. */
     if (!dom->xml->vmi)

@@ -16,14 +16,9 @@ vmiCmdGetRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdGet, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "get takes exactly one DOMAIN");
-
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)) ||
-        !(def = vmiDomainGetDef(dom, &err)))
+    if (!(def = vmiDomainGetDef(dom, &err)))
         return vmiCliFail(err);
 
     xml = vmiDefFormat(def);

@@ -17,14 +17,9 @@ vmiCmdKeyCreateRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdKeyCreate, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "key-create takes exactly one DOMAIN");
-
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)) ||
-        !(key = vmiKeyNewRandom(&err)) ||
+    if (!(key = vmiKeyNewRandom(&err)) ||
         !(uuid = vmiDomainAddKey(conn, dom, key, changes, &err)))
         return vmiCliFail(err);
     g_print("Domain '%s': new %zu-byte key in secret %s\n", dom->name, key->len, uuid);

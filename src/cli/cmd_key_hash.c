@@ -16,14 +16,9 @@ vmiCmdKeyHashRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdKeyHash, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "key-hash takes exactly one DOMAIN");
-
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)) ||
-        !(key = vmiDomainGetKey(conn, dom, &err)))
+    if (!(key = vmiDomainGetKey(conn, dom, &err)))
         return vmiCliFail(err);
     hash = vmiKeyHashHex(key);
     g_print("%s\n", hash);

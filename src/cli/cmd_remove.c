@@ -15,14 +15,9 @@ vmiCmdRemoveRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdRemove, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "remove takes exactly one DOMAIN");
-
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)) ||
-        !vmiDomainApply(conn, dom, NULL, changes, &err))
+    if (!vmiDomainApply(conn, dom, NULL, changes, &err))
         return vmiCliFail(err);
     vmiCliReportChanges(dom, dom->name, changes);
     return VMI_EXIT_OK;

@@ -183,17 +183,11 @@ vmiCmdSetRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdSet, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "set takes exactly one DOMAIN");
     if (!opts.socket && !opts.vsock && !opts.reconnect && !opts.handshake && !opts.unhook &&
         !opts.commands && !opts.events && !opts.keySecret)
         return vmiCliUsage(ctx, "nothing to set: give at least one option");
-
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)))
-        return vmiCliFail(err);
 
     if (dom->xml->vmi) {
         if (!(def = vmiDomainGetDef(dom, &current))) {

@@ -15,14 +15,9 @@ vmiCmdLifecycle(const vmiCliCommand *cmd, const vmiCliGlobal *global, int argc, 
     GError *err = NULL;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(cmd, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "%s takes exactly one DOMAIN", cmd->name);
-
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)) ||
-        !(start ? vmiDomainStart(conn, dom, &err) : vmiDomainDestroy(conn, dom, &err)))
+    if (!(start ? vmiDomainStart(conn, dom, &err) : vmiDomainDestroy(conn, dom, &err)))
         return vmiCliFail(err);
     g_print("Domain '%s' %s\n", dom->name, start ? "started" : "destroyed");
     return VMI_EXIT_OK;

@@ -79,16 +79,10 @@ vmiCmdStatusRun(const vmiCliGlobal *global, int argc, char **argv)
     g_autoptr(vmiConn) conn = NULL;
     g_autoptr(vmiDomain) dom = NULL;
     g_autoptr(vmiStatus) st = NULL;
-    GError *err = NULL;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdStatus, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "status takes exactly one DOMAIN");
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)))
-        return vmiCliFail(err);
 
     st = vmiStatusGet(conn, dom);
     g_print(ROW "%s (%s)\n", "Domain:", dom->name, dom->uuid);

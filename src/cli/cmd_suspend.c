@@ -36,13 +36,8 @@ vmiCmdSuspendRun(const vmiCliGlobal *global, int argc, char **argv)
     double elapsed, limit = 0;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdSuspend, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "suspend takes exactly one DOMAIN");
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)))
-        return vmiCliFail(err);
 
     if (dom->xml->vmi && (def = vmiDomainGetDef(dom, NULL))) {
         limit = def->unhookTimeout ? def->unhookTimeout : VMI_UNHOOK_TIMEOUT_DEFAULT;
@@ -75,13 +70,8 @@ vmiCmdResumeRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
-    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+    if (!vmiCliOpenDomain(&vmiCmdResume, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (argc != 2)
-        return vmiCliUsage(ctx, "resume takes exactly one DOMAIN");
-    if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)))
-        return vmiCliFail(err);
     if (virDomainResume(dom->dom) < 0) {
         vmiSetLibvirtError(&err, "cannot resume domain '%s'", dom->name);
         return vmiCliFail(err);

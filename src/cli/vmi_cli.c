@@ -76,3 +76,28 @@ vmiCliReportChanges(const vmiDomain *dom, const char *name, GPtrArray *changes)
     if (dom && dom->running)
         g_print("Domain '%s' is running: the change applies at its next start\n", name);
 }
+
+
+/*
+ * What most commands start with: their options, exactly one DOMAIN, a
+ * connection and the domain loaded. On failure *exitCode says how to exit.
+ */
+gboolean
+vmiCliOpenDomain(const vmiCliCommand *cmd, GOptionContext *ctx, const vmiCliGlobal *global,
+                 int argc, char **argv, vmiConn **conn, vmiDomain **dom, int *exitCode)
+{
+    GError *err = NULL;
+
+    if (!vmiCliParseOptions(ctx, &argc, &argv, exitCode))
+        return FALSE;
+    if (argc != 2) {
+        *exitCode = vmiCliUsage(ctx, "%s takes exactly one DOMAIN", cmd->name);
+        return FALSE;
+    }
+    if (!(*conn = vmiConnOpen(global->uri, &err)) ||
+        !(*dom = vmiDomainLoad(*conn, argv[1], &err))) {
+        *exitCode = vmiCliFail(err);
+        return FALSE;
+    }
+    return TRUE;
+}

@@ -53,3 +53,8 @@ gboolean vmiCliParseOptions(GOptionContext *ctx, int *argc, char ***argv, int *e
 
 typedef struct _vmiDomain vmiDomain;
 void vmiCliReportChanges(const vmiDomain *dom, const char *name, GPtrArray *changes);
+
+typedef struct _vmiConn vmiConn;
+gboolean vmiCliOpenDomain(const vmiCliCommand *cmd, GOptionContext *ctx,
+                          const vmiCliGlobal *global, int argc, char **argv,
+                          vmiConn **conn, vmiDomain **dom, int *exitCode);
