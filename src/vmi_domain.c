@@ -68,7 +68,7 @@ vmiDomainCheckKey(vmiConn *conn, const vmiDef *def, GError **error)
 {
     if (!def || !def->keySecret)
         return TRUE;
-    return vmiSecretCheck(conn->conn, def->keySecret, error);
+    return vmiSecretCheck(conn->secrets, def->keySecret, error);
 }
 
 
@@ -169,7 +169,7 @@ vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
         return NULL;
     }
     usage = g_strdup_printf(VMI_SECRET_USAGE_PREFIX "%s", dom->uuid);
-    if ((existing = virSecretLookupByUsage(conn->conn, VIR_SECRET_USAGE_TYPE_TLS, usage))) {
+    if ((existing = virSecretLookupByUsage(conn->secrets, VIR_SECRET_USAGE_TYPE_TLS, usage))) {
         char other[VIR_UUID_STRING_BUFLEN] = "";
 
         virSecretGetUUIDString(existing, other);
@@ -182,11 +182,11 @@ vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
     }
     virResetLastError();
 
-    if (!(uuid = vmiSecretCreate(conn->conn, dom->name, dom->uuid, key, error)))
+    if (!(uuid = vmiSecretCreate(conn->secrets, dom->name, dom->uuid, key, error)))
         return NULL;
     def->keySecret = g_strdup(uuid);
     if (!vmiDomainApply(conn, dom, def, changes, error)) {
-        g_autoptr(virSecret) secret = virSecretLookupByUUIDString(conn->conn, uuid);
+        g_autoptr(virSecret) secret = virSecretLookupByUUIDString(conn->secrets, uuid);
         if (secret)
             virSecretUndefine(secret);
         return NULL;
@@ -209,7 +209,7 @@ vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error)
                     "(virt-vmi key-create %s makes a key)", dom->name, dom->name);
         return NULL;
     }
-    return vmiSecretGetKey(conn->conn, def->keySecret, error);
+    return vmiSecretGetKey(conn->secrets, def->keySecret, error);
 }
 
 
@@ -221,7 +221,7 @@ static gboolean
 vmiDomainPrepareEmbedded(vmiConn *conn, vmiDomain *dom, GError **error)
 {
     g_autofree char *cacheDir = g_build_filename(conn->embedRoot, "cache", "libvirt-vmi", NULL);
-    vmiLifecycle lc = { conn->conn, conn->keyDir, cacheDir };
+    vmiLifecycle lc = { conn->secrets, conn->keyDir, cacheDir };
     g_autoptr(vmiDef) def = NULL;
     g_autofree char *label = NULL;
 

@@ -114,6 +114,8 @@ vmiConnClose(vmiConn *conn)
 {
     if (!conn)
         return;
+    if (conn->secrets && conn->secrets != conn->conn)
+        virConnectClose(conn->secrets);
     if (conn->conn)
         virConnectClose(conn->conn);
     g_free(conn->uri);
@@ -145,6 +147,19 @@ vmiConnOpen(const char *uri, GError **error)
     /* The URI as given keeps the root as the user wrote it. */
     conn->keyDir = vmiConnKeyDirForURI(uri ? uri : conn->uri);
     conn->embedRoot = vmiURIEmbedRoot(uri ? uri : conn->uri);
+
+    /* qemu:///embed has no secret driver of its own: the embedded one
+     * of the same root is where the QEMU driver looks for secrets too. */
+    conn->secrets = conn->conn;
+    if (conn->embedRoot) {
+        g_autofree char *escaped = g_uri_escape_string(conn->embedRoot, "/", FALSE);
+        g_autofree char *secretURI = g_strdup_printf("secret:///embed?root=%s", escaped);
+
+        if (!(conn->secrets = virConnectOpen(secretURI))) {
+            vmiSetLibvirtError(error, "cannot open the embedded secret driver %s", secretURI);
+            return NULL;
+        }
+    }
     return g_steal_pointer(&conn);
 }
 

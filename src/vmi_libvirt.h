@@ -11,6 +11,7 @@
 typedef struct _vmiConn vmiConn;
 struct _vmiConn {
     virConnectPtr conn;
+    virConnectPtr secrets;  /* the secret driver: @conn, or embedded's own */
     char *uri;              /* as libvirt reports it */
     char *embedRoot;        /* qemu:///embed?root=DIR: DIR, else NULL */
     char *keyDir;           /* where per-run key files live for this driver */

@@ -99,7 +99,7 @@ vmiStatusGet(vmiConn *conn, vmiDomain *dom)
     if (!status->def)
         return g_steal_pointer(&status);
 
-    if (status->def->keySecret && !vmiSecretCheck(conn->conn, status->def->keySecret, &err))
+    if (status->def->keySecret && !vmiSecretCheck(conn->secrets, status->def->keySecret, &err))
         status->secretError = vmiStatusTakeMessage(err);
 
     if (status->running) {
