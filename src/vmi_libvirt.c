@@ -125,6 +125,27 @@ vmiConnClose(vmiConn *conn)
 }
 
 
+/*
+ * An embedded driver runs in this process and would log its warnings
+ * ("tainted: custom-argv") on our standard error: they go to the root's
+ * log directory instead, unless the user chose where libvirt logs.
+ */
+static void
+vmiLibvirtSetLogging(const char *uri)
+{
+    g_autofree char *root = uri ? vmiURIEmbedRoot(uri) : NULL;
+    g_autofree char *outputs = NULL;
+    g_autofree char *dir = NULL;
+
+    if (!root || g_getenv("LIBVIRT_LOG_OUTPUTS"))
+        return;
+    dir = g_build_filename(root, "log", NULL);
+    g_mkdir_with_parents(dir, 0700);
+    outputs = g_strdup_printf("3:file:%s/libvirt.log", dir);
+    g_setenv("LIBVIRT_LOG_OUTPUTS", outputs, TRUE);
+}
+
+
 /* @uri NULL: libvirt's default, as virsh. */
 vmiConn *
 vmiConnOpen(const char *uri, GError **error)
@@ -132,6 +153,7 @@ vmiConnOpen(const char *uri, GError **error)
     g_autoptr(vmiConn) conn = g_new0(vmiConn, 1);
     char *actual;
 
+    vmiLibvirtSetLogging(uri);
     vmiLibvirtInit();
     if (!(conn->conn = virConnectOpen(uri))) {
         vmiSetLibvirtError(error, "cannot connect to libvirt%s%s",
