@@ -182,6 +182,20 @@ vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char 
 }
 
 
+/* Before running it: GLib's own message for a missing program is
+ * less clear, and its typographic quotes come out as '?' in a C locale. */
+static gboolean
+vmiProbeCheckExecutable(const char *emulator, GError **error)
+{
+    if (g_file_test(emulator, G_FILE_TEST_IS_REGULAR) &&
+        g_file_test(emulator, G_FILE_TEST_IS_EXECUTABLE))
+        return TRUE;
+    g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                "emulator '%s' does not exist or is not executable", emulator);
+    return FALSE;
+}
+
+
 /* `-object help` lists the object types the emulator can create. */
 gboolean
 vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
@@ -193,7 +207,8 @@ vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
     g_auto(GStrv) lines = NULL;
     size_t i;
 
-    if (!vmiProbeRunEmulator(argv, env, "", &out, &err, error))
+    if (!vmiProbeCheckExecutable(emulator, error) ||
+        !vmiProbeRunEmulator(argv, env, "", &out, &err, error))
         return FALSE;
     *has = FALSE;
     lines = g_strsplit(out, "\n", -1);
@@ -237,11 +252,8 @@ vmiProbeEmulator(const char *emulator, const char *const *env,
     g_autofree char *err = NULL;
     int found;
 
-    if (!g_file_test(emulator, G_FILE_TEST_IS_EXECUTABLE)) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
-                    "emulator '%s' does not exist or is not executable", emulator);
+    if (!vmiProbeCheckExecutable(emulator, error))
         return FALSE;
-    }
     if (cacheFile && g_file_get_contents(cacheFile, &cached, NULL, NULL) &&
         (found = vmiProbeResultFromString(g_strstrip(cached))) >= 0) {
         *result = found;
