@@ -563,7 +563,9 @@ emuCmdlineMon(emuCmdline *cmd, emuArg *arg)
 }
 
 
-/* -qmp DEV and -qmp-pretty DEV, QEMU's legacy chardev syntax */
+/* -qmp DEV and -qmp-pretty DEV, QEMU's legacy chardev syntax. The option
+ * stays where it is, as "-qmp chardev:LABEL": QEMU numbers its
+ * compat_monitorN labels by the position of these options. */
 static void
 emuCmdlineQmp(emuCmdline *cmd, emuArg *arg, guint index, gboolean pretty)
 {
@@ -596,9 +598,8 @@ emuCmdlineQmp(emuCmdline *cmd, emuArg *arg, guint index, gboolean pretty)
         }
         if (!(mon = emuMonitorSpecFromChardev(opts, label, pretty)))
             return;
+        arg->replace = g_strdup_printf("chardev:%s", label);
     }
-    arg->drop = TRUE;
-    mon->addMon = TRUE;
     g_ptr_array_add(cmd->monitors, mon);
 }
 
@@ -785,7 +786,8 @@ emuCmdlineBuildArgv(emuCmdline *cmd, const char *argv0, int privateQemuFd)
     for (i = 0; i < cmd->monitors->len; i++) {
         emuMonitorSpec *mon = g_ptr_array_index(cmd->monitors, i);
 
-        emuArgvAddMonitor(out, mon->label, mon->qemuFd, mon->pretty, mon->addMon);
+        /* their -mon or -qmp stays where it was */
+        emuArgvAddMonitor(out, mon->label, mon->qemuFd, mon->pretty, FALSE);
     }
     emuArgvAddMonitor(out, EMU_PRIVATE_MONITOR, privateQemuFd, FALSE, TRUE);
     g_ptr_array_add(out, NULL);

@@ -46,7 +46,6 @@ typedef struct {
     char *unixPath;         /* a socket file the emulator created (removed at exit) */
     char *filename;         /* query-chardev's "filename" while a client is connected */
     gboolean wait;          /* server,wait=on: QEMU would wait for a client */
-    gboolean addMon;        /* a -mon must be added (-qmp); -mon ones stay */
     int firstClientFd;      /* accepted before QEMU starts (wait=on), or -1 */
     int qemuFd;             /* QEMU's end of the socket pair */
     int proxyFd;            /* the emulator's end */

@@ -462,12 +462,14 @@ emuVmiChrEventClose(emuVmi *vmi)
     emuVmiClearSource(&vmi->unhookTimer);
     emuVmiClearSource(&vmi->hskTimer);
 
-    if (emuVmiTooSoon()) {
+    if (emuVmiTooSoon())
         emuVmiMaybeDisableReconnect(vmi);
-        if (vmi->intercepted != EMU_ACTION_NONE) {
-            emuVmiContinueAction(vmi);
-            vmi->intercepted = EMU_ACTION_NONE;
-        }
+    /* The RFC continues only while a flag is set: a `cont` from another
+     * monitor during a held `stop` clears it, and that stop would never be
+     * answered. The emulator answers it. */
+    if (vmi->intercepted != EMU_ACTION_NONE) {
+        emuVmiContinueAction(vmi);
+        vmi->intercepted = EMU_ACTION_NONE;
     }
 }
 

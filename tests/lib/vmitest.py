@@ -399,7 +399,9 @@ class Tool:
                 pass
 
     def absent(self, event, duration, **fields):
-        """Asserts that no @event line comes within @duration seconds."""
+        """Asserts that no new @event line comes within @duration seconds
+        (the lines already read are set aside)."""
+        self.unread.clear()
         try:
             line = self.expect(event, timeout=duration, **fields)
         except AssertionError:
