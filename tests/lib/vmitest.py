@@ -288,6 +288,8 @@ class Emulator:
                                      pass_fds=pass_fds)
         self.pid = self.proc.pid
         self.monitors = {}
+        # what only this emulator's processes (QEMU, the relay) have in argv
+        self.marker = qmp_paths[0] if qmp_paths else testcase.tmpdir
         testcase.addCleanup(self.kill)
 
     def qmp(self, index=0, negotiate=True):
@@ -335,8 +337,8 @@ class Emulator:
 
     def check_gone(self):
         """The relay process goes with QEMU (no orphans)."""
-        wait_for(lambda: not processes_mentioning(self.testcase.tmpdir), WAIT,
-                 what='every process of this test to exit')
+        wait_for(lambda: not processes_mentioning(self.marker), WAIT,
+                 what="the emulator's processes to exit")
         self.check_wrapper_reports()
 
     def check_wrapper_reports(self):
@@ -350,7 +352,7 @@ class Emulator:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        for pid in processes_mentioning(self.testcase.tmpdir):
+        for pid in processes_mentioning(self.marker):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -526,9 +528,10 @@ class VmiTestCase(unittest.TestCase):
         return os.path.join(self.tmpdir, name)
 
     def emulator_argv(self, *extra, machine='pc', memory='64', name=GUEST_NAME,
-                      guest_uuid=GUEST_UUID, accel='kvm', qmp_sockets=1, options=()):
-        """qemu-kvmi's command line for a small VM and its QMP socket paths."""
-        qmp_paths = [self.path(f'qmp{i}.sock') for i in range(qmp_sockets)]
+                      guest_uuid=GUEST_UUID, accel='kvm', qmp_sockets=1, options=(), tag=''):
+        """qemu-kvmi's command line for a small VM and its QMP socket paths
+        (named after @tag, for more than one VM)."""
+        qmp_paths = [self.path(f'{tag}qmp{i}.sock') for i in range(qmp_sockets)]
         argv = WRAPPER + [EMULATOR] + list(options)
         argv += ['-machine', f'{machine},accel={accel}', '-m', memory, '-nodefaults',
                  '-display', 'none', '-msg', 'timestamp=on']
