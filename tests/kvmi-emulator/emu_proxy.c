@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <glib-unix.h>
 
+#include "emu_context.h"
 #include "emu_intercept.h"
 #include "emu_proxy.h"
 #include "emu_stream.h"
@@ -200,7 +201,9 @@ emuMonitorPump(emuMonitor *mon)
 {
     emuRequest *req;
 
-    if (mon->pumping || !emuSessionReady(mon->session))
+    /* QEMU runs no command before its machine is ready, nor the object's
+     * notifier after one: the relay learns it on its private session */
+    if (mon->pumping || !emuSessionReady(mon->session) || !emuCtx.machineReady)
         return;
     mon->pumping = TRUE;
     while (!mon->active && (req = g_queue_pop_head(&mon->queue))) {
@@ -218,7 +221,8 @@ emuClientGreet(emuClient *client)
 {
     const GString *greeting = emuSessionGreeting(client->mon->session);
 
-    if (client->greeted || !greeting || !emuSessionReady(client->mon->session))
+    if (client->greeted || !greeting || !emuSessionReady(client->mon->session) ||
+        !emuCtx.machineReady)
         return;
     client->greeted = TRUE;
     emuClientSend(client, greeting->str, greeting->len);
@@ -431,6 +435,21 @@ emuMonitorFree(emuMonitor *mon)
     emuSessionFree(mon->session);
     g_ptr_array_remove(emuProxyMonitors(), mon);
     g_free(mon);
+}
+
+
+void
+emuProxyMachineReady(void)
+{
+    guint i;
+
+    for (i = 0; monitors && i < monitors->len; i++) {
+        emuMonitor *mon = g_ptr_array_index(monitors, i);
+
+        if (mon->client)
+            emuClientGreet(mon->client);
+        emuMonitorPump(mon);
+    }
 }
 
 

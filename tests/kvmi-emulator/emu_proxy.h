@@ -64,6 +64,8 @@ void emuMonitorFlush(emuMonitor *mon);
 gboolean emuMonitorHasClient(emuMonitor *mon);
 GPtrArray *emuProxyMonitors(void);
 void emuProxyCleanup(void);
+/* The machine is ready: clients get their greeting, commands run. */
+void emuProxyMachineReady(void);
 
 /* Completing a request (exactly one of these, once). */
 void emuProxyForward(emuRequest *req, emuReplyFilter filter);

@@ -128,9 +128,10 @@ emuRelayMachineReady(emuReadyQuery *query)
     g_free(query->in.cpuVendor);
     g_free(query->cpuPath);
     g_free(query);
-    /* the object's machine_ready notifier */
+    /* the object's machine_ready notifier, then the monitors */
     if (emuCtx.vmi)
         emuVmiStart(emuCtx.vmi);
+    emuProxyMachineReady();
 }
 
 
