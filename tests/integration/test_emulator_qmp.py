@@ -5,14 +5,25 @@ object-del of the introspection object (QEMU 5.0 style), what query-chardev
 and qom-list show, and the process layout (QEMU's own pid, no orphans)."""
 
 import os
+import shutil
 import socket
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import vmitest as vt  # noqa: E402
 
 IN_USE = "object 'vmi0' is in use, can not be deleted"
+
+
+def alive(pid):
+    """Running (not gone, not a zombie)."""
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            return 'zombie' not in f.read()
+    except OSError:
+        return False
 
 
 class ObjectAddTest(vt.VmiTestCase):
@@ -253,9 +264,7 @@ class ProxyTest(vt.VmiTestCase):
         relays = [pid for pid in vt.processes_mentioning(emu.marker) if pid != emu.pid]
         os.kill(emu.pid, 9)
         emu.wait_exit()
-        vt.wait_for(lambda: not any(os.path.exists(f'/proc/{p}') and
-                                    'zombie' not in open(f'/proc/{p}/status').read()
-                                    for p in relays), what='the relay to exit')
+        vt.wait_for(lambda: not any(alive(p) for p in relays), what='the relay to exit')
 
     def test_events_pass_through(self):
         emu = self.start_emulator(qmp_sockets=2)
@@ -278,6 +287,34 @@ class ProxyTest(vt.VmiTestCase):
         got = [mon.next_response()['id'] for _ in ids]
         self.assertEqual(got, ids)
         emu.quit(mon)
+
+    def test_vsock_chardev_taken_from_qemu(self):
+        """QEMU 7.2 refuses cid= on its command line: the emulator runs it."""
+        emu = self.start_emulator('-chardev', 'socket,id=vs,cid=1234,port=4321,reconnect=1',
+                                  '-object', 'introspection,id=vmi0,chardev=vs')
+        mon = emu.qmp()
+        info = {c['label']: c for c in mon.ok('query-chardev')}
+        self.assertEqual(info['vs'], {'frontend-open': True, 'label': 'vs',
+                                      'filename': 'disconnected:vsock:1234:4321'})
+        emu.wait_log('Unable to connect character device vs: Failed to connect socket: ')
+        self.assertNotIn("Invalid parameter 'cid'", emu.log())
+        emu.quit(mon)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which('setpriv'), 'needs root and setpriv')
+    def test_unprivileged_user(self):
+        """As an unprivileged QEMU user: nothing of the emulator needs more."""
+        os.chmod(self.tmpdir, 0o777)
+        argv, qmp_paths = self.emulator_argv(accel='tcg')
+        argv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] + argv
+        emu = vt.Emulator(self, argv, dict(os.environ), self.path('nobody.log'), qmp_paths)
+        mon = emu.qmp()
+        self.assertEqual(mon.ok('query-status')['status'], 'running')
+        self.assertEqual(os.stat(qmp_paths[0]).st_uid, 65534)
+        self.assertEqual(mon.error('object-add', {'qom-type': 'introspection', 'id': 'v',
+                                                  'props': {'chardev': 'x'}}),
+                         'VMI: missing KVM support')
+        emu.quit(mon)
+        self.assertEqual(sorted(os.listdir(self.tmpdir)), ['nobody.log'])
 
     def test_qmp_stdio(self):
         rc, out, err = self.run_emulator('-qmp', 'stdio', input=(
