@@ -145,7 +145,7 @@ emuChardevRestartTimer(emuChardev *chr)
     /* QEMU would re-arm with 0 and spin: the reconnect was disabled */
     if (chr->reconnect <= 0 || chr->reconnectTimer || !chr->func)
         return;
-    chr->reconnectTimer = g_timeout_add_seconds(chr->reconnect, emuChardevOnTimer, chr);
+    chr->reconnectTimer = g_timeout_add(chr->reconnect * 1000, emuChardevOnTimer, chr);
 }
 
 
