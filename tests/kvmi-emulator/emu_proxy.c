@@ -83,6 +83,21 @@ emuClientSend(emuClient *client, const char *msg, gsize len)
 }
 
 
+/* A message from QEMU, which the splitter gave without its newline. */
+static void
+emuClientSendLine(emuClient *client, const char *msg, gsize len)
+{
+    g_autofree char *line = NULL;
+
+    if (!client)
+        return;
+    line = g_malloc(len + 1);
+    memcpy(line, msg, len);
+    line[len] = '\n';
+    emuStreamWrite(client->stream, line, len + 1);
+}
+
+
 void
 emuProxyReply(emuRequest *req, GString *msg)
 {
@@ -123,8 +138,7 @@ emuRequestOnReply(emuSession *session, const char *msg, gsize len, gpointer opaq
         emuClientSend(req->client, out->str, out->len);
         g_string_free(out, TRUE);
     } else {
-        emuClientSend(req->client, msg, len);
-        emuClientSend(req->client, "\n", 1);
+        emuClientSendLine(req->client, msg, len);
     }
     emuRequestDone(req);
 }
@@ -377,8 +391,7 @@ emuMonitorOnEvent(emuSession *session, const char *msg, gsize len, const char *n
         return;
     if (!emuInterceptEvent(mon, name, msg, len))
         return;
-    emuClientSend(mon->client, msg, len);
-    emuClientSend(mon->client, "\n", 1);
+    emuClientSendLine(mon->client, msg, len);
 }
 
 

@@ -500,8 +500,8 @@ emuQueryChardevFilter(emuRequest *req, const char *msg, gsize len)
 
         if (label && g_str_equal(label, EMU_PRIVATE_MONITOR))
             continue;
-        if (mon && !mon->spec->stdio) {
-            g_autofree char *filename = emuMonitorHasClient(mon) ?
+        if (mon) {
+            g_autofree char *filename = emuMonitorHasClient(mon) || mon->spec->stdio ?
                 g_strdup(mon->spec->filename) :
                 g_strdup_printf("disconnected:%s", mon->spec->filename);
 

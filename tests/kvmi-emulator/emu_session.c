@@ -169,9 +169,13 @@ void
 emuSessionSend(emuSession *session, const char *msg, gsize len, GArray *fds,
                emuSessionReplyFunc cb, gpointer opaque)
 {
+    g_autofree char *line = g_malloc(len + 1);
+
+    /* one write: the command and its newline */
+    memcpy(line, msg, len);
+    line[len] = '\n';
     emuSessionQueue(session, cb, NULL, opaque);
-    emuStreamWriteFds(session->stream, msg, len, fds);
-    emuStreamWrite(session->stream, "\n", 1);
+    emuStreamWriteFds(session->stream, line, len + 1, fds);
 }
 
 
