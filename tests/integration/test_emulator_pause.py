@@ -231,6 +231,16 @@ class PowerdownResetTest(HookedTestBase):
         tool.expect('ready', timeout=3 * vt.SLOW)
         emu.quit(mon)
 
+    def test_hmp_powerdown(self):
+        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS))
+        mon = emu.qmp()
+        out = mon.ok('human-monitor-command', {'command-line': 'system_powerdown'})
+        self.assertEqual(out, 'info: VMI: intercept command: shutdown\n'
+                              'info: VMI: intercept action: delayed\n')
+        mon.wait_event('POWERDOWN')
+        tool.expect('closed', reason='unhook')
+        emu.quit(mon)
+
     def test_powerdown_not_intercepted(self):
         tool, emu = self.hooked('--unhook-delay', str(DELAY_MS), unhook_on_shutdown='off')
         mon = emu.qmp()

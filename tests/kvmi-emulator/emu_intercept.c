@@ -68,25 +68,12 @@ emuInterceptCall(emuRequest *req, emuAction action, emuVmiContinueFunc cont, gpo
 }
 
 
-/* HMP: the captured messages come before QEMU's own output. */
+/* {"return": TEXT, "id": ...}, HMP's reply */
 static GString *
-emuHmpFilter(emuRequest *req, const char *msg, gsize len)
+emuHmpReply(emuRequest *req, const char *text)
 {
-    yajl_val tree;
-    yajl_val ret;
-    g_autofree char *text = NULL;
-    yajl_gen gen;
+    yajl_gen gen = emuJsonGenNew(req->pretty);
 
-    if (!req->data || !*(const char *)req->data)
-        return NULL;
-    tree = emuJsonParse(msg, len);
-    ret = emuJsonGet(tree, "return");
-    if (!YAJL_IS_STRING(ret)) {
-        yajl_tree_free(tree);
-        return NULL;
-    }
-    text = g_strconcat(req->data, YAJL_GET_STRING(ret), NULL);
-    gen = emuJsonGenNew(req->pretty);
     yajl_gen_map_open(gen);
     emuJsonGenKey(gen, "return");
     emuJsonGenString(gen, text);
@@ -95,8 +82,26 @@ emuHmpFilter(emuRequest *req, const char *msg, gsize len)
         emuJsonGenValue(gen, req->id);
     }
     yajl_gen_map_close(gen);
-    yajl_tree_free(tree);
     return emuJsonGenFinish(gen);
+}
+
+
+/* HMP: the captured messages come before QEMU's own output. */
+static GString *
+emuHmpFilter(emuRequest *req, const char *msg, gsize len)
+{
+    yajl_val tree;
+    yajl_val ret;
+    g_autofree char *text = NULL;
+
+    if (!req->data || !*(const char *)req->data)
+        return NULL;
+    tree = emuJsonParse(msg, len);
+    ret = emuJsonGet(tree, "return");
+    if (YAJL_IS_STRING(ret))
+        text = g_strconcat(req->data, YAJL_GET_STRING(ret), NULL);
+    yajl_tree_free(tree);
+    return text ? emuHmpReply(req, text) : NULL;
 }
 
 
@@ -242,8 +247,7 @@ emuSystemPowerdown(emuRequest *req)
         /* qmp_system_powerdown() returns: only the request is delayed */
         deferred->req = NULL;
         if (emuIsHmp(req))
-            emuProxyReply(req, emuHmpFilter(req, "{\"return\": \"\"}", 14) ?:
-                          g_string_new("{\"return\": \"\"}\n"));
+            emuProxyReply(req, emuHmpReply(req, req->data ? req->data : ""));
         else
             emuProxyReplyEmpty(req);
         break;
