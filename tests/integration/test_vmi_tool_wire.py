@@ -114,6 +114,7 @@ class Tool:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.reader.join(WAIT)      # at EOF now: let it finish before closing
         self.proc.stdout.close()
         self.stderr.close()
 
@@ -298,6 +299,16 @@ class HandshakeTest(ToolTestCase):
         tool.expect('closed', conn=1, reason='rejected', state='hooking')
         self.assertExit(tool, 0)
         self.assertIn('key', tool.read_stderr())
+
+    def test_peer_gone_before_the_reply(self):
+        tool = self.start()
+        peer = Peer(self, tool.path)
+        peer.send_handshake()
+        peer.sock.close()
+        tool.expect('handshake', conn=1)
+        tool.expect('closed', conn=1, reason='rejected', state='hooking')
+        self.assertFalse([line for line in tool.lines if line['event'] == 'error'], tool.lines)
+        self.assertExit(tool, 0, terminate=True)
 
     def test_minimal_32_byte_handshake(self):
         tool = self.start()
@@ -660,6 +671,30 @@ class ServerTest(ToolTestCase):
         self.assertEqual({c['reason'] for c in closed.values()}, {'unhook'})
         self.assertNotEqual(closed['a']['conn'], closed['b']['conn'])
         tool.expect('exit', reason='exit-after', connections=2)
+
+    def test_many_vms_connect_at_once(self):
+        # every VM of a host reconnects together, e.g. after the tool restarts:
+        # they all wait in the backlog while the tool is stopped
+        count = 40
+        tool = self.start('--exit-after', str(count))
+        tool.proc.send_signal(signal.SIGSTOP)
+        try:
+            peers = [Peer(self, tool.path) for _ in range(count)]
+        finally:
+            tool.proc.send_signal(signal.SIGCONT)
+        for i, peer in enumerate(peers):
+            peer.send_handshake(name=f'vm{i}')
+        for peer in peers:
+            kw.recv_tool_reply(peer.sock)
+            peer.serve_setup()
+        for peer in peers:
+            peer.send_unhook()
+        for peer in peers:
+            peer.wait_eof()
+        self.assertExit(tool, 0)
+        closed = [line for line in tool.lines if line['event'] == 'closed']
+        self.assertEqual(sorted(line['name'] for line in closed), sorted(f'vm{i}' for i in range(count)))
+        self.assertEqual({line['reason'] for line in closed}, {'unhook'})
 
     def test_exit_after_counts_closed_connections(self):
         tool = self.start('--exit-after', '2')

@@ -144,7 +144,8 @@ vmiToolConnArmTimeout(vmiToolConn *conn)
     vmiToolClearSource(&conn->timeout);
     if (!sec)
         return;
-    conn->timeout = g_timeout_source_new_seconds(sec);
+    /* Not _seconds(): its coarse timers may fire up to 1/4 s early. */
+    conn->timeout = g_timeout_source_new(sec * 1000);
     g_source_set_callback(conn->timeout, vmiToolConnOnTimeout, conn, NULL);
     g_source_attach(conn->timeout, NULL);
 }
@@ -317,12 +318,15 @@ vmiToolConnHandshakeRead(vmiToolConn *conn)
     vmiToolConnEmitE820(conn, line, size, hs.e820Count);
     vmiToolLineEmit(line);
 
+    /* Set up for KVMI before writing: a peer already gone shows as an
+     * end of file after the handshake, not inside it. */
     vmiToolConnDisarmTimeout(conn);
+    vmiToolConnExpect(conn, VMI_TOOL_READ_MSG_HDR, sizeof(vmiToolMsgHdr));
+    conn->state = VMI_TOOL_CONN_HOOKING;
     memcpy(reply.cookieHash, cfg->cookie, sizeof(reply.cookieHash));
     vmiToolConnSend(conn, &reply, sizeof(reply));
     if (conn->state == VMI_TOOL_CONN_CLOSED)
         return;
-    vmiToolConnExpect(conn, VMI_TOOL_READ_MSG_HDR, sizeof(vmiToolMsgHdr));
     vmiToolSessionStart(conn);
 }
 

@@ -209,6 +209,10 @@ vmiToolListenerNew(vmiToolServer *server, const vmiToolListenAddr *addr, GError 
     else
         listener->sock = vmiToolListenVsock(listener, error);
 
+    /* GLib's default backlog is 10: too few when every VM of a host
+     * reconnects at once, e.g. after the tool restarts. */
+    if (listener->sock)
+        g_socket_set_listen_backlog(listener->sock, SOMAXCONN);
     if (!listener->sock || !g_socket_listen(listener->sock, error)) {
         g_prefix_error(error, "cannot listen on %s: ", addr->text);
         vmiToolListenerFree(listener);

@@ -90,14 +90,6 @@ vmiToolLineBool(vmiToolLine *line, const char *key, gboolean value)
 }
 
 
-void
-vmiToolLineNull(vmiToolLine *line, const char *key)
-{
-    vmiToolLineKey(line, key);
-    yajl_gen_null(line->gen);
-}
-
-
 yajl_gen
 vmiToolLineGen(vmiToolLine *line)
 {

@@ -18,7 +18,6 @@ void vmiToolLineString(vmiToolLine *line, const char *key, const char *value);
 void vmiToolLineInt(vmiToolLine *line, const char *key, gint64 value);
 void vmiToolLineUint64(vmiToolLine *line, const char *key, guint64 value);
 void vmiToolLineBool(vmiToolLine *line, const char *key, gboolean value);
-void vmiToolLineNull(vmiToolLine *line, const char *key);
 /* For values the helpers above do not cover (lists, objects). */
 yajl_gen vmiToolLineGen(vmiToolLine *line);
 /* Writes the line and frees it. */
