@@ -1,26 +1,109 @@
 #!/bin/bash
-# The libvirt-vmi demo: installs what it needs, builds, and shows what the
-# project does with the example domain.
+# The libvirt-vmi demo: a real VM, started by libvirt's embedded QEMU
+# driver (no daemon to set up) under the KVMI emulator, hooked by the
+# reference introspection tool, authenticated by a key kept in a libvirt
+# secret, then paused (the pause waits for the tool to unhook), resumed and
+# stopped. Installs what it needs and builds first. Run as root.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+TOP=$PWD
 scripts/setup-host.sh >/dev/null
 
-VIRT_VMI=build/src/virt-vmi
-EXAMPLE=examples/guest-introspected.xml
+BUILD=$TOP/build
+VIRT_VMI=$BUILD/src/virt-vmi
+EMULATOR=$BUILD/tests/kvmi-emulator/qemu-kvmi
+TOOL=$BUILD/tests/vmi-tool/vmi-tool
+DEMO=$TOP/.vmi-demo
+ROOT=$DEMO/root
+URI="qemu:///embed?root=$ROOT"
+SOCK=$DEMO/vmi.sock
+TOOL_LOG=$DEMO/vmi-tool.log
+DOMAIN=vmi-guest1
+UNHOOK_DELAY_MS=1500
 
-say() { if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
+say() {
+    if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi
+}
+vmi() { echo "# virt-vmi $*"; "$VIRT_VMI" -c "$URI" "$@"; }
 
-say "The example domain carries a <vmi:introspection> element in its <metadata>:"
-sed -n '/<vmi:introspection xmlns/,/<\/vmi:introspection>/p' "$EXAMPLE"
+TOOL_PID=
+cleanup() {
+    "$VIRT_VMI" -c "$URI" destroy "$DOMAIN" >/dev/null 2>&1 || true
+    [ -n "$TOOL_PID" ] && kill "$TOOL_PID" 2>/dev/null && wait "$TOOL_PID" 2>/dev/null
+    true
+}
+trap cleanup EXIT
 
-say "virt-vmi validate checks it against the schema and the semantic rules:"
-$VIRT_VMI validate "$EXAMPLE"
+# Wait until the tool has printed a line with "event":"$1", at most 20 s.
+wait_tool() {
+    local i
+    for i in $(seq 200); do
+        if grep -q "\"event\":\"$1\"" "$TOOL_LOG" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "the tool never reported '$1'; its log: $TOOL_LOG" >&2
+    return 1
+}
 
-say "virt-vmi domxml-to-native shows the QEMU arguments it becomes (the key never appears in them):"
-$VIRT_VMI domxml-to-native "$EXAMPLE"
+# A fresh embedded root each run; QEMU runs as libvirt-qemu, so it may
+# traverse the demo directory and use /dev/kvm (setup-host opened it to kvm).
+rm -rf "$DEMO"
+mkdir -p "$ROOT/etc"
+chmod 0755 "$DEMO" "$ROOT"
+cat > "$ROOT/etc/qemu.conf" <<EOC
+stdio_handler = "file"
+user = "libvirt-qemu"
+group = "libvirt-qemu"
+EOC
 
-say "A mistake is refused with what is allowed (here: unhook='0'):"
-sed "s/unhook='30'/unhook='0'/" "$EXAMPLE" | $VIRT_VMI validate - || true
+say "1. The example domain carries <vmi:introspection> in its <metadata> (examples/guest-introspected.xml):"
+sed -n '/<vmi:introspection xmlns/,/<\/vmi:introspection>/p' examples/guest-introspected.xml
+sed "s|<emulator>.*</emulator>|<emulator>$EMULATOR</emulator>|" \
+    examples/guest-introspected.xml > "$DEMO/$DOMAIN.xml"
 
-say "Done. The element reference is docs/formatdomain-vmi.rst; man build/docs/virt-vmi.1 for the command."
+say "2. Define it in libvirt's embedded QEMU driver ($URI), its emulator the KVMI emulator; the tool will listen on $SOCK:"
+vmi define "$DEMO/$DOMAIN.xml"
+vmi set "$DOMAIN" --socket "$SOCK"
+
+say "3. A random key, kept in a libvirt secret; the domain names the secret, never the key:"
+vmi key-create "$DOMAIN"
+HASH=$("$VIRT_VMI" -c "$URI" key-hash "$DOMAIN")
+echo "The tool answers the handshake with the key's SHA-1 (virt-vmi key-hash): $HASH"
+
+say "4. The reference introspection tool listens, and will take ${UNHOOK_DELAY_MS} ms to remove its hooks when asked:"
+"$TOOL" --listen "unix:$SOCK" --socket-mode 0666 --key-hash "$HASH" \
+    --unhook-delay "$UNHOOK_DELAY_MS" > "$TOOL_LOG" 2> "$DEMO/vmi-tool.err" &
+TOOL_PID=$!
+wait_tool listening
+echo "vmi-tool is listening (pid $TOOL_PID)"
+
+say "5. Start the VM: virt-vmi checks the definition, the key secret and the emulator, writes the per-run key file, and libvirt starts QEMU:"
+vmi start "$DOMAIN"
+wait_tool hooked
+echo "The tool hooked the guest. What QEMU's handshake told it:"
+grep '"event":"handshake"' "$TOOL_LOG" | head -1
+grep '"event":"hooked"' "$TOOL_LOG" | head -1
+
+say "6. The status as libvirt-vmi sees it (QEMU's introspection chardev, through libvirt):"
+vmi status "$DOMAIN"
+
+say "7. Suspend: QEMU asks the tool to unhook and holds the pause until the tool closes its connection:"
+vmi suspend "$DOMAIN"
+grep -E '"event":"(unhook|closed)"' "$TOOL_LOG" | head -2
+
+say "8. Resume: QEMU lets the tool connect again, and it hooks the guest afresh:"
+vmi resume "$DOMAIN"
+for i in $(seq 200); do
+    [ "$(grep -c '"event":"hooked"' "$TOOL_LOG")" -ge 2 ] && break
+    sleep 0.1
+done
+echo "hooked $(grep -c '"event":"hooked"' "$TOOL_LOG") times so far"
+
+say "9. Stop the VM: the per-run key file goes with it:"
+ls -l "$ROOT/run/libvirt-vmi/"*/key
+vmi destroy "$DOMAIN"
+ls "$ROOT/run/libvirt-vmi/" | sed 's/^/left in the key directory: /' || true
+echo "(nothing listed: the key file is gone)"
+
+say "Done. Logs: the domain's QEMU log $ROOT/log/qemu/$DOMAIN.log (the emulator's 'VMI: ...' lines), the tool's $TOOL_LOG, the libvirt root $ROOT."

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Prepares a Debian 12 machine for libvirt-vmi and builds it: installs the
 # missing Debian packages (idempotent, no recommends: libvirt-daemon-system
-# would pull systemd and polkit in) and builds into build/.
+# would pull systemd and polkit in), creates the QEMU user, libvirt's
+# directories and the /dev/kvm access libvirtd needs, and builds into build/.
 # Run as root. Used by scripts/demo.sh and scripts/test.sh.
 set -euo pipefail
 
@@ -37,6 +38,44 @@ if [ ${#missing[@]} -gt 0 ]; then
         apt-get update -q
         apt-get install -y -q --no-install-recommends "${missing[@]}"
     fi
+fi
+
+# What libvirt-daemon-system would have created (without its systemd and
+# polkit): the QEMU user and its groups, libvirt's directories, and a
+# /dev/kvm that the QEMU user can open. The tests start their own libvirtd
+# in private mount namespaces (tests/lib/vmilibvirt.py): nothing here
+# touches the host's libvirt configuration.
+need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup-host: $1: run as root" >&2
+        exit 1
+    fi
+}
+for group in kvm libvirt-qemu; do
+    if ! getent group "$group" >/dev/null; then
+        need_root "missing group $group"
+        groupadd -r "$group"
+    fi
+done
+if ! getent passwd libvirt-qemu >/dev/null; then
+    need_root "missing user libvirt-qemu"
+    useradd -r -g kvm -G libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin \
+        -c "Libvirt Qemu" libvirt-qemu
+elif ! id -nG libvirt-qemu | tr ' ' '\n' | grep -qx libvirt-qemu; then
+    need_root "user libvirt-qemu is not in group libvirt-qemu"
+    usermod -a -G libvirt-qemu libvirt-qemu
+fi
+for dir in /var/log/libvirt:0700 /var/lib/libvirt:0755 /var/cache/libvirt:0711; do
+    if [ ! -d "${dir%:*}" ]; then
+        need_root "missing directory ${dir%:*}"
+        install -d -m "${dir#*:}" "${dir%:*}"
+    fi
+done
+# Machines reset /dev/kvm to 0600 root: redo it every run.
+if [ -c /dev/kvm ] && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
+    need_root "/dev/kvm is not usable by group kvm"
+    chgrp kvm /dev/kvm
+    chmod 0660 /dev/kvm
 fi
 
 if [ ! -f build/build.ninja ]; then

@@ -168,6 +168,8 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
 {
     xmlNodePtr cmdline = vmiSyncFindCommandline(root);
     g_autoptr(GArray) pairs = g_array_new(FALSE, FALSE, sizeof(vmiArgPair));
+    g_autoptr(GPtrArray) old = g_ptr_array_new_with_free_func(g_free);
+    guint before = changes->len;
     guint i;
 
     if (!vmiSyncFindOurArgs(cmdline, pairs, error))
@@ -175,11 +177,14 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
     if (vmiSyncArgsEqual(pairs, args))
         return TRUE;
 
+    /* Report what differs; unchanged arguments are replaced silently. */
     for (i = 0; i < pairs->len; i++) {
         vmiArgPair *pair = &g_array_index(pairs, vmiArgPair, i);
         g_autofree char *value = vmiSyncArgValue(pair->value);
 
-        g_ptr_array_add(changes, g_strdup_printf("removed <qemu:arg> %s", value));
+        if (!g_strv_contains((const char *const *)args, value))
+            g_ptr_array_add(changes, g_strdup_printf("removed <qemu:arg> %s", value));
+        g_ptr_array_add(old, g_steal_pointer(&value));
         vmiSyncRemoveNode(pair->option);
         vmiSyncRemoveNode(pair->value);
     }
@@ -190,9 +195,11 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
         xmlNodePtr arg = xmlNewChild(cmdline, cmdline->ns, BAD_CAST "arg", NULL);
 
         xmlNewProp(arg, BAD_CAST "value", BAD_CAST args[i]);
-        if (i % 2)
+        if (i % 2 && !g_ptr_array_find_with_equal_func(old, args[i], g_str_equal, NULL))
             g_ptr_array_add(changes, g_strdup_printf("added <qemu:arg> %s", args[i]));
     }
+    if (changes->len == before)
+        g_ptr_array_add(changes, g_strdup("reordered <qemu:arg> entries"));
     if (cmdline)
         vmiSyncRemoveIfEmpty(cmdline);
     return TRUE;
@@ -274,4 +281,30 @@ vmiSyncDomain(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
         return FALSE;
     vmiSyncElement(dom, def, changes);
     return TRUE;
+}
+
+
+/*
+ * Whether @dom's arguments are those @def generates. A start with stale
+ * ones would run QEMU with something else than the element says.
+ */
+gboolean
+vmiSyncCheck(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
+             const char *display, GError **error)
+{
+    g_autoptr(vmiDomainXML) copy = vmiDomainXMLNew(xmlCopyDoc(dom->doc, 1), display, error);
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *list = NULL;
+
+    if (!copy || !vmiSyncDomain(copy, def, keyDir, changes, error))
+        return FALSE;
+    if (!changes->len)
+        return TRUE;
+    g_ptr_array_add(changes, NULL);
+    list = g_strjoinv("; ", (char **)changes->pdata);
+    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                "its <qemu:commandline> is out of step with its <vmi:introspection> "
+                "(changed behind libvirt-vmi's back?): 'virt-vmi sync %s' fixes it (%s)",
+                display, list);
+    return FALSE;
 }

@@ -8,7 +8,7 @@
 
 #include "conf/vmi_domain_xml.h"
 
-#define VMI_QEMU_NAMESPACE_URI "http://libvirt.org/schemas/domain/qemu/1.0"
-
 gboolean vmiSyncDomain(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
                        GPtrArray *changes, GError **error);
+gboolean vmiSyncCheck(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
+                      const char *display, GError **error);

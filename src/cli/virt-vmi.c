@@ -10,6 +10,22 @@
 #include "vmi_config.h"
 
 static const vmiCliCommand *const vmiCommands[] = {
+    &vmiCmdSet,
+    &vmiCmdGet,
+    &vmiCmdRemove,
+    &vmiCmdEdit,
+    &vmiCmdDefine,
+    &vmiCmdSync,
+    &vmiCmdKeyCreate,
+    &vmiCmdKeyImport,
+    &vmiCmdKeyHash,
+    &vmiCmdStart,
+    &vmiCmdDestroy,
+    &vmiCmdSuspend,
+    &vmiCmdResume,
+    &vmiCmdStatus,
+    &vmiCmdHostValidate,
+    &vmiCmdHookInstall,
     &vmiCmdValidate,
     &vmiCmdDomxmlToNative,
 };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "vmi_cli.h"
+#include "vmi_domain.h"
 
 
 /* Consumes @error. */
@@ -54,4 +55,49 @@ vmiCliParseOptions(GOptionContext *ctx, int *argc, char ***argv, int *exitCode)
         return TRUE;
     *exitCode = vmiCliUsage(ctx, "%s", err->message);
     return FALSE;
+}
+
+
+/*
+ * What a command changed in a definition, a line each, and when it takes
+ * effect: a running domain keeps running with its old arguments.
+ */
+void
+vmiCliReportChanges(const vmiDomain *dom, const char *name, GPtrArray *changes)
+{
+    guint i;
+
+    if (!changes->len) {
+        g_print("Domain '%s': unchanged\n", name);
+        return;
+    }
+    for (i = 0; i < changes->len; i++)
+        g_print("Domain '%s': %s\n", name, (const char *)changes->pdata[i]);
+    if (dom && dom->running)
+        g_print("Domain '%s' is running: the change applies at its next start\n", name);
+}
+
+
+/*
+ * What most commands start with: their options, exactly one DOMAIN, a
+ * connection and the domain loaded. On failure *exitCode says how to exit.
+ */
+gboolean
+vmiCliOpenDomain(const vmiCliCommand *cmd, GOptionContext *ctx, const vmiCliGlobal *global,
+                 int argc, char **argv, vmiConn **conn, vmiDomain **dom, int *exitCode)
+{
+    GError *err = NULL;
+
+    if (!vmiCliParseOptions(ctx, &argc, &argv, exitCode))
+        return FALSE;
+    if (argc != 2) {
+        *exitCode = vmiCliUsage(ctx, "%s takes exactly one DOMAIN", cmd->name);
+        return FALSE;
+    }
+    if (!(*conn = vmiConnOpen(global->uri, &err)) ||
+        !(*dom = vmiDomainLoad(*conn, argv[1], &err))) {
+        *exitCode = vmiCliFail(err);
+        return FALSE;
+    }
+    return TRUE;
 }

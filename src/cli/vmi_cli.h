@@ -29,8 +29,32 @@ typedef struct {
 
 extern const vmiCliCommand vmiCmdValidate;
 extern const vmiCliCommand vmiCmdDomxmlToNative;
+extern const vmiCliCommand vmiCmdSet;
+extern const vmiCliCommand vmiCmdGet;
+extern const vmiCliCommand vmiCmdRemove;
+extern const vmiCliCommand vmiCmdEdit;
+extern const vmiCliCommand vmiCmdDefine;
+extern const vmiCliCommand vmiCmdSync;
+extern const vmiCliCommand vmiCmdKeyCreate;
+extern const vmiCliCommand vmiCmdKeyImport;
+extern const vmiCliCommand vmiCmdKeyHash;
+extern const vmiCliCommand vmiCmdStart;
+extern const vmiCliCommand vmiCmdDestroy;
+extern const vmiCliCommand vmiCmdSuspend;
+extern const vmiCliCommand vmiCmdResume;
+extern const vmiCliCommand vmiCmdHookInstall;
+extern const vmiCliCommand vmiCmdStatus;
+extern const vmiCliCommand vmiCmdHostValidate;
 
 int vmiCliFail(GError *error);
 int vmiCliUsage(GOptionContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 GOptionContext *vmiCliOptionContext(const vmiCliCommand *cmd, const GOptionEntry *entries);
 gboolean vmiCliParseOptions(GOptionContext *ctx, int *argc, char ***argv, int *exitCode);
+
+typedef struct _vmiDomain vmiDomain;
+void vmiCliReportChanges(const vmiDomain *dom, const char *name, GPtrArray *changes);
+
+typedef struct _vmiConn vmiConn;
+gboolean vmiCliOpenDomain(const vmiCliCommand *cmd, GOptionContext *ctx,
+                          const vmiCliGlobal *global, int argc, char **argv,
+                          vmiConn **conn, vmiDomain **dom, int *exitCode);

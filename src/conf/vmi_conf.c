@@ -47,6 +47,17 @@ vmiDefNew(void)
 }
 
 
+vmiDef *
+vmiDefCopy(const vmiDef *def)
+{
+    vmiDef *copy = g_memdup2(def, sizeof(*def));
+
+    copy->source.path = g_strdup(def->source.path);
+    copy->keySecret = g_strdup(def->keySecret);
+    return copy;
+}
+
+
 void
 vmiDefFree(vmiDef *def)
 {

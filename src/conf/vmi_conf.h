@@ -56,6 +56,7 @@ extern const vmiRange vmiRangeVsockPort;
 #define VMI_RECONNECT_DEFAULT 10
 
 vmiDef *vmiDefNew(void);
+vmiDef *vmiDefCopy(const vmiDef *def);
 void vmiDefFree(vmiDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiDef, vmiDefFree)
 

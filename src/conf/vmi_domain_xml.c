@@ -157,3 +157,61 @@ vmiDomainXMLGetMetadata(vmiDomainXML *dom)
 {
     return vmiDomainXMLChild(xmlDocGetRootElement(dom->doc), "metadata");
 }
+
+
+/* <devices><emulator>, or NULL when the domain leaves it to libvirt. */
+char *
+vmiDomainXMLGetEmulator(vmiDomainXML *dom)
+{
+    xmlNodePtr devices = vmiDomainXMLChild(xmlDocGetRootElement(dom->doc), "devices");
+
+    return devices ? vmiDomainXMLChildText(devices, "emulator") : NULL;
+}
+
+
+/* The <qemu:env> entries, as NAME=VALUE: libvirt gives them to QEMU. */
+GStrv
+vmiDomainXMLGetQemuEnv(vmiDomainXML *dom)
+{
+    g_autoptr(GStrvBuilder) env = g_strv_builder_new();
+    xmlNodePtr cur, entry;
+
+    for (cur = xmlDocGetRootElement(dom->doc)->children; cur; cur = cur->next) {
+        if (!vmiXMLNodeIs(cur, VMI_QEMU_NAMESPACE_URI, "commandline"))
+            continue;
+        for (entry = cur->children; entry; entry = entry->next) {
+            g_autofree char *name = NULL;
+            g_autofree char *value = NULL;
+            g_autofree char *pair = NULL;
+
+            if (!vmiXMLNodeIs(entry, VMI_QEMU_NAMESPACE_URI, "env") ||
+                !(name = vmiXMLGetAttr(entry, "name")))
+                continue;
+            value = vmiXMLGetAttr(entry, "value");
+            pair = g_strdup_printf("%s=%s", name, value ? value : "");
+            g_strv_builder_add(env, pair);
+        }
+    }
+    return g_strv_builder_end(env);
+}
+
+
+/*
+ * The user:group QEMU runs as, from the domain's DAC <seclabel>: set by
+ * the user (static) or by libvirt for a starting domain (dynamic).
+ */
+char *
+vmiDomainXMLGetDACLabel(vmiDomainXML *dom)
+{
+    xmlNodePtr cur;
+
+    for (cur = xmlDocGetRootElement(dom->doc)->children; cur; cur = cur->next) {
+        g_autofree char *model = NULL;
+
+        if (!vmiXMLNodeIs(cur, NULL, "seclabel") ||
+            !(model = vmiXMLGetAttr(cur, "model")) || !g_str_equal(model, "dac"))
+            continue;
+        return vmiDomainXMLChildText(cur, "label");
+    }
+    return NULL;
+}

@@ -9,6 +9,8 @@
 
 #include "vmi_conf.h"
 
+#define VMI_QEMU_NAMESPACE_URI "http://libvirt.org/schemas/domain/qemu/1.0"
+
 typedef struct {
     xmlDocPtr doc;
     gboolean bare;      /* the document is a bare <vmi:introspection> */
@@ -28,3 +30,6 @@ vmiDomainXML *vmiDomainXMLParseString(const char *xml, const char *display,
                                       GError **error);
 vmiDef *vmiDomainXMLGetDef(const vmiDomainXML *dom, GError **error);
 xmlNodePtr vmiDomainXMLGetMetadata(vmiDomainXML *dom);
+char *vmiDomainXMLGetEmulator(vmiDomainXML *dom);
+GStrv vmiDomainXMLGetQemuEnv(vmiDomainXML *dom);
+char *vmiDomainXMLGetDACLabel(vmiDomainXML *dom);

@@ -1,0 +1,122 @@
+/*
+ * virt-vmi hook-install: put the libvirt hook in place
+ */
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmi_cli.h"
+#include "vmi_config.h"
+#include "vmi_libvirt.h"
+#include "vmi_settings.h"
+#include "conf/vmi_error.h"
+
+#define VMI_HOOK_DIR "/etc/libvirt/hooks/qemu.d"
+#define VMI_HOOK_NAME "50-libvirt-vmi"
+
+
+/* Next to this program in a build tree, else where it was installed. */
+static char *
+vmiHookFindBinary(void)
+{
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+    g_autofree char *sibling = dir ? g_build_filename(dir, "libvirt-vmi-hook", NULL) : NULL;
+
+    if (sibling && g_file_test(sibling, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer(&sibling);
+    return g_build_filename(VMI_LIBEXECDIR, "libvirt-vmi-hook", NULL);
+}
+
+
+/* Written aside and renamed: libvirtd never runs a half-copied hook. */
+static gboolean
+vmiHookCopy(const char *from, const char *to, GError **error)
+{
+    g_autofree char *data = NULL;
+    g_autofree char *tmp = g_strdup_printf("%s.new", to);
+    gsize len;
+
+    if (!g_file_get_contents(from, &data, &len, error) ||
+        !g_file_set_contents_full(tmp, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0755, error))
+        return FALSE;
+    if (g_chmod(tmp, 0755) < 0 || g_rename(tmp, to) < 0) {
+        int errsv = errno;
+        g_unlink(tmp);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot install %s: %s",
+                    to, g_strerror(errsv));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+static gboolean
+vmiHookWriteSettings(const char *uri, GError **error)
+{
+    g_autoptr(GKeyFile) file = g_key_file_new();
+    g_autofree char *dir = g_path_get_dirname(VMI_SETTINGS_FILE);
+
+    g_key_file_load_from_file(file, VMI_SETTINGS_FILE, G_KEY_FILE_KEEP_COMMENTS, NULL);
+    g_key_file_set_string(file, "hook", "uri", uri);
+    g_key_file_set_comment(file, "hook", NULL,
+                           " The libvirt daemon that runs the hook, which reads key secrets from it",
+                           NULL);
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot create %s: %s",
+                    dir, g_strerror(errno));
+        return FALSE;
+    }
+    return g_key_file_save_to_file(file, VMI_SETTINGS_FILE, error);
+}
+
+
+static int
+vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = vmiCliOptionContext(&vmiCmdHookInstall, NULL);
+    g_autofree char *hook = vmiHookFindBinary();
+    g_autofree char *target = g_build_filename(VMI_HOOK_DIR, VMI_HOOK_NAME, NULL);
+    g_autofree char *embedKeys = NULL;
+    const char *uri = global->uri ? global->uri : "qemu:///system";
+    gboolean hadDir = g_file_test(VMI_HOOK_DIR, G_FILE_TEST_IS_DIR);
+    GError *err = NULL;
+    int rc;
+
+    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+        return rc;
+    if (argc != 1)
+        return vmiCliUsage(ctx, "hook-install takes no arguments");
+
+    embedKeys = vmiConnKeyDirForURI(uri);
+    if (!g_str_equal(embedKeys, VMI_KEY_DIR_SYSTEM))
+        return vmiCliUsage(ctx, "the embedded driver (%s) runs no hooks: "
+                           "virt-vmi start does their work in-process", uri);
+
+    if (g_mkdir_with_parents(VMI_HOOK_DIR, 0755) < 0) {
+        g_set_error(&err, VMI_ERROR, VMI_ERROR_OPERATION, "cannot create %s: %s",
+                    VMI_HOOK_DIR, g_strerror(errno));
+        return vmiCliFail(err);
+    }
+    if (!vmiHookCopy(hook, target, &err) ||
+        !vmiHookWriteSettings(uri, &err))
+        return vmiCliFail(err);
+
+    g_print("Installed %s (from %s); it reads key secrets through %s (%s)\n",
+            target, hook, uri, VMI_SETTINGS_FILE);
+    if (!hadDir)
+        g_print("Restart libvirtd: it looks for %s only when it starts\n", VMI_HOOK_DIR);
+    return VMI_EXIT_OK;
+}
+
+
+const vmiCliCommand vmiCmdHookInstall = {
+    "hook-install", "",
+    "Install the libvirt hook (daemon mode)",
+    "Install libvirt-vmi's hook as " VMI_HOOK_DIR "/" VMI_HOOK_NAME ", and\n"
+    "record in " VMI_SETTINGS_FILE " the libvirt URI it reads key secrets\n"
+    "through (-c URI; default qemu:///system). libvirtd only sees qemu.d if\n"
+    "it existed when libvirtd started.",
+    vmiCmdHookInstallRun,
+};

@@ -1,0 +1,226 @@
+/*
+ * virt-vmi set DOMAIN [OPTIONS]: write <vmi:introspection> from options
+ */
+#include "vmi_cli.h"
+#include "vmi_domain.h"
+#include "conf/vmi_error.h"
+#include "conf/vmi_kvmi.h"
+
+typedef struct {
+    char *socket;
+    char *vsock;
+    char *reconnect;
+    char *handshake;
+    char *unhook;
+    char **commands;
+    char **events;
+    char *keySecret;
+} vmiSetOptions;
+
+
+static void
+vmiSetOptionsClear(vmiSetOptions *opts)
+{
+    g_free(opts->socket);
+    g_free(opts->vsock);
+    g_free(opts->reconnect);
+    g_free(opts->handshake);
+    g_free(opts->unhook);
+    g_strfreev(opts->commands);
+    g_strfreev(opts->events);
+    g_free(opts->keySecret);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vmiSetOptions, vmiSetOptionsClear)
+
+
+static gboolean
+vmiSetInvalid(GError **error, const char *option, const char *value, const char *expected)
+{
+    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                "invalid value '%s' for option '%s': expected %s", value, option, expected);
+    return FALSE;
+}
+
+
+/* SECONDS, or 'default' to drop the setting. */
+static gboolean
+vmiSetSeconds(const char *value, const char *option, guint *out, GError **error)
+{
+    g_autofree char *range = NULL;
+    g_autofree char *expected = NULL;
+    guint64 num;
+
+    if (!value)
+        return TRUE;
+    if (g_str_equal(value, "default")) {
+        *out = 0;
+        return TRUE;
+    }
+    if (vmiRangeParse(value, &vmiRangeTimeout, &num)) {
+        *out = num;
+        return TRUE;
+    }
+    range = vmiRangeDescribe(&vmiRangeTimeout);
+    expected = g_strdup_printf("%s, or 'default'", range);
+    return vmiSetInvalid(error, option, value, expected);
+}
+
+
+static gboolean
+vmiSetSource(const vmiSetOptions *opts, vmiDef *def, GError **error)
+{
+    g_auto(GStrv) parts = NULL;
+    guint64 cid, port;
+
+    if (opts->socket && opts->vsock) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "options '--socket' and '--vsock' exclude each other");
+        return FALSE;
+    }
+    if (opts->socket) {
+        g_clear_pointer(&def->source.path, g_free);
+        def->source.type = VMI_SOURCE_UNIX;
+        def->source.path = g_strdup(opts->socket);
+        def->source.cid = def->source.port = 0;
+    } else if (opts->vsock) {
+        parts = g_strsplit(opts->vsock, ":", 2);
+        if (g_strv_length(parts) != 2 ||
+            !vmiRangeParse(parts[0], &vmiRangeVsockCid, &cid) ||
+            !vmiRangeParse(parts[1], &vmiRangeVsockPort, &port))
+            return vmiSetInvalid(error, "--vsock", opts->vsock,
+                                 "CID:PORT, CID 1 to 4294967294, PORT 0 to 4294967294");
+        g_clear_pointer(&def->source.path, g_free);
+        def->source.type = VMI_SOURCE_VSOCK;
+        def->source.cid = cid;
+        def->source.port = port;
+    }
+    return TRUE;
+}
+
+
+/* The given values replace the list; 'all' (alone) drops it. */
+static gboolean
+vmiSetAllowList(char **values, const char *kind, const char *option,
+                guint64 *bitmap, GError **error)
+{
+    guint64 list = 0;
+    size_t i;
+
+    if (!values)
+        return TRUE;
+    for (i = 0; values[i]; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (g_str_equal(values[i], "all") && g_strv_length(values) == 1) {
+            *bitmap = 0;
+            return TRUE;
+        }
+        if (!vmiDefSetAllow(&list, kind, values[i], &err)) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG, "option '%s': %s%s",
+                        option, err->message,
+                        g_str_equal(values[i], "all") ? " ('all' must be given alone)" : "");
+            return FALSE;
+        }
+    }
+    *bitmap = list;
+    return TRUE;
+}
+
+
+static gboolean
+vmiSetApplyOptions(const vmiSetOptions *opts, vmiDef *def, GError **error)
+{
+    if (!vmiSetSource(opts, def, error) ||
+        !vmiSetSeconds(opts->reconnect, "--reconnect", &def->reconnect, error) ||
+        !vmiSetSeconds(opts->handshake, "--handshake-timeout", &def->handshakeTimeout, error) ||
+        !vmiSetSeconds(opts->unhook, "--unhook-timeout", &def->unhookTimeout, error) ||
+        !vmiSetAllowList(opts->commands, "command", "--allow-command", &def->commands, error) ||
+        !vmiSetAllowList(opts->events, "event", "--allow-event", &def->events, error))
+        return FALSE;
+
+    if (opts->keySecret) {
+        g_clear_pointer(&def->keySecret, g_free);
+        if (!g_str_equal(opts->keySecret, "none")) {
+            if (!g_uuid_string_is_valid(opts->keySecret))
+                return vmiSetInvalid(error, "--key-secret", opts->keySecret,
+                                     "the UUID of a libvirt secret, or 'none'");
+            def->keySecret = g_ascii_strdown(opts->keySecret, -1);
+        }
+    }
+    return vmiDefValidate(def, error);
+}
+
+
+static int
+vmiCmdSetRun(const vmiCliGlobal *global, int argc, char **argv)
+{
+    g_auto(vmiSetOptions) opts = { 0 };
+    const GOptionEntry entries[] = {
+        { "socket", 0, 0, G_OPTION_ARG_FILENAME, &opts.socket,
+          "The tool listens on this unix socket (absolute path)", "PATH" },
+        { "vsock", 0, 0, G_OPTION_ARG_STRING, &opts.vsock,
+          "The tool listens on this vsock address", "CID:PORT" },
+        { "reconnect", 0, 0, G_OPTION_ARG_STRING, &opts.reconnect,
+          "Seconds between QEMU's connection attempts (1-3600, or 'default': 10)", "SECONDS" },
+        { "handshake-timeout", 0, 0, G_OPTION_ARG_STRING, &opts.handshake,
+          "Seconds QEMU waits for the handshake (1-3600, or 'default': 10)", "SECONDS" },
+        { "unhook-timeout", 0, 0, G_OPTION_ARG_STRING, &opts.unhook,
+          "Seconds QEMU waits for the unhook (1-3600, or 'default': 60)", "SECONDS" },
+        { "allow-command", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.commands,
+          "Allow only these KVMI commands (repeat; 'all' drops the list)", "NAME|ID" },
+        { "allow-event", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.events,
+          "Allow only these KVMI events (repeat; 'all' drops the list)", "NAME|ID" },
+        { "key-secret", 0, 0, G_OPTION_ARG_STRING, &opts.keySecret,
+          "Authenticate the tool with the key in this libvirt secret ('none' drops it)", "UUID" },
+        { NULL }
+    };
+    g_autoptr(GOptionContext) ctx = vmiCliOptionContext(&vmiCmdSet, entries);
+    g_autoptr(vmiConn) conn = NULL;
+    g_autoptr(vmiDomain) dom = NULL;
+    g_autoptr(vmiDef) def = NULL;
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GError) current = NULL;
+    GError *err = NULL;
+    int rc;
+
+    if (!vmiCliOpenDomain(&vmiCmdSet, ctx, global, argc, argv, &conn, &dom, &rc))
+        return rc;
+    if (!opts.socket && !opts.vsock && !opts.reconnect && !opts.handshake && !opts.unhook &&
+        !opts.commands && !opts.events && !opts.keySecret)
+        return vmiCliUsage(ctx, "nothing to set: give at least one option");
+
+    if (dom->xml->vmi) {
+        if (!(def = vmiDomainGetDef(dom, &current))) {
+            g_set_error(&err, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "domain '%s' has an invalid <vmi:introspection>: %s "
+                        "(virt-vmi edit fixes it; virt-vmi remove drops it)",
+                        dom->name, current->message);
+            return vmiCliFail(err);
+        }
+    } else {
+        if (!opts.socket && !opts.vsock) {
+            g_set_error(&err, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "domain '%s' has no <vmi:introspection> yet: give --socket PATH "
+                        "or --vsock CID:PORT", dom->name);
+            return vmiCliFail(err);
+        }
+        def = vmiDefNew();
+    }
+
+    if (!vmiSetApplyOptions(&opts, def, &err) ||
+        !vmiDomainApply(conn, dom, def, changes, &err))
+        return vmiCliFail(err);
+    vmiCliReportChanges(dom, dom->name, changes);
+    return VMI_EXIT_OK;
+}
+
+
+const vmiCliCommand vmiCmdSet = {
+    "set", "DOMAIN [OPTION...]",
+    "Configure a domain's introspection from options",
+    "Write the <vmi:introspection> element of DOMAIN's persistent definition\n"
+    "from the options, keeping what they do not mention, and put the QEMU\n"
+    "arguments it needs into the domain's <qemu:commandline> in the same\n"
+    "definition. A domain without the element needs --socket or --vsock.",
+    vmiCmdSetRun,
+};

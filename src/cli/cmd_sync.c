@@ -1,0 +1,87 @@
+/*
+ * virt-vmi sync DOMAIN|--all: bring <qemu:commandline> in step with the
+ * element after changes made behind our back
+ */
+#include "vmi_cli.h"
+#include "vmi_domain.h"
+
+
+/* Returns FALSE after printing why it could not sync @name. */
+static gboolean
+vmiSyncOne(vmiConn *conn, const char *name)
+{
+    g_autoptr(vmiDomain) dom = NULL;
+    g_autoptr(vmiDef) def = NULL;
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GError) err = NULL;
+
+    if (!(dom = vmiDomainLoad(conn, name, &err)))
+        goto error;
+    /* Without the element, leftover arguments of ours are removed. */
+    if (dom->xml->vmi && !(def = vmiDomainGetDef(dom, &err)))
+        goto error;
+    if (!vmiDomainApply(conn, dom, def, changes, &err))
+        goto error;
+    vmiCliReportChanges(dom, dom->name, changes);
+    return TRUE;
+
+ error:
+    g_printerr("error: domain '%s': %s\n", name, err->message);
+    return FALSE;
+}
+
+
+static int
+vmiCmdSyncRun(const vmiCliGlobal *global, int argc, char **argv)
+{
+    gboolean all = FALSE;
+    const GOptionEntry entries[] = {
+        { "all", 0, 0, G_OPTION_ARG_NONE, &all,
+          "Every persistent domain", NULL },
+        { NULL }
+    };
+    g_autoptr(GOptionContext) ctx = vmiCliOptionContext(&vmiCmdSync, entries);
+    g_autoptr(vmiConn) conn = NULL;
+    virDomainPtr *domains = NULL;
+    gboolean ok = TRUE;
+    GError *err = NULL;
+    int n, i, rc;
+
+    if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
+        return rc;
+    if (all ? argc != 1 : argc != 2)
+        return vmiCliUsage(ctx, "sync takes one DOMAIN, or --all");
+
+    if (!(conn = vmiConnOpen(global->uri, &err)))
+        return vmiCliFail(err);
+    if (!all)
+        return vmiSyncOne(conn, argv[1]) ? VMI_EXIT_OK : VMI_EXIT_FAILURE;
+
+    if ((n = virConnectListAllDomains(conn->conn, &domains,
+                                      VIR_CONNECT_LIST_DOMAINS_PERSISTENT)) < 0) {
+        vmiSetLibvirtError(&err, "cannot list the domains");
+        return vmiCliFail(err);
+    }
+    for (i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        /* by UUID: a name may be reused between listing and loading */
+        if (virDomainGetUUIDString(domains[i], uuid) == 0)
+            ok &= vmiSyncOne(conn, uuid);
+        virDomainFree(domains[i]);
+    }
+    free(domains);
+    return ok ? VMI_EXIT_OK : VMI_EXIT_FAILURE;
+}
+
+
+const vmiCliCommand vmiCmdSync = {
+    "sync", "DOMAIN | --all",
+    "Regenerate QEMU arguments after outside edits",
+    "Bring the QEMU arguments in DOMAIN's <qemu:commandline> in step with its\n"
+    "<vmi:introspection> element, after the element was changed behind\n"
+    "libvirt-vmi's back (virsh edit, virsh metadata, an API client), and\n"
+    "remove leftover arguments of a domain without the element. It reports\n"
+    "what it changed; run again, it changes nothing.",
+    vmiCmdSyncRun,
+};

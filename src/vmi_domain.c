@@ -1,0 +1,291 @@
+/*
+ * vmi_domain.c: introspection on a libvirt domain
+ *
+ * Every change is made on one copy of the persistent definition and
+ * handed to libvirt with one virDomainDefineXML, so a domain is never
+ * left half-edited.
+ */
+#include <string.h>
+
+#include <libvirt/virterror.h>
+
+#include "vmi_domain.h"
+#include "vmi_keyfile.h"
+#include "vmi_lifecycle.h"
+#include "vmi_secret.h"
+#include "vmi_sync.h"
+#include "conf/vmi_error.h"
+
+
+void
+vmiDomainFree(vmiDomain *dom)
+{
+    if (!dom)
+        return;
+    if (dom->dom)
+        virDomainFree(dom->dom);
+    vmiDomainXMLFree(dom->xml);
+    g_free(dom);
+}
+
+
+vmiDomain *
+vmiDomainLoad(vmiConn *conn, const char *name, GError **error)
+{
+    g_autoptr(vmiDomain) dom = g_new0(vmiDomain, 1);
+    g_autofree char *xml = NULL;
+
+    if (!(dom->dom = vmiConnLookupDomain(conn, name, error)))
+        return NULL;
+    dom->name = virDomainGetName(dom->dom);
+    virDomainGetUUIDString(dom->dom, dom->uuid);
+    dom->running = vmiDomainIsRunning(dom->dom);
+
+    if (virDomainIsPersistent(dom->dom) != 1) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "domain '%s' is transient: introspection is configured in a persistent "
+                    "definition (virsh dumpxml %s > %s.xml; virsh define %s.xml)",
+                    dom->name, dom->name, dom->name, dom->name);
+        return NULL;
+    }
+    if (!(xml = vmiDomainGetConfigXML(dom->dom, error)) ||
+        !(dom->xml = vmiDomainXMLParseString(xml, dom->name, error)))
+        return NULL;
+    return g_steal_pointer(&dom);
+}
+
+
+vmiDef *
+vmiDomainGetDef(vmiDomain *dom, GError **error)
+{
+    return vmiDomainXMLGetDef(dom->xml, error);
+}
+
+
+/* A <vmi:key> must name a secret that exists and has a value. */
+gboolean
+vmiDomainCheckKey(vmiConn *conn, const vmiDef *def, GError **error)
+{
+    if (!def || !def->keySecret)
+        return TRUE;
+    return vmiSecretCheck(conn->secrets, def->keySecret, error);
+}
+
+
+static gboolean
+vmiDomainDefineDoc(vmiConn *conn, vmiDomainXML *xml, const char *display,
+                   char **name, GError **error)
+{
+    g_autofree char *text = vmiXMLNodeToString(xmlDocGetRootElement(xml->doc));
+    g_autoptr(virDomain) defined = virDomainDefineXML(conn->conn, text);
+
+    if (!defined) {
+        vmiSetLibvirtError(error, "cannot define domain '%s'", display);
+        return FALSE;
+    }
+    if (name)
+        *name = g_strdup(virDomainGetName(defined));
+    return TRUE;
+}
+
+
+/*
+ * Makes the persistent definition carry @def (NULL: no introspection).
+ * Defines nothing when nothing changes.
+ */
+gboolean
+vmiDomainApply(vmiConn *conn, vmiDomain *dom, const vmiDef *def,
+               GPtrArray *changes, GError **error)
+{
+    guint before = changes->len;
+
+    if (!vmiDomainCheckKey(conn, def, error) ||
+        !vmiSyncDomain(dom->xml, def, conn->keyDir, changes, error))
+        return FALSE;
+    if (changes->len == before)
+        return TRUE;
+    return vmiDomainDefineDoc(conn, dom->xml, dom->name, NULL, error);
+}
+
+
+/*
+ * Defines a whole domain XML carrying @def, with the arguments in step.
+ * Returns the domain's name.
+ */
+char *
+vmiDomainDefine(vmiConn *conn, vmiDomainXML *dom, const vmiDef *def,
+                const char *display, GPtrArray *changes, GError **error)
+{
+    char *name = NULL;
+
+    if (dom->bare) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "%s: expected a whole domain XML, not a bare <vmi:introspection> element "
+                    "(virt-vmi set configures an existing domain)", display);
+        return NULL;
+    }
+    if (!dom->uuid) {
+        /* The key file is named by the UUID: fix it now rather than let
+         * libvirt invent one after the arguments are made. */
+        dom->uuid = g_uuid_string_random();
+        xmlNewTextChild(xmlDocGetRootElement(dom->doc), NULL,
+                        BAD_CAST "uuid", BAD_CAST dom->uuid);
+    }
+    if (!vmiDomainCheckKey(conn, def, error) ||
+        !vmiSyncDomain(dom, def, conn->keyDir, changes, error) ||
+        !vmiDomainDefineDoc(conn, dom, display, &name, error))
+        return NULL;
+    return name;
+}
+
+
+/*
+ * Puts @key into a new libvirt secret and points the domain's <vmi:key>
+ * at it. If the definition cannot be written, the secret is undefined
+ * again: nothing is left half-done.
+ */
+char *
+vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
+                GPtrArray *changes, GError **error)
+{
+    g_autoptr(vmiDef) def = NULL;
+    g_autofree char *uuid = NULL;
+    g_autofree char *usage = NULL;
+    virSecretPtr existing;
+
+    if (!dom->xml->vmi) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "domain '%s' has no <vmi:introspection>: configure it first "
+                    "(virt-vmi set %s --socket PATH)", dom->name, dom->name);
+        return NULL;
+    }
+    if (!(def = vmiDomainGetDef(dom, error)))
+        return NULL;
+    if (def->keySecret) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "domain '%s' already has a key, in secret '%s' (virt-vmi set %s "
+                    "--key-secret none drops the reference first)",
+                    dom->name, def->keySecret, dom->name);
+        return NULL;
+    }
+    usage = g_strdup_printf(VMI_SECRET_USAGE_PREFIX "%s", dom->uuid);
+    if ((existing = virSecretLookupByUsage(conn->secrets, VIR_SECRET_USAGE_TYPE_TLS, usage))) {
+        char other[VIR_UUID_STRING_BUFLEN] = "";
+
+        virSecretGetUUIDString(existing, other);
+        virSecretFree(existing);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "secret '%s' already holds a key of domain '%s' (virt-vmi set %s "
+                    "--key-secret %s uses it; virsh secret-undefine %s drops it)",
+                    other, dom->name, dom->name, other, other);
+        return NULL;
+    }
+    virResetLastError();
+
+    if (!(uuid = vmiSecretCreate(conn->secrets, dom->name, dom->uuid, key, error)))
+        return NULL;
+    def->keySecret = g_strdup(uuid);
+    if (!vmiDomainApply(conn, dom, def, changes, error)) {
+        g_autoptr(virSecret) secret = virSecretLookupByUUIDString(conn->secrets, uuid);
+        if (secret)
+            virSecretUndefine(secret);
+        return NULL;
+    }
+    return g_steal_pointer(&uuid);
+}
+
+
+/* The key itself, from the secret a domain's <vmi:key> names. */
+vmiKey *
+vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error)
+{
+    g_autoptr(vmiDef) def = vmiDomainGetDef(dom, error);
+
+    if (!def)
+        return NULL;
+    if (!def->keySecret) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                    "domain '%s' has no <vmi:key>: its tool is not authenticated "
+                    "(virt-vmi key-create %s makes a key)", dom->name, dom->name);
+        return NULL;
+    }
+    return vmiSecretGetKey(conn->secrets, def->keySecret, error);
+}
+
+
+/*
+ * In embedded mode no hook runs, so what the hook does around a start
+ * happens here, in-process; a daemon's hook does it for the others.
+ */
+static gboolean
+vmiDomainPrepareEmbedded(vmiConn *conn, vmiDomain *dom, GError **error)
+{
+    g_autofree char *cacheDir = g_build_filename(conn->embedRoot, "cache", "libvirt-vmi", NULL);
+    vmiLifecycle lc = { conn->secrets, conn->keyDir, cacheDir };
+    g_autoptr(vmiDef) def = NULL;
+    g_autofree char *label = NULL;
+
+    if (dom->xml->vmi && !(def = vmiDomainGetDef(dom, error)))
+        return FALSE;
+    if (!vmiLifecycleCheck(&lc, dom->xml, def, error))
+        return FALSE;
+    if (!def || !def->keySecret)
+        return TRUE;
+    if (!(label = vmiDomainXMLGetDACLabel(dom->xml)) &&
+        !(label = vmiConnGetDACBaseLabel(conn, "kvm", error)))
+        return FALSE;
+    return vmiLifecycleWriteKey(&lc, dom->xml, def, label, error);
+}
+
+
+gboolean
+vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
+{
+    if (dom->running) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "domain '%s' is already running", dom->name);
+        return FALSE;
+    }
+    if (conn->embedRoot && !vmiDomainPrepareEmbedded(conn, dom, error)) {
+        g_prefix_error(error, "domain '%s': ", dom->name);
+        return FALSE;
+    }
+    if (virDomainCreate(dom->dom) < 0) {
+        vmiSetLibvirtError(error, "cannot start domain '%s'", dom->name);
+        if (conn->embedRoot)
+            vmiKeyFileRemove(conn->keyDir, dom->uuid, NULL);
+        return FALSE;
+    }
+    dom->running = TRUE;
+    return TRUE;
+}
+
+
+/*
+ * A new process on an embedded root reconnects to running domains in a
+ * thread that holds a job on each; a destroy does not wait for jobs, so
+ * it would race that thread (and lose: "domain is not running"). A call
+ * that takes a query job waits for the reconnection to finish.
+ */
+static void
+vmiDomainWaitReconnect(vmiConn *conn, vmiDomain *dom)
+{
+    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+
+    if (conn->embedRoot && dom->running &&
+        virDomainMemoryStats(dom->dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0) < 0)
+        virResetLastError();
+}
+
+
+gboolean
+vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error)
+{
+    vmiDomainWaitReconnect(conn, dom);
+    if (virDomainDestroy(dom->dom) < 0) {
+        vmiSetLibvirtError(error, "cannot destroy domain '%s'", dom->name);
+        return FALSE;
+    }
+    dom->running = FALSE;
+    return !conn->embedRoot || vmiKeyFileRemove(conn->keyDir, dom->uuid, error);
+}

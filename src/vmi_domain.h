@@ -1,0 +1,36 @@
+/*
+ * vmi_domain.h: introspection on a libvirt domain: its definition, its
+ * key, and what has to happen around its start and stop
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/vmi_domain_xml.h"
+#include "vmi_libvirt.h"
+#include "vmi_secret.h"
+
+typedef struct _vmiDomain vmiDomain;
+struct _vmiDomain {
+    virDomainPtr dom;
+    vmiDomainXML *xml;      /* the persistent definition */
+    const char *name;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    gboolean running;
+};
+
+void vmiDomainFree(vmiDomain *dom);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiDomain, vmiDomainFree)
+
+vmiDomain *vmiDomainLoad(vmiConn *conn, const char *name, GError **error);
+vmiDef *vmiDomainGetDef(vmiDomain *dom, GError **error);
+gboolean vmiDomainApply(vmiConn *conn, vmiDomain *dom, const vmiDef *def,
+                        GPtrArray *changes, GError **error);
+char *vmiDomainDefine(vmiConn *conn, vmiDomainXML *dom, const vmiDef *def,
+                      const char *display, GPtrArray *changes, GError **error);
+gboolean vmiDomainCheckKey(vmiConn *conn, const vmiDef *def, GError **error);
+char *vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
+                      GPtrArray *changes, GError **error);
+vmiKey *vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error);
+gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error);
+gboolean vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error);

@@ -1,0 +1,215 @@
+/*
+ * vmi_host_validate.c: the checks of `virt-vmi host-validate`, in the
+ * spirit of virt-host-validate: each a PASS, WARN or FAIL with a reason
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmi_host_validate.h"
+#include "vmi_domain.h"
+#include "vmi_libvirt.h"
+#include "vmi_probe.h"
+#include "vmi_settings.h"
+
+#define VMI_KVMI_PARAM "/sys/module/kvm/parameters/introspection"
+#define VMI_HOOK_PATH "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"
+
+
+void
+vmiCheckFree(vmiCheck *check)
+{
+    g_free(check->what);
+    g_free(check->detail);
+    g_free(check);
+}
+
+
+static void G_GNUC_PRINTF(4, 5)
+vmiCheckAdd(GPtrArray *checks, const char *what, vmiCheckResult result,
+            const char *fmt, ...)
+{
+    vmiCheck *check = g_new0(vmiCheck, 1);
+    va_list ap;
+
+    check->what = g_strdup(what);
+    check->result = result;
+    va_start(ap, fmt);
+    check->detail = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_ptr_array_add(checks, check);
+}
+
+
+/*
+ * KVM_CHECK_EXTENSION cannot tell: the KVMI forks' capability numbers
+ * (180, 999, 206) were never allocated upstream and mean other things on
+ * current kernels. A KVMI kernel has the kvm module parameter.
+ */
+static void
+vmiCheckKernel(GPtrArray *checks)
+{
+    const char *what = "for a KVMI kernel (kvm.introspection)";
+    g_autofree char *value = NULL;
+
+    if (!g_file_get_contents(VMI_KVMI_PARAM, &value, NULL, NULL)) {
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
+                    "%s is missing: this kernel has no KVM introspection (KVMI); "
+                    "boot a KVMI kernel with kvm.introspection=on", VMI_KVMI_PARAM);
+        return;
+    }
+    g_strstrip(value);
+    if (g_str_equal(value, "Y") || g_str_equal(value, "1") || g_str_equal(value, "on"))
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "enabled");
+    else
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
+                    "KVMI is built in but off (%s): boot with kvm.introspection=on", value);
+}
+
+
+static void
+vmiCheckHook(GPtrArray *checks, vmiConn *conn)
+{
+    const char *what = "for the libvirt hook";
+    g_autoptr(vmiSettings) settings = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (conn && conn->embedRoot) {
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS,
+                    "not needed: the embedded driver runs no hooks, virt-vmi start does their work");
+        return;
+    }
+    if (!g_file_test(VMI_HOOK_PATH, G_FILE_TEST_IS_EXECUTABLE)) {
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
+                    "%s is not installed: domains with a key or an allow-list are not "
+                    "prepared (virt-vmi hook-install)", VMI_HOOK_PATH);
+        return;
+    }
+    if (!(settings = vmiSettingsLoad(VMI_SETTINGS_FILE, &err))) {
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "%s", err->message);
+        return;
+    }
+    if (conn && !g_str_equal(settings->hookURI, conn->uri) &&
+        !(g_str_equal(settings->hookURI, "qemu:///system") && g_str_equal(conn->uri, "qemu:///system")))
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN,
+                    "%s is installed, but reads key secrets through %s, not %s (%s)",
+                    VMI_HOOK_PATH, settings->hookURI, conn->uri, VMI_SETTINGS_FILE);
+    else
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "%s", VMI_HOOK_PATH);
+}
+
+
+static void
+vmiCheckRuntimeDir(GPtrArray *checks, const char *keyDir)
+{
+    g_autofree char *what = g_strdup_printf("the key directory %s", keyDir);
+    GStatBuf st;
+
+    if (g_lstat(keyDir, &st) < 0) {
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "absent: made at the first start");
+    } else if (!S_ISDIR(st.st_mode)) {
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "not a directory");
+    } else if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
+                    "owner uid %u, mode %04o: it must be uid %u's and not writable by "
+                    "group or others (chown root; chmod 0711)",
+                    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+    } else {
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "owner uid %u, mode %04o",
+                    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    }
+}
+
+
+static void
+vmiCheckEmulator(GPtrArray *checks, const char *emulator)
+{
+    g_autofree char *whatObject = g_strdup_printf("emulator %s for the introspection object",
+                                                  emulator);
+    g_autofree char *whatLists = g_strdup_printf("emulator %s enforces allow-lists", emulator);
+    g_autoptr(GError) err = NULL;
+    vmiProbeResult result;
+    gboolean has = FALSE;
+
+    if (!vmiProbeHasObject(emulator, NULL, &has, &err)) {
+        vmiCheckAdd(checks, whatObject, VMI_CHECK_FAIL, "%s", err->message);
+        return;
+    }
+    if (!has) {
+        vmiCheckAdd(checks, whatObject, VMI_CHECK_FAIL,
+                    "'-object help' does not list it: not a KVMI QEMU");
+        return;
+    }
+    vmiCheckAdd(checks, whatObject, VMI_CHECK_PASS, "listed by '-object help'");
+
+    if (!vmiProbeEmulator(emulator, NULL, NULL, &result, &err))
+        vmiCheckAdd(checks, whatLists, VMI_CHECK_FAIL, "%s", err->message);
+    else if (result == VMI_PROBE_ENFORCED)
+        vmiCheckAdd(checks, whatLists, VMI_CHECK_PASS, "%s", vmiProbeResultDescribe(result));
+    else
+        vmiCheckAdd(checks, whatLists, VMI_CHECK_WARN,
+                    "it %s; domains whose <vmi:allow> has more than one command or event "
+                    "will not start on it", vmiProbeResultDescribe(result));
+}
+
+
+/* The emulators of the domains that have introspection configured. */
+static void
+vmiCollectDomainEmulators(vmiConn *conn, GPtrArray *emulators)
+{
+    virDomainPtr *domains = NULL;
+    int n, i;
+
+    if ((n = virConnectListAllDomains(conn->conn, &domains,
+                                      VIR_CONNECT_LIST_DOMAINS_PERSISTENT)) < 0)
+        return;
+    for (i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        g_autoptr(vmiDomain) dom = NULL;
+        g_autofree char *emulator = NULL;
+
+        if (virDomainGetUUIDString(domains[i], uuid) == 0 &&
+            (dom = vmiDomainLoad(conn, uuid, NULL)) && dom->xml->vmi &&
+            (emulator = vmiDomainXMLGetEmulator(dom->xml)) &&
+            !g_ptr_array_find_with_equal_func(emulators, emulator, g_str_equal, NULL))
+            g_ptr_array_add(emulators, g_steal_pointer(&emulator));
+        virDomainFree(domains[i]);
+    }
+    free(domains);
+}
+
+
+/*
+ * @emulators: paths to check; with @listDomainEmulators, also those of
+ * every domain with introspection.
+ */
+GPtrArray *
+vmiHostValidate(const char *uri, const char *const *emulators, gboolean listDomainEmulators)
+{
+    GPtrArray *checks = g_ptr_array_new_with_free_func((GDestroyNotify)vmiCheckFree);
+    g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(vmiConn) conn = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *keyDir = NULL;
+    guint i;
+
+    vmiCheckKernel(checks);
+
+    if ((conn = vmiConnOpen(uri, &err)))
+        vmiCheckAdd(checks, "for a libvirt connection", VMI_CHECK_PASS, "%s", conn->uri);
+    else
+        vmiCheckAdd(checks, "for a libvirt connection", VMI_CHECK_FAIL, "%s", err->message);
+
+    vmiCheckHook(checks, conn);
+    keyDir = conn ? g_strdup(conn->keyDir) : vmiConnKeyDirForURI(uri ? uri : "");
+    vmiCheckRuntimeDir(checks, keyDir);
+
+    for (; emulators && *emulators; emulators++)
+        g_ptr_array_add(all, g_strdup(*emulators));
+    if (listDomainEmulators && conn)
+        vmiCollectDomainEmulators(conn, all);
+    for (i = 0; i < all->len; i++)
+        vmiCheckEmulator(checks, all->pdata[i]);
+    return checks;
+}

@@ -1,0 +1,240 @@
+/*
+ * vmi_keyfile.c: the per-run file QEMU reads the key from
+ *
+ *   KEYDIR/                 root, 0711: QEMU's user may pass, not list
+ *   KEYDIR/DOMAIN-UUID/     QEMU's user, 0700
+ *   KEYDIR/DOMAIN-UUID/key  QEMU's user, 0600: the key's raw bytes
+ *
+ * Created just before QEMU starts, removed when it stops. Everything is
+ * done relative to directory descriptors opened with O_NOFOLLOW, so a
+ * symlink planted in KEYDIR cannot redirect the key elsewhere.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmi_keyfile.h"
+#include "qemu_vmi.h"
+#include "conf/vmi_error.h"
+
+
+static gboolean
+vmiKeyFileFail(GError **error, const char *what, const char *path)
+{
+    int errsv = errno;
+
+    g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot %s '%s': %s",
+                what, path, g_strerror(errsv));
+    return FALSE;
+}
+
+
+/* KEYDIR must be root's own and closed to others' writes. */
+static int
+vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
+{
+    struct stat st;
+    int fd;
+
+    if (create && g_mkdir_with_parents(keyDir, 0711) < 0) {
+        vmiKeyFileFail(error, "create directory", keyDir);
+        return -1;
+    }
+    if ((fd = open(keyDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        if (errno != ENOENT || create)
+            vmiKeyFileFail(error, "open directory", keyDir);
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "refusing key directory '%s': it must be owned by uid %u and not "
+                    "writable by group or others", keyDir, (unsigned)geteuid());
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+
+/* Removes DOMAIN-UUID/key and DOMAIN-UUID under @topfd, if there. */
+static gboolean
+vmiKeyFileRemoveAt(int topfd, const char *keyDir, const char *domUUID, GError **error)
+{
+    g_autofree char *path = g_build_filename(keyDir, domUUID, NULL);
+    int dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (dirfd >= 0) {
+        if (unlinkat(dirfd, VMI_QEMU_KEY_FILE, 0) < 0 && errno != ENOENT) {
+            close(dirfd);
+            return vmiKeyFileFail(error, "remove the key file in", path);
+        }
+        close(dirfd);
+    } else if (errno == ENOTDIR || errno == ELOOP) {
+        /* not ours: something planted in its place */
+        if (unlinkat(topfd, domUUID, 0) < 0)
+            return vmiKeyFileFail(error, "remove", path);
+        return TRUE;
+    }
+    if (unlinkat(topfd, domUUID, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return vmiKeyFileFail(error, "remove directory", path);
+    return TRUE;
+}
+
+
+gboolean
+vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
+                uid_t uid, gid_t gid, GError **error)
+{
+    g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
+    g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
+    int topfd = -1, dirfd = -1, fd = -1;
+    gboolean ok = FALSE;
+    size_t done = 0;
+
+    if ((topfd = vmiKeyFileOpenTop(keyDir, TRUE, error)) < 0)
+        return FALSE;
+    /* a file a crash left behind is replaced, never reused */
+    if (!vmiKeyFileRemoveAt(topfd, keyDir, domUUID, error))
+        goto cleanup;
+
+    if (mkdirat(topfd, domUUID, 0700) < 0) {
+        vmiKeyFileFail(error, "create directory", dirPath);
+        goto cleanup;
+    }
+    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        fchown(dirfd, uid, gid) < 0) {
+        vmiKeyFileFail(error, "set up directory", dirPath);
+        goto cleanup;
+    }
+    if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+        fchown(fd, uid, gid) < 0) {
+        vmiKeyFileFail(error, "create", filePath);
+        goto cleanup;
+    }
+    while (done < key->len) {
+        ssize_t n = write(fd, key->data + done, key->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            vmiKeyFileFail(error, "write", filePath);
+            goto cleanup;
+        }
+        done += n;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        vmiKeyFileFail(error, "write", filePath);
+        goto cleanup;
+    }
+    fd = -1;
+    ok = TRUE;
+
+ cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (dirfd >= 0)
+        close(dirfd);
+    if (!ok && topfd >= 0)
+        vmiKeyFileRemoveAt(topfd, keyDir, domUUID, NULL);
+    if (topfd >= 0)
+        close(topfd);
+    return ok;
+}
+
+
+gboolean
+vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    int topfd = vmiKeyFileOpenTop(keyDir, FALSE, &err);
+    gboolean ok;
+
+    if (topfd < 0) {
+        if (!err)       /* no directory: nothing to remove */
+            return TRUE;
+        g_propagate_error(error, g_steal_pointer(&err));
+        return FALSE;
+    }
+    ok = vmiKeyFileRemoveAt(topfd, keyDir, domUUID, error);
+    close(topfd);
+    return ok;
+}
+
+
+gboolean
+vmiKeyFileGetState(const char *keyDir, const char *domUUID,
+                   vmiKeyFileState *state, GError **error)
+{
+    g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
+    g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
+    struct stat st;
+
+    memset(state, 0, sizeof(*state));
+    if (lstat(filePath, &st) < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return TRUE;
+        return vmiKeyFileFail(error, "look at", filePath);
+    }
+    state->exists = TRUE;
+    state->mode = st.st_mode & 07777;
+    state->uid = st.st_uid;
+    state->gid = st.st_gid;
+    if (lstat(dirPath, &st) == 0)
+        state->dirMode = st.st_mode & 07777;
+    return TRUE;
+}
+
+
+static gboolean
+vmiParseDACId(const char *str, gboolean isGroup, guint *id, GError **error)
+{
+    guint64 num;
+
+    if (str[0] == '+') {
+        if (g_ascii_string_to_unsigned(str + 1, 10, 0, G_MAXUINT32 - 1, &num, NULL)) {
+            *id = num;
+            return TRUE;
+        }
+    } else if (isGroup) {
+        struct group *gr = getgrnam(str);
+        if (gr) {
+            *id = gr->gr_gid;
+            return TRUE;
+        }
+    } else {
+        struct passwd *pw = getpwnam(str);
+        if (pw) {
+            *id = pw->pw_uid;
+            return TRUE;
+        }
+    }
+    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                "invalid %s '%s' in DAC label", isGroup ? "group" : "user", str);
+    return FALSE;
+}
+
+
+/* libvirt's DAC labels: "user:group", either part a name or +NUMBER. */
+gboolean
+vmiParseDACLabel(const char *label, uid_t *uid, gid_t *gid, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(label, ":", 2);
+    guint u, g;
+
+    if (g_strv_length(parts) != 2) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "invalid DAC label '%s': expected USER:GROUP", label);
+        return FALSE;
+    }
+    if (!vmiParseDACId(parts[0], FALSE, &u, error) ||
+        !vmiParseDACId(parts[1], TRUE, &g, error))
+        return FALSE;
+    *uid = u;
+    *gid = g;
+    return TRUE;
+}

@@ -1,0 +1,24 @@
+/*
+ * vmi_keyfile.h: the per-run file QEMU reads the key from
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+#include "vmi_secret.h"
+
+typedef struct {
+    gboolean exists;
+    guint mode;             /* permission bits of the file */
+    guint dirMode;          /* and of its directory */
+    uid_t uid;
+    gid_t gid;
+} vmiKeyFileState;
+
+gboolean vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
+                         uid_t uid, gid_t gid, GError **error);
+gboolean vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error);
+gboolean vmiKeyFileGetState(const char *keyDir, const char *domUUID,
+                            vmiKeyFileState *state, GError **error);
+gboolean vmiParseDACLabel(const char *label, uid_t *uid, gid_t *gid, GError **error);

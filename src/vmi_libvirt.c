@@ -1,0 +1,275 @@
+/*
+ * vmi_libvirt.c: opening connections, finding domains, reporting
+ * libvirt's errors through GError
+ */
+#include <gio/gio.h>
+#include <libvirt/virterror.h>
+#include <libvirt-glib/libvirt-glib.h>
+#include <libxml/xpath.h>
+#include <string.h>
+
+#include "vmi_libvirt.h"
+#include "conf/vmi_error.h"
+#include "conf/vmi_xml.h"
+
+
+static void
+vmiLibvirtSilence(void *opaque, virErrorPtr err)
+{
+    /* errors are reported through GError, not printed by libvirt */
+}
+
+
+static gpointer
+vmiLibvirtEventThread(gpointer data)
+{
+    GMainLoop *loop = data;
+
+    g_main_loop_run(loop);
+    return NULL;
+}
+
+
+/*
+ * libvirt's events, keepalives and the embedded driver's monitor need an
+ * event loop: libvirt-glib's, which lives on GLib's global default main
+ * context, run by a thread for the life of the process. The program's
+ * own threads therefore never iterate the default context.
+ */
+static gpointer
+vmiLibvirtInitOnce(gpointer data)
+{
+    gvir_init(NULL, NULL);
+    gvir_event_register();
+    virSetErrorFunc(NULL, vmiLibvirtSilence);
+    g_thread_unref(g_thread_new("libvirt-events", vmiLibvirtEventThread,
+                                g_main_loop_new(NULL, FALSE)));
+    return NULL;
+}
+
+
+void
+vmiLibvirtInit(void)
+{
+    static GOnce once = G_ONCE_INIT;
+
+    g_once(&once, vmiLibvirtInitOnce, NULL);
+}
+
+
+/* Sets @error to "<context>: <libvirt's last error>". */
+void
+vmiSetLibvirtError(GError **error, const char *fmt, ...)
+{
+    virErrorPtr err = virGetLastError();
+    g_autofree char *context = NULL;
+    int code = VMI_ERROR_OPERATION;
+    va_list ap;
+
+    va_start(ap, fmt);
+    context = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+
+    if (err && (err->code == VIR_ERR_NO_DOMAIN || err->code == VIR_ERR_NO_SECRET))
+        code = VMI_ERROR_NOT_FOUND;
+    g_set_error(error, VMI_ERROR, code, "%s: %s", context,
+                err && err->message ? err->message : "unknown libvirt error");
+    virResetLastError();
+}
+
+
+/* qemu:///embed?root=DIR gives DIR; any other URI NULL. */
+static char *
+vmiURIEmbedRoot(const char *uri)
+{
+    g_autoptr(GUri) parsed = g_uri_parse(uri, G_URI_FLAGS_ENCODED_QUERY, NULL);
+    g_autoptr(GHashTable) params = NULL;
+
+    if (!parsed || g_strcmp0(g_uri_get_scheme(parsed), "qemu") != 0 ||
+        g_strcmp0(g_uri_get_path(parsed), "/embed") != 0 ||
+        !g_uri_get_query(parsed))
+        return NULL;
+    params = g_uri_parse_params(g_uri_get_query(parsed), -1, "&", G_URI_PARAMS_NONE, NULL);
+    return params ? g_strdup(g_hash_table_lookup(params, "root")) : NULL;
+}
+
+
+/*
+ * The embedded driver keeps everything under its root, so its key files
+ * go there too; every other QEMU driver uses the system directory.
+ */
+char *
+vmiConnKeyDirForURI(const char *uri)
+{
+    g_autofree char *root = vmiURIEmbedRoot(uri);
+
+    if (!root)
+        return g_strdup(VMI_KEY_DIR_SYSTEM);
+    return g_build_filename(root, "run", "libvirt-vmi", NULL);
+}
+
+
+void
+vmiConnClose(vmiConn *conn)
+{
+    if (!conn)
+        return;
+    if (conn->secrets && conn->secrets != conn->conn)
+        virConnectClose(conn->secrets);
+    if (conn->conn)
+        virConnectClose(conn->conn);
+    g_free(conn->uri);
+    g_free(conn->embedRoot);
+    g_free(conn->keyDir);
+    g_free(conn);
+}
+
+
+/*
+ * An embedded driver runs in this process and would log its warnings
+ * ("tainted: custom-argv") on our standard error: they go to the root's
+ * log directory instead, unless the user chose where libvirt logs.
+ */
+static void
+vmiLibvirtSetLogging(const char *uri)
+{
+    g_autofree char *root = uri ? vmiURIEmbedRoot(uri) : NULL;
+    g_autofree char *outputs = NULL;
+    g_autofree char *dir = NULL;
+
+    if (!root || g_getenv("LIBVIRT_LOG_OUTPUTS"))
+        return;
+    dir = g_build_filename(root, "log", NULL);
+    g_mkdir_with_parents(dir, 0700);
+    outputs = g_strdup_printf("3:file:%s/libvirt.log", dir);
+    g_setenv("LIBVIRT_LOG_OUTPUTS", outputs, TRUE);
+}
+
+
+/* @uri NULL: libvirt's default, as virsh. */
+vmiConn *
+vmiConnOpen(const char *uri, GError **error)
+{
+    g_autoptr(vmiConn) conn = g_new0(vmiConn, 1);
+    char *actual;
+
+    vmiLibvirtSetLogging(uri);
+    vmiLibvirtInit();
+    if (!(conn->conn = virConnectOpen(uri))) {
+        vmiSetLibvirtError(error, "cannot connect to libvirt%s%s",
+                           uri ? " at " : "", uri ? uri : "");
+        return NULL;
+    }
+    if ((actual = virConnectGetURI(conn->conn))) {
+        conn->uri = g_strdup(actual);
+        free(actual);
+    } else {
+        conn->uri = g_strdup(uri ? uri : "");
+    }
+    /* The URI as given keeps the root as the user wrote it. */
+    conn->keyDir = vmiConnKeyDirForURI(uri ? uri : conn->uri);
+    conn->embedRoot = vmiURIEmbedRoot(uri ? uri : conn->uri);
+
+    /* qemu:///embed has no secret driver of its own: the embedded one
+     * of the same root is where the QEMU driver looks for secrets too. */
+    conn->secrets = conn->conn;
+    if (conn->embedRoot) {
+        g_autofree char *escaped = g_uri_escape_string(conn->embedRoot, "/", FALSE);
+        g_autofree char *secretURI = g_strdup_printf("secret:///embed?root=%s", escaped);
+
+        if (!(conn->secrets = virConnectOpen(secretURI))) {
+            vmiSetLibvirtError(error, "cannot open the embedded secret driver %s", secretURI);
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&conn);
+}
+
+
+/* By name, UUID or id, as virsh. */
+virDomainPtr
+vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error)
+{
+    virDomainPtr dom = NULL;
+    guint64 id;
+
+    if (g_ascii_string_to_unsigned(name, 10, 1, G_MAXINT, &id, NULL))
+        dom = virDomainLookupByID(conn->conn, id);
+    if (!dom && g_uuid_string_is_valid(name))
+        dom = virDomainLookupByUUIDString(conn->conn, name);
+    if (!dom)
+        dom = virDomainLookupByName(conn->conn, name);
+    if (!dom) {
+        virResetLastError();
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                    "domain '%s' not found (by name, UUID or id) at %s", name, conn->uri);
+    }
+    return dom;
+}
+
+
+/*
+ * The persistent definition with everything in it: SECURE keeps
+ * passwords a redefinition must not lose.
+ */
+char *
+vmiDomainGetConfigXML(virDomainPtr dom, GError **error)
+{
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+    char *copy;
+
+    if (!xml) {
+        vmiSetLibvirtError(error, "cannot get the definition of domain '%s'",
+                           virDomainGetName(dom));
+        return NULL;
+    }
+    copy = g_strdup(xml);
+    free(xml);
+    return copy;
+}
+
+
+gboolean
+vmiDomainIsRunning(virDomainPtr dom)
+{
+    return virDomainIsActive(dom) == 1;
+}
+
+
+/*
+ * The user:group the driver runs QEMU as, from the capabilities' DAC
+ * <baselabel> for @virtType (qemu.conf's user and group).
+ */
+char *
+vmiConnGetDACBaseLabel(vmiConn *conn, const char *virtType, GError **error)
+{
+    g_autofree char *xpath = g_strdup_printf("string(/capabilities/host/secmodel[model='dac']"
+                                             "/baselabel[@type='%s'])", virtType);
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlXPathContextPtr ctxt = NULL;
+    xmlXPathObjectPtr obj = NULL;
+    char *caps;
+    char *label = NULL;
+
+    if (!(caps = virConnectGetCapabilities(conn->conn))) {
+        vmiSetLibvirtError(error, "cannot get the capabilities of %s", conn->uri);
+        return NULL;
+    }
+    doc = vmiXMLReadString(caps, "capabilities", error);
+    free(caps);
+    if (!doc)
+        return NULL;
+
+    ctxt = xmlXPathNewContext(doc);
+    obj = xmlXPathEval(BAD_CAST xpath, ctxt);
+    if (obj && obj->type == XPATH_STRING && obj->stringval && *obj->stringval)
+        label = g_strdup((const char *)obj->stringval);
+    xmlXPathFreeObject(obj);
+    xmlXPathFreeContext(ctxt);
+
+    if (!label)
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                    "%s reports no DAC label for %s domains: cannot tell which user QEMU runs as",
+                    conn->uri, virtType);
+    return label;
+}

@@ -1,0 +1,33 @@
+/*
+ * vmi_libvirt.h: a libvirt connection as libvirt-vmi uses it
+ */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#define VMI_KEY_DIR_SYSTEM "/run/libvirt-vmi"
+
+typedef struct _vmiConn vmiConn;
+struct _vmiConn {
+    virConnectPtr conn;
+    virConnectPtr secrets;  /* the secret driver: @conn, or embedded's own */
+    char *uri;              /* as libvirt reports it */
+    char *embedRoot;        /* qemu:///embed?root=DIR: DIR, else NULL */
+    char *keyDir;           /* where per-run key files live for this driver */
+};
+
+void vmiConnClose(vmiConn *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiConn, vmiConnClose)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virSecret, virSecretFree)
+
+void vmiLibvirtInit(void);
+void vmiSetLibvirtError(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+vmiConn *vmiConnOpen(const char *uri, GError **error);
+char *vmiConnKeyDirForURI(const char *uri);
+virDomainPtr vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error);
+char *vmiDomainGetConfigXML(virDomainPtr dom, GError **error);
+gboolean vmiDomainIsRunning(virDomainPtr dom);
+char *vmiConnGetDACBaseLabel(vmiConn *conn, const char *virtType, GError **error);

@@ -1,0 +1,28 @@
+/*
+ * vmi_probe.h: what an emulator's introspection object can do
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "conf/vmi_conf.h"
+
+typedef enum {
+    VMI_PROBE_ENFORCED,     /* every repeated command=/event= counts */
+    VMI_PROBE_READONLY,     /* command=/event= cannot be set at all */
+    VMI_PROBE_LAST_ONLY,    /* only the last repeated key counts */
+    VMI_PROBE_NO_OBJECT,    /* no introspection object: not a KVMI QEMU */
+
+    VMI_PROBE_LAST
+} vmiProbeResult;
+
+const char *vmiProbeResultToString(vmiProbeResult result);
+const char *vmiProbeResultDescribe(vmiProbeResult result);
+
+gboolean vmiProbeEmulator(const char *emulator, const char *const *env,
+                          const char *cacheDir, vmiProbeResult *result,
+                          GError **error);
+gboolean vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
+                           GError **error);
+gboolean vmiProbeCheckDef(const char *emulator, vmiProbeResult result,
+                          const vmiDef *def, GError **error);

@@ -1,0 +1,69 @@
+/*
+ * qemuqmptest: reading QMP replies, on replies recorded from QEMU 7.2
+ */
+#include <string.h>
+
+#include "qemu_vmi.h"
+
+/* QEMU 7.2: a connected unix client chardev reads "unix:" */
+#define REPLY_CONNECTED \
+    "{\"return\": [{\"frontend-open\": false, \"filename\": \"unix:\", \"label\": \"charvmi0\"}, " \
+    "{\"frontend-open\": true, \"filename\": \"stdio\", \"label\": \"compat_monitor0\"}]}"
+#define REPLY_DISCONNECTED \
+    "{\"return\": [{\"frontend-open\": false, \"filename\": " \
+    "\"disconnected:unix:/run/vmi/guest1.sock\", \"label\": \"charvmi0\"}]}"
+#define REPLY_ABSENT \
+    "{\"return\": [{\"frontend-open\": true, \"filename\": \"stdio\", \"label\": \"compat_monitor0\"}]}"
+
+
+static void
+testChardevs(void)
+{
+    g_autoptr(GError) err = NULL;
+    vmiQemuChardevState st;
+
+    g_assert_true(vmiQemuParseChardevs(REPLY_CONNECTED, &st, &err));
+    g_assert_true(st.found);
+    g_assert_true(st.connected);
+    g_assert_cmpstr(st.filename, ==, "unix:");
+    g_free(st.filename);
+
+    g_assert_true(vmiQemuParseChardevs(REPLY_DISCONNECTED, &st, &err));
+    g_assert_true(st.found);
+    g_assert_false(st.connected);
+    g_assert_cmpstr(st.filename, ==, "disconnected:unix:/run/vmi/guest1.sock");
+    g_free(st.filename);
+
+    g_assert_true(vmiQemuParseChardevs(REPLY_ABSENT, &st, &err));
+    g_assert_false(st.found);
+    g_assert_no_error(err);
+}
+
+
+static void
+testBadReplies(void)
+{
+    const char *bad[] = {
+        "", "not json", "{\"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}",
+        "{\"return\": {}}", "[1,2", NULL
+    };
+    size_t i;
+
+    for (i = 0; bad[i]; i++) {
+        g_autoptr(GError) err = NULL;
+        vmiQemuChardevState st;
+
+        g_assert_false(vmiQemuParseChardevs(bad[i], &st, &err));
+        g_assert_true(g_str_has_prefix(err->message, "unexpected query-chardev reply: "));
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/qmp/query-chardev", testChardevs);
+    g_test_add_func("/qmp/bad-replies", testBadReplies);
+    return g_test_run();
+}
