@@ -280,6 +280,34 @@ class ProxyTest(vt.VmiTestCase):
         self.assertGreater(len(schema), 500)
         emu.quit(first)
 
+    def test_line_ends_as_qemus(self):
+        """QEMU's monitor ends every line with CR LF (libvirt splits on it):
+        forwarded messages keep theirs, the emulator's own have them too."""
+        emu = self.start_emulator(*self.introspection_args())
+        sock = vt.wait_for(lambda: vt.Qmp._connect(emu.qmp_paths[0]), what='QMP')
+        self.addCleanup(sock.close)
+        sock.settimeout(vt.WAIT)
+        data = b''
+
+        def lines(count):
+            nonlocal data
+            while data.count(b'\r\n') < count:
+                data += sock.recv(65536)
+            return data.split(b'\r\n')[:count]
+        self.assertTrue(lines(1)[0].startswith(b'{"QMP"'))
+        # the emulator's reply, QEMU's reply, the emulator's error
+        sock.sendall(b'{"execute": "qmp_capabilities"}{"execute": "query-status"}'
+                     b'{"execute": "object-add", "arguments": {"qom-type": "introspection",'
+                     b' "id": "x"}}')
+        got = lines(4)
+        self.assertIn(b'"return"', got[1])
+        self.assertIn(b'"status"', got[2])
+        self.assertIn(b'only one introspection object', got[3])
+        self.assertNotIn(b'\n', b''.join(got))
+        self.assertFalse(data.replace(b'\r\n', b'').count(b'\n'))
+        sock.sendall(b'{"execute": "quit"}\n')
+        emu.wait_exit()
+
     def test_pipelined_commands(self):
         emu = self.start_emulator()
         mon = emu.qmp()

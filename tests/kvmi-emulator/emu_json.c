@@ -7,10 +7,11 @@
 
 
 void
-emuJsonSplitterInit(emuJsonSplitter *sp)
+emuJsonSplitterInit(emuJsonSplitter *sp, gboolean withLineEnd)
 {
     memset(sp, 0, sizeof(*sp));
     sp->buf = g_string_new(NULL);
+    sp->withLineEnd = withLineEnd;
 }
 
 
@@ -35,6 +36,16 @@ static gboolean
 emuJsonSplitterStep(emuJsonSplitter *sp, char c, gboolean *endsBefore)
 {
     *endsBefore = FALSE;
+    if (sp->closed) {
+        /* the line end after a value: "\r\n", or "\n"; anything else
+         * ends the message before it */
+        if (c == '\r')
+            return FALSE;
+        if (c == '\n')
+            return TRUE;
+        *endsBefore = TRUE;
+        return TRUE;
+    }
     if (!sp->inMessage) {
         if (emuJsonIsSpace(c))
             return FALSE;
@@ -69,8 +80,11 @@ emuJsonSplitterStep(emuJsonSplitter *sp, char c, gboolean *endsBefore)
     } else if (c == '{' || c == '[') {
         sp->depth++;
     } else if (c == '}' || c == ']') {
-        if (--sp->depth == 0)
-            return TRUE;
+        if (--sp->depth == 0) {
+            if (!sp->withLineEnd)
+                return TRUE;
+            sp->closed = TRUE;
+        }
     }
     return FALSE;
 }
@@ -97,6 +111,7 @@ emuJsonSplitterFeed(emuJsonSplitter *sp, const char *data, gsize len,
         g_string_erase(sp->buf, 0, end);
         sp->pos = 0;
         sp->inMessage = FALSE;
+        sp->closed = FALSE;
         sp->quote = 0;
         sp->escape = FALSE;
         func(msg, msgLen, opaque);
@@ -224,14 +239,19 @@ GString *
 emuJsonGenFinish(yajl_gen gen)
 {
     const unsigned char *buf;
-    size_t len;
+    size_t len = 0;
     GString *out = g_string_new(NULL);
+    size_t i;
 
-    if (yajl_gen_get_buf(gen, &buf, &len) == yajl_gen_status_ok)
-        g_string_append_len(out, (const char *)buf, len);
-    /* beautified output already ends with a newline */
+    yajl_gen_get_buf(gen, &buf, &len);
+    /* beautified output has its own newlines, and ends with one */
+    for (i = 0; i < len; i++) {
+        if (buf[i] == '\n')
+            g_string_append_c(out, '\r');
+        g_string_append_c(out, buf[i]);
+    }
     if (out->len == 0 || out->str[out->len - 1] != '\n')
-        g_string_append_c(out, '\n');
+        g_string_append(out, "\r\n");
     yajl_gen_free(gen);
     return out;
 }

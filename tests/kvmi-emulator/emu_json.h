@@ -22,11 +22,17 @@ typedef struct {
     guint depth;
     char quote;             /* inside a string: its quote character */
     gboolean escape;
+    gboolean closed;        /* the value is complete: its line end follows */
+    gboolean withLineEnd;   /* messages keep the line end that follows them */
 } emuJsonSplitter;
 
 typedef void (*emuJsonMessageFunc)(const char *msg, gsize len, gpointer opaque);
 
-void emuJsonSplitterInit(emuJsonSplitter *sp);
+/* @withLineEnd: for QEMU's output, where each message is followed by
+ * "\r\n" (its monitor writes every "\n" as "\r\n"): the message is given
+ * with it, so that it can be forwarded byte for byte. A client's input
+ * needs no line end: a complete value is a message at once. */
+void emuJsonSplitterInit(emuJsonSplitter *sp, gboolean withLineEnd);
 void emuJsonSplitterClear(emuJsonSplitter *sp);
 /* Calls @func for each complete message; may be re-entered from @func. */
 void emuJsonSplitterFeed(emuJsonSplitter *sp, const char *data, gsize len,
@@ -44,7 +50,8 @@ void emuJsonGenString(yajl_gen gen, const char *str);
 void emuJsonGenKey(yajl_gen gen, const char *key);
 
 yajl_gen emuJsonGenNew(gboolean pretty);
-/* The generated text with QMP's trailing newline; frees @gen. */
+/* The generated text as QEMU's monitor writes it: "\r\n" line ends,
+ * one at the end; frees @gen. */
 GString *emuJsonGenFinish(yajl_gen gen);
 
 /* QMP replies and events, as QEMU shapes them. @id may be NULL. */

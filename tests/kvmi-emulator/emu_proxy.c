@@ -83,21 +83,6 @@ emuClientSend(emuClient *client, const char *msg, gsize len)
 }
 
 
-/* A message from QEMU, which the splitter gave without its newline. */
-static void
-emuClientSendLine(emuClient *client, const char *msg, gsize len)
-{
-    g_autofree char *line = NULL;
-
-    if (!client)
-        return;
-    line = g_malloc(len + 1);
-    memcpy(line, msg, len);
-    line[len] = '\n';
-    emuStreamWrite(client->stream, line, len + 1);
-}
-
-
 void
 emuProxyReply(emuRequest *req, GString *msg)
 {
@@ -138,7 +123,7 @@ emuRequestOnReply(emuSession *session, const char *msg, gsize len, gpointer opaq
         emuClientSend(req->client, out->str, out->len);
         g_string_free(out, TRUE);
     } else {
-        emuClientSendLine(req->client, msg, len);
+        emuClientSend(req->client, msg, len);
     }
     emuRequestDone(req);
 }
@@ -328,7 +313,7 @@ emuMonitorAddClient(emuMonitor *mon, int readFd, int writeFd, gboolean ownFds)
 
     client->mon = mon;
     client->fds = g_array_new(FALSE, FALSE, sizeof(int));
-    emuJsonSplitterInit(&client->splitter);
+    emuJsonSplitterInit(&client->splitter, FALSE);
     client->stream = emuStreamNew(readFd, writeFd, ownFds);
     mon->client = client;
     emuStreamSetHandlers(client->stream, emuClientOnRead, emuClientOnEof, client);
@@ -391,7 +376,7 @@ emuMonitorOnEvent(emuSession *session, const char *msg, gsize len, const char *n
         return;
     if (!emuInterceptEvent(mon, name, msg, len))
         return;
-    emuClientSendLine(mon->client, msg, len);
+    emuClientSend(mon->client, msg, len);
 }
 
 

@@ -61,7 +61,6 @@ emuSessionOnMessage(const char *msg, gsize len, gpointer opaque)
 
     if (!session->greeting) {
         session->greeting = g_string_new_len(msg, len);
-        g_string_append_c(session->greeting, '\n');
         emuSessionCall(session, "qmp_capabilities", NULL, emuSessionNegotiated, NULL);
         return;
     }
@@ -117,7 +116,7 @@ emuSessionNew(int fd, const emuSessionCallbacks *cb, gpointer opaque)
     session->cb = *cb;
     session->opaque = opaque;
     g_queue_init(&session->pending);
-    emuJsonSplitterInit(&session->splitter);
+    emuJsonSplitterInit(&session->splitter, TRUE);
     session->stream = emuStreamNew(fd, fd, TRUE);
     emuStreamSetHandlers(session->stream, emuSessionOnRead, emuSessionOnEof, session);
     return session;

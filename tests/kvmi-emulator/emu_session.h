@@ -14,7 +14,8 @@
 
 typedef struct _emuSession emuSession;
 
-/* A raw reply (no trailing newline) to a command sent with emuSessionSend(). */
+/* A raw reply, as QEMU wrote it (its "\r\n" included), to a command sent
+ * with emuSessionSend(). */
 typedef void (*emuSessionReplyFunc)(emuSession *session, const char *msg, gsize len,
                                     gpointer opaque);
 /* A parsed reply to emuSessionCall(): @ret is the "return" member, or NULL
@@ -35,7 +36,7 @@ emuSession *emuSessionNew(int fd, const emuSessionCallbacks *cb, gpointer opaque
 void emuSessionFree(emuSession *session);
 
 gboolean emuSessionReady(emuSession *session);
-/* QEMU's greeting, as QEMU sent it (with its newline). */
+/* QEMU's greeting, as QEMU sent it (with its "\r\n"). */
 const GString *emuSessionGreeting(emuSession *session);
 
 void emuSessionSend(emuSession *session, const char *msg, gsize len, GArray *fds,
