@@ -60,6 +60,38 @@ class LibvirtEmulatorTest(vt.VmiTestCase):
         daemon.virsh('destroy', 'vm1')
         vt.wait_for(lambda: not vt.processes_mentioning(uuid), what='QEMU and the relay to go')
 
+    def test_live_migration(self):
+        """virsh migrate --live between two daemons: the source waits for the
+        unhook, the destination hooks afresh."""
+        a = vl.LibvirtDaemon('src', emulators=(vt.EMULATOR,))
+        b = vl.LibvirtDaemon('dst', emulators=(vt.EMULATOR,))
+        self.addCleanup(vl.stop_all, a, b)
+        a.start()
+        b.start()
+        os.chmod(self.tmpdir, 0o755)
+        sock = self.path('vmi.sock')
+        tool = vt.Tool(self, sock, '--unhook-delay', str(DELAY_MS), '--socket-mode', '0666')
+        uuid = str(uuidlib.uuid4())
+        a.define_domain('mig', uuid=uuid, emulator=vt.EMULATOR, qemu_args=[
+            '-chardev', f'socket,id=charvmi0,path={sock},reconnect=1',
+            '-object', 'introspection,id=vmi0,chardev=charvmi0,unhook_timeout=10'])
+        a.virsh('start', 'mig')
+        tool.expect('ready', conn=1)
+        src_pid = a.qemu_pid('mig')
+
+        t0 = time.monotonic()
+        a.migrate('mig', b)
+        self.assertGreaterEqual(time.monotonic() - t0, DELAY_MS / 1000)
+        tool.expect('unhook', conn=1)
+        tool.expect('closed', conn=1, reason='unhook')
+        hs = tool.expect('handshake', conn=2)
+        self.assertEqual((hs['uuid'], hs['name']), (uuid, 'mig'))
+        tool.expect('ready', conn=2)
+        self.assertEqual(b.virsh('domstate', 'mig').stdout.strip(), 'running')
+        vt.wait_for(lambda: not os.path.exists(f'/proc/{src_pid}'), what='the source QEMU to go')
+        self.assertIn("VMI: continue with 'migrate'", a.domain_log('mig'))
+        b.virsh('destroy', 'mig')
+
 
 if __name__ == '__main__':
     vt.main()

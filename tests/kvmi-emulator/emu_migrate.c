@@ -176,8 +176,11 @@ emuMigrateHoldBack(emuRequest *req, gboolean events)
     migration.mon = req->mon;
     migration.command = emuMigrateCommand(req);
     migration.status = "setup";
-    emuProxyReplyEmpty(req);
+    /* migrate_init() announces "setup" inside the command, before its
+     * reply (libvirt checks the job on the reply); "wait-unplug" comes
+     * from the migration thread, after */
     emuMigrationEvent("setup");
+    emuProxyReplyEmpty(req);
     if (emuCtx.migrateHold == EMU_MIGRATE_HOLD_WAIT_UNPLUG) {
         migration.status = "wait-unplug";
         emuMigrationEvent("wait-unplug");
@@ -277,8 +280,8 @@ emuMigrateCancel(emuRequest *req)
     }
     /* migrate_fd_cancel(): the thread that would finish it is not running */
     migration.status = "cancelling";
-    emuProxyReplyEmpty(req);
     emuMigrationEvent("cancelling");
+    emuProxyReplyEmpty(req);
 }
 
 
