@@ -181,12 +181,11 @@ def vmi_element(xml):
 # ---------------------------------------------------------------------------
 # Emulators
 
-def compat_emulator(mode):
-    """A stable <emulator> script that runs qemu-kvmi --kvmi-compat=MODE
-    (stable: libvirt's capability cache and the hook's probe cache are
-    keyed on the file, which is rewritten only when its text changes)."""
-    text = f'#!/bin/sh\nexec {shlex.quote(QEMU_KVMI)} --kvmi-compat={mode} "$@"\n'
-    path = os.path.join(BUILD_DIR, "tests", f"qemu-kvmi-{mode}")
+def _stable_script(name, text):
+    """An executable script at a stable path under the build directory,
+    rewritten only when its text changes: libvirt's capability cache and
+    the hook's probe cache are keyed on the file."""
+    path = os.path.join(BUILD_DIR, "tests", name)
     try:
         with open(path) as f:
             if f.read() == text:
@@ -198,6 +197,28 @@ def compat_emulator(mode):
     os.chmod(path + ".tmp", 0o755)
     os.replace(path + ".tmp", path)
     return path
+
+
+def emulator(mode=None):
+    """The <emulator> of introspected domains: qemu-kvmi itself, or with
+    @mode a script running qemu-kvmi --kvmi-compat=MODE. Under a test
+    wrapper, a script running it under the wrapper (the relay process then
+    stays under valgrind, whose reports go to the domain log: see
+    wrapper_reports())."""
+    if mode is None and not vl.WRAPPER:
+        return QEMU_KVMI
+    cmd = vl.wrap([QEMU_KVMI] + ([f"--kvmi-compat={mode}"] if mode else []))
+    name = "qemu-kvmi" + (f"-{mode}" if mode else "") + ("-wrapped" if vl.WRAPPER else "")
+    return _stable_script(name, f'#!/bin/sh\nexec {shlex.join(cmd)} "$@"\n')
+
+
+def compat_emulator(mode):
+    return emulator(mode)
+
+
+def wrapper_reports(log):
+    """Valgrind's reports (--quiet: only errors) in a domain log."""
+    return [ln for ln in log.splitlines() if re.match(r"==\d+==", ln)]
 
 
 # ---------------------------------------------------------------------------
@@ -251,7 +272,9 @@ class Tool:
         self.lines = []
         self._queue = queue.Queue()
         self._lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._stderr_text = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self.wait_for("listening", timeout=10 * SLOW)
 
     def _read(self):
@@ -260,6 +283,7 @@ class Tool:
                 obj = json.loads(text)
             except ValueError:
                 obj = {"event": "unparsable", "text": text}
+            obj["_t"] = time.monotonic()   # when the test saw it
             with self._lock:
                 self.lines.append(obj)
             self._queue.put(obj)
@@ -294,6 +318,8 @@ class Tool:
                 pass
 
     def read_stderr(self):
+        if self.stderr.closed:
+            return self._stderr_text
         self.stderr.seek(0)
         return self.stderr.read()
 
@@ -306,7 +332,19 @@ class Tool:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._reader.join(5)
+        if not self.proc.stdout.closed and not self._reader.is_alive():
+            self.proc.stdout.close()
+        if not self.stderr.closed:
+            self._stderr_text = self.read_stderr()
+            self.stderr.close()
         return self.proc.returncode
+
+    def output(self):
+        """Everything the tool printed (to search for a key)."""
+        with self._lock:
+            return "\n".join(json.dumps({k: v for k, v in ln.items() if k != "_t"})
+                             for ln in self.lines) + self.read_stderr()
 
 
 def tool_dir(d):
@@ -350,3 +388,83 @@ def print_times():
         print("\nTimes (seconds):", file=sys.stderr)
         for name, secs in TIMES.items():
             print(f"  {name:70s} {secs:7.2f}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Running domains
+
+def key_path(key_dir, uuid):
+    return os.path.join(key_dir, uuid, "key")
+
+
+def key_file_state(path):
+    """(uid, gid, mode, dir uid, dir gid, dir mode, content) of a key file,
+    or None when it is absent (its directory too)."""
+    try:
+        st = os.stat(path)
+        dst = os.stat(os.path.dirname(path))
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        if os.path.exists(os.path.dirname(path)):
+            raise AssertionError(f"{os.path.dirname(path)} is left without its key file")
+        return None
+    return (st.st_uid, st.st_gid, st.st_mode & 0o7777,
+            dst.st_uid, dst.st_gid, dst.st_mode & 0o7777, data)
+
+
+def guest_pids(name):
+    """Every process whose command line carries -name guest=NAME: QEMU and
+    the emulator's relay (a fork of the same command line)."""
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit() and vl._alive(int(e)):
+            args = vl._cmdline(int(e))
+            if any(a == f"guest={name}".encode() or a.startswith(f"guest={name},".encode())
+                   for a in args):
+                out.append(int(e))
+    return out
+
+
+def proc_text(pid):
+    """/proc/PID/cmdline and environ, as bytes ('' if gone)."""
+    out = b""
+    for f in ("cmdline", "environ"):
+        try:
+            with open(f"/proc/{pid}/{f}", "rb") as fh:
+                out += fh.read() + b"\n"
+        except OSError:
+            pass
+    return out
+
+
+def wait_until(cond, timeout, what, step=0.02):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout} s")
+        time.sleep(step)
+
+
+def domain_logs(d):
+    """{name: text} of the domain logs of @d, a LibvirtDaemon or an
+    EmbeddedRoot."""
+    out = {}
+    logdir = (d.host_path("/var/log/libvirt/qemu") if isinstance(d, vl.LibvirtDaemon)
+              else os.path.join(d.root, "log", "qemu"))
+    for n in sorted(os.listdir(logdir)) if os.path.isdir(logdir) else []:
+        if n.endswith(".log"):
+            with open(os.path.join(logdir, n), errors="replace") as f:
+                out[n[:-4]] = f.read()
+    return out
+
+
+def check_wrapper_reports(testcase, *daemons):
+    """Under a test wrapper: no valgrind report from the emulator's relay
+    in any domain log of @daemons (call it last, e.g. from tearDown)."""
+    if not vl.WRAPPER:
+        return
+    for d in daemons:
+        for name, text in domain_logs(d).items():
+            testcase.assertEqual(wrapper_reports(text), [],
+                                 f"valgrind reports in the domain log of {name}")
