@@ -196,16 +196,6 @@ class StartTest(vp.TestCase):
         log = self.d.domain_log("nolistener")
         self.assertIn("VMI: the introspection tool won't be 'authenticated'", log)
 
-    def test_not_configured(self):
-        self.d.define_domain("plain", emulator=vp.emulator())
-        self.addCleanup(self.d.virsh, "undefine", "plain", check=False)
-        self.addCleanup(self.d.virsh, "destroy", "plain", check=False)
-        self.start("plain")
-        st = self.vv("status", "plain")
-        self.assertEqual(st.rc, 0, st)
-        self.assertEqual(st.stdout.splitlines()[1:], ["State:            running",
-                                                      "Introspection:    not configured"])
-
     def test_killed_qemu(self):
         key = vp.printable_key()
         uuid = self.introspected("killed", key=key)
