@@ -212,10 +212,19 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(vl.wrap(["prog", "a"]), vl.WRAPPER + ["prog", "a"])
 
 
+def pin_namespace(d):
+    """An fd that keeps @d's mount namespace (and so its inode number,
+    which the kernel reuses at once for new namespaces) until closed."""
+    return os.open(f"/proc/{d._holder.pid}/ns/mnt", os.O_RDONLY)
+
+
 class StopTest(unittest.TestCase):
-    def stopped_cleanly(self, d, pids):
+    def stopped_cleanly(self, d, pids, pin):
         self.assertFalse(vl._wait_gone(pids, 1), "processes left running")
-        self.assertEqual(vl._pids_in_mnt_ns(d._ns), [])
+        try:
+            self.assertEqual(vl._pids_in_mnt_ns(d._ns), [])
+        finally:
+            os.close(pin)
         self.assertFalse(os.path.exists(d.dir))
         with open("/proc/self/mountinfo") as f:
             self.assertNotIn(d.dir, f.read())
@@ -231,8 +240,9 @@ class StopTest(unittest.TestCase):
             pids = d.namespace_pids()
             self.assertIn(qemu, pids)
             self.assertIn(d.pid, pids)
+            pin = pin_namespace(d)
         record("daemon stop (a domain running)", d.timings["stop"])
-        self.stopped_cleanly(d, pids)
+        self.stopped_cleanly(d, pids, pin)
         # Destroyed through libvirt: the hooks saw it stop
         self.assertEqual([argv[1] for argv, _ in hook_calls(hook_log)][-2:],
                          ["stopped", "release"])
@@ -246,11 +256,12 @@ class StopTest(unittest.TestCase):
             d.virsh("start", "hung")
             pids = d.namespace_pids()
             qemu = d.qemu_pid("hung")
+            pin = pin_namespace(d)
             os.kill(d.pid, signal.SIGSTOP)
         finally:
             d.stop(timeout=1)
         self.assertIn(qemu, pids)
-        self.stopped_cleanly(d, pids)
+        self.stopped_cleanly(d, pids, pin)
 
     def test_failed_start_cleans_up(self):
         d = vl.LibvirtDaemon("bad", libvirtd_conf="no_such_setting_type = [ 1, 2")

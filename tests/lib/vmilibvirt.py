@@ -513,6 +513,7 @@ class LibvirtDaemon:
         self.timings = {}
         self._holder = self._virtlogd = self._libvirtd = None
         self._ns = None
+        self._ns_fd = None
         self._stderr_files = []
         self._xml_count = 0
         _live.add(self)  # atexit removes the directory even if never started
@@ -684,6 +685,10 @@ class LibvirtDaemon:
             raise RuntimeError("mount namespace setup failed: "
                                + self._holder.stderr.read().decode(errors="replace"))
         self._ns = _mnt_ns(self._holder.pid)
+        # Namespace inode numbers are reused as soon as a namespace is gone
+        # (every QEMU gets one): held open, ours stays ours until stop() has
+        # looked for what is left in it, never another test's.
+        self._ns_fd = os.open(f"/proc/{self._holder.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
 
         # Their default pid files (/run/virtlogd.pid, /run/libvirtd.pid) are
         # host-wide: another daemon on the host would make them fail.
@@ -756,6 +761,9 @@ class LibvirtDaemon:
             for f in self._stderr_files:
                 f.close()
             self._stderr_files = []
+            if self._ns_fd is not None:
+                os.close(self._ns_fd)
+                self._ns_fd = None
             _live.discard(self)
         cache = self.host_path("/var/cache/libvirt/qemu/capabilities")
         if os.path.isdir(cache):
