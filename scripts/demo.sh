@@ -85,17 +85,22 @@ say "5. Start the VM: virt-vmi checks the definition, the key secret and the emu
 vmi start "$DOMAIN"
 wait_tool hooked
 echo "The tool hooked the guest. What QEMU's handshake told it, and what KVMI answered:"
-grep -E '"event":"(handshake|hooked)"' "$TOOL_LOG" | head -2 | python3 -c '
+python3 - "$TOOL_LOG" <<'EOP'
 import json, sys
-for line in sys.stdin:
+seen = set()
+for line in open(sys.argv[1]):
     e = json.loads(line)
+    if e["event"] in seen or e["event"] not in ("handshake", "hooked"):
+        continue
+    seen.add(e["event"])
     if e["event"] == "handshake":
         print("  guest %s, uuid %s, started at %d ms, %s, e820: %s" % (
             e["name"], e["uuid"], e["start_time"], e["cpu_type_name"],
             ", ".join("%#x+%#x type %d" % (m["address"], m["length"], m["type"])
                       for m in e["e820"] or [])))
     else:
-        print("  authenticated by the key; KVMI version %d" % e["version"])'
+        print("  authenticated by the key; KVMI version %d" % e["version"])
+EOP
 
 
 say "6. The status as libvirt-vmi sees it (QEMU's introspection chardev, through libvirt):"
@@ -103,7 +108,16 @@ vmi status "$DOMAIN"
 
 say "7. Suspend: QEMU asks the tool to unhook and holds the pause until the tool closes its connection:"
 vmi suspend "$DOMAIN"
-grep -E '"event":"(unhook|closed)"' "$TOOL_LOG" | head -2
+python3 - "$TOOL_LOG" <<'EOP'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] == "unhook":
+        print("  the tool got KVMI's UNHOOK event and took %d ms to remove its hooks" % e["close_after_ms"])
+    elif e["event"] == "closed" and e.get("reason") == "unhook":
+        print("  then closed its connection: QEMU's signal to pause")
+        break
+EOP
 
 say "8. Resume: QEMU lets the tool connect again, and it hooks the guest afresh:"
 vmi resume "$DOMAIN"
