@@ -8,9 +8,14 @@
  * by a valid one is refused ("VMI: add command: invalid id -1") only when
  * every key is applied.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmi_probe.h"
 #include "conf/vmi_error.h"
@@ -118,8 +123,48 @@ vmiProbeTimedOut(gpointer opaque)
 
 
 /*
+ * A pipe already holding @input, write end closed: the emulator's
+ * standard input. Writing it before the emulator runs means never
+ * writing to an emulator that has exited without reading it (it may
+ * refuse its arguments at once): that write would raise SIGPIPE and
+ * kill this process, the hook or virt-vmi.
+ */
+static int
+vmiProbeInputPipe(const char *input, GError **error)
+{
+    size_t len = strlen(input), done = 0;
+    int fds[2];
+
+    if (len > PIPE_BUF) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "probe input of %zu bytes does not fit a pipe", len);
+        return -1;
+    }
+    if (!g_unix_open_pipe(fds, FD_CLOEXEC, error))
+        return -1;
+    while (done < len) {
+        ssize_t n = write(fds[1], input + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int errsv = errno;
+            close(fds[0]);
+            close(fds[1]);
+            g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                        "cannot write the probe's input: %s", g_strerror(errsv));
+            return -1;
+        }
+        done += n;
+    }
+    close(fds[1]);
+    return fds[0];
+}
+
+
+/*
  * Runs the emulator with @argv (argv[0] is the emulator) in a clean
- * environment plus @env, feeding it @input, for at most
+ * environment plus @env, @input on its standard input, for at most
  * VMI_PROBE_TIMEOUT_SECONDS. Returns its standard output and error.
  */
 static gboolean
@@ -127,14 +172,18 @@ vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char 
                     char **out, char **err, GError **error)
 {
     g_autoptr(GSubprocessLauncher) launcher =
-        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                  G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
     g_autoptr(GSubprocess) proc = NULL;
-    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(GMainContext) ctx = NULL;
     g_autoptr(GSource) timeout = NULL;
     vmiProbeRun run = { 0 };
+    int stdinFd;
 
+    if ((stdinFd = vmiProbeInputPipe(input, error)) < 0)
+        return FALSE;
+    g_subprocess_launcher_take_stdin_fd(launcher, stdinFd);
+    ctx = g_main_context_new();
     g_subprocess_launcher_set_environ(launcher, NULL);
     g_subprocess_launcher_setenv(launcher, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", TRUE);
     g_subprocess_launcher_setenv(launcher, "LC_ALL", "C", TRUE);
@@ -151,7 +200,7 @@ vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char 
         timeout = g_timeout_source_new_seconds(VMI_PROBE_TIMEOUT_SECONDS);
         g_source_set_callback(timeout, vmiProbeTimedOut, &run, NULL);
         g_source_attach(timeout, ctx);
-        g_subprocess_communicate_utf8_async(proc, input, NULL, vmiProbeCommunicated, &run);
+        g_subprocess_communicate_utf8_async(proc, NULL, NULL, vmiProbeCommunicated, &run);
         while (!run.done) {
             g_main_context_iteration(ctx, TRUE);
             if (run.timedOut && !run.done) {
@@ -182,6 +231,20 @@ vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char 
 }
 
 
+/* Before running it: GLib's own message for a missing program is
+ * less clear, and its typographic quotes come out as '?' in a C locale. */
+static gboolean
+vmiProbeCheckExecutable(const char *emulator, GError **error)
+{
+    if (g_file_test(emulator, G_FILE_TEST_IS_REGULAR) &&
+        g_file_test(emulator, G_FILE_TEST_IS_EXECUTABLE))
+        return TRUE;
+    g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                "emulator '%s' does not exist or is not executable", emulator);
+    return FALSE;
+}
+
+
 /* `-object help` lists the object types the emulator can create. */
 gboolean
 vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
@@ -193,7 +256,8 @@ vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
     g_auto(GStrv) lines = NULL;
     size_t i;
 
-    if (!vmiProbeRunEmulator(argv, env, "", &out, &err, error))
+    if (!vmiProbeCheckExecutable(emulator, error) ||
+        !vmiProbeRunEmulator(argv, env, "", &out, &err, error))
         return FALSE;
     *has = FALSE;
     lines = g_strsplit(out, "\n", -1);
@@ -237,11 +301,8 @@ vmiProbeEmulator(const char *emulator, const char *const *env,
     g_autofree char *err = NULL;
     int found;
 
-    if (!g_file_test(emulator, G_FILE_TEST_IS_EXECUTABLE)) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
-                    "emulator '%s' does not exist or is not executable", emulator);
+    if (!vmiProbeCheckExecutable(emulator, error))
         return FALSE;
-    }
     if (cacheFile && g_file_get_contents(cacheFile, &cached, NULL, NULL) &&
         (found = vmiProbeResultFromString(g_strstrip(cached))) >= 0) {
         *result = found;

@@ -49,32 +49,68 @@ vmiKeyNewRandom(GError **error)
 }
 
 
+/*
+ * All the bytes of @path, which must be a file of 1 to VMI_KEY_MAX_BYTES
+ * bytes. Errors quote the path with ASCII quotes and say why from errno:
+ * GLib's messages use typographic quotes, which a C locale prints as '?'.
+ */
 vmiKey *
 vmiKeyReadFile(const char *path, GError **error)
 {
     g_autoptr(vmiKey) key = g_new0(vmiKey, 1);
-    g_autoptr(GError) err = NULL;
-    char *data = NULL;
-    gsize len = 0;
-    GStatBuf st;
+    struct stat st;
+    int fd;
 
-    if (g_stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > VMI_KEY_MAX_BYTES) {
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 || fstat(fd, &st) < 0) {
+        int errsv = errno;
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "cannot read key file '%s': %s", path, g_strerror(errsv));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "cannot read key file '%s': it is a directory", path);
+        return NULL;
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > VMI_KEY_MAX_BYTES) {
+        close(fd);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid key file '%s': %lld bytes, expected at most %d",
                     path, (long long)st.st_size, VMI_KEY_MAX_BYTES);
         return NULL;
     }
-    if (!g_file_get_contents(path, &data, &len, &err)) {
+
+    /* One byte more than allowed tells a pipe that is too long. */
+    key->data = g_malloc(VMI_KEY_MAX_BYTES + 1);
+    while (key->len <= VMI_KEY_MAX_BYTES) {
+        ssize_t n = read(fd, key->data + key->len, VMI_KEY_MAX_BYTES + 1 - key->len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int errsv = errno;
+            close(fd);
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "cannot read key file '%s': %s", path, g_strerror(errsv));
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        key->len += n;
+    }
+    close(fd);
+    if (key->len == 0) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "cannot read key file: %s", err->message);
+                    "invalid key file '%s': 0 bytes, expected 1 to %d", path, VMI_KEY_MAX_BYTES);
         return NULL;
     }
-    key->data = (guchar *)data;
-    key->len = len;
-    if (len == 0 || len > VMI_KEY_MAX_BYTES) {
+    if (key->len > VMI_KEY_MAX_BYTES) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "invalid key file '%s': %zu bytes, expected 1 to %d",
-                    path, len, VMI_KEY_MAX_BYTES);
+                    "invalid key file '%s': more than %d bytes, expected at most %d",
+                    path, VMI_KEY_MAX_BYTES, VMI_KEY_MAX_BYTES);
         return NULL;
     }
     return g_steal_pointer(&key);

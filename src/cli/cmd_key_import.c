@@ -30,8 +30,11 @@ vmiCmdKeyImportRun(const vmiCliGlobal *global, int argc, char **argv)
     if (!file)
         return vmiCliUsage(ctx, "key-import needs --file FILE");
 
-    if (!(key = vmiKeyReadFile(file, &err)) ||
-        !(conn = vmiConnOpen(global->uri, &err)) ||
+    if (!(key = vmiKeyReadFile(file, &err))) {
+        g_prefix_error(&err, "option '--file': ");
+        return vmiCliFail(err);
+    }
+    if (!(conn = vmiConnOpen(global->uri, &err)) ||
         !(dom = vmiDomainLoad(conn, argv[1], &err)) ||
         !(uuid = vmiDomainAddKey(conn, dom, key, changes, &err)))
         return vmiCliFail(err);

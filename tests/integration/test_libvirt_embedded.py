@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""The embedded driver (qemu:///embed?root=DIR, no daemon, no hooks):
+virt-vmi define, key-import and key-hash against the root's own secret
+driver, `virt-vmi start` doing the hook's checks and writing the key file
+under the root, the tool hooking the guest, suspend waiting for the
+unhook, `virt-vmi destroy` removing the key file; and the in-process
+checks refusing a start (arguments out of step, an allow-list the
+emulator cannot enforce) before QEMU runs."""
+
+import os
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
+                                               os.path.join(os.path.dirname(__file__), "..", "..")),
+                                "tests", "lib"))
+import vmilibvirt as vl  # noqa: E402
+import vmiproduct as vp  # noqa: E402
+
+
+class EmbeddedTest(vp.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-embedded-")
+        os.chmod(cls.tmp.name, 0o755)
+        cls.readonly = vp.compat_emulator("fork-readonly")
+        cls.e = vl.EmbeddedRoot(os.path.join(cls.tmp.name, "root"),
+                                emulators=[vp.emulator(), cls.readonly])
+        cls.tools = os.path.join(cls.tmp.name, "tools")
+        os.makedirs(cls.tools, mode=0o755)
+        cls.key_dir = os.path.join(cls.e.root, "run", "libvirt-vmi")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.e.cleanup()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(vp.check_wrapper_reports, self, self.e)
+
+    def vv(self, *args, **kwargs):
+        return vp.virt_vmi_embedded(self.e, *args, **kwargs)
+
+    def define(self, name, emulator=None, **element):
+        sock = os.path.join(self.tools, f"{name}.sock")
+        path = self.e.write_xml(vl.domain_xml(name, emulator=emulator or vp.emulator(),
+                                              metadata=vp.element(sock, reconnect=1, **element)),
+                                f"{name}.xml")
+        r = self.vv("define", path)
+        self.assertEqual(r.rc, 0, r)
+        self.addCleanup(self.e.virsh, f"undefine {name}", check=False)
+        return sock, self.e.virsh(f"domuuid {name}").stdout.strip()
+
+    def test_start_suspend_destroy(self):
+        sock, uuid = self.define("emb", unhook=10)
+        key = vp.printable_key()
+        keyfile = os.path.join(self.tmp.name, "emb.key")
+        with open(keyfile, "wb") as f:
+            f.write(key)
+        r = self.vv("key-import", "emb", "--file", keyfile)
+        self.assertEqual(r.rc, 0, r)
+        # The secret lives in the root's own secret driver
+        secrets = vl.run(vl.pinned([vl.VIRSH, "-c", f"secret:///embed?root={self.e.root}",
+                                    "secret-list"]), env=self.e.env())
+        self.assertIn(f"libvirt-vmi/{uuid}", secrets.stdout)
+        h = self.vv("key-hash", "emb")
+        self.assertEqual(h.stdout, vp.sha1_hex(key) + "\n")
+        tool = vp.Tool(sock, "--unhook-delay", "500", key_hash=h.stdout.strip())
+        self.addCleanup(tool.stop)
+
+        outputs = []
+        r = self.vv("start", "emb")
+        outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.stdout, "Domain 'emb' started\n")
+        self.addCleanup(self.vv, "destroy", "emb")
+        hooked = tool.wait_for("hooked", timeout=20 * vp.SLOW, conn=1)
+        self.assertEqual((hooked["uuid"], hooked["name"]), (uuid, "emb"))
+        tool.wait_for("ready", timeout=10 * vp.SLOW, conn=1)
+
+        state = vp.key_file_state(vp.key_path(self.key_dir, uuid))
+        qemu_uid = vl.pwd_uid(vl.QEMU_USER)
+        self.assertIsNotNone(state)
+        self.assertEqual((state[0], state[2], state[3], state[5]), (qemu_uid, 0o600, qemu_uid, 0o700))
+        self.assertEqual(state[6], key)
+        top = os.stat(self.key_dir)
+        self.assertEqual((top.st_uid, top.st_mode & 0o7777), (0, 0o711))
+
+        st = self.vv("status", "emb")
+        outputs.append(st.stdout + st.stderr)
+        self.assertRegex(st.stdout, r"Tool connection:  connected \(")
+        self.assertIn(f"Key file:         {self.key_dir}/{uuid}/key: present, mode 0600", st.stdout)
+
+        t0 = time.monotonic()
+        r = self.vv("suspend", "emb")
+        t1 = time.monotonic()
+        outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.rc, 0, r)
+        closed = tool.wait_for("closed", timeout=1, conn=1)
+        self.assertEqual(closed["reason"], "unhook")
+        self.assertLess(closed["_t"], t1)
+        self.assertGreaterEqual(t1 - t0, 0.5)
+        r = self.vv("resume", "emb")
+        self.assertEqual(r.rc, 0, r)
+        tool.wait_for("hooked", timeout=10 * vp.SLOW, conn=2)
+
+        pids = vp.guest_pids("emb")
+        places = {f"/proc/{p}": vp.proc_text(p) for p in pids}
+        places["the XML"] = self.e.virsh("dumpxml --security-info emb",
+                                         "dumpxml --inactive --security-info emb").stdout
+        r = self.vv("destroy", "emb")
+        outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.stdout, "Domain 'emb' destroyed\n")
+        self.assertIsNone(vp.key_file_state(vp.key_path(self.key_dir, uuid)))
+        self.assertFalse(vl._wait_gone(pids, 5), "QEMU or its relay still running")
+        with open(self.e.domain_log_path("emb"), errors="replace") as f:
+            places["the domain log"] = f.read()
+        places["libvirt's log"] = self.e.log_text()
+        places["virt-vmi's output"] = "".join(outputs)
+        for where, data in places.items():
+            self.assertEqual(vp.key_leaks(key, data), [], f"the key is in {where}")
+
+    def test_refused_before_qemu(self):
+        # Out of step: the element changed behind our back
+        self.define("stale")
+        self.e.virsh(["metadata", "stale", vp.VMI_NS, "--key", "vmi", "--config", "--set",
+                      vp.element("/run/vmi/other.sock", prefix="")])
+        r = self.vv("start", "stale")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("error: domain 'stale': its <qemu:commandline> is out of step with its "
+                      "<vmi:introspection>", r.stderr)
+        self.assertIn("'virt-vmi sync stale' fixes it", r.stderr)
+        self.assertEqual(self.e.qemu_pids(), [])
+
+        # An allow-list the emulator cannot enforce
+        _, uuid = self.define("readonly", emulator=self.readonly,
+                              commands=["vcpu-pause", "vm-read-physical"])
+        r = self.vv("start", "readonly")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn(f"error: domain 'readonly': the domain's <vmi:allow> cannot be enforced: "
+                      f"emulator {self.readonly} cannot enforce allow-lists", r.stderr)
+        self.assertEqual(self.e.qemu_pids(), [])
+        self.assertFalse(os.path.exists(os.path.join(self.key_dir, uuid)))
+        self.assertEqual(self.e.virsh("domstate readonly").stdout.strip(), "shut off")
+
+    def test_host_validate(self):
+        r = self.vv("host-validate", "--emulator", vp.emulator())
+        self.assertEqual(r.rc, 1, r)   # no KVMI kernel here
+        lines = r.stdout.splitlines()
+        self.assertRegex(lines[1], r"Checking for a libvirt connection +: PASS \(qemu:///embed\?root=")
+        self.assertRegex(lines[2], r"Checking for the libvirt hook +: PASS \(not needed: the "
+                         r"embedded driver runs no hooks, virt-vmi start does their work\)")
+        self.assertIn(f"Checking the key directory {self.key_dir}", lines[3])
+        self.assertRegex(lines[5], r"enforces allow-lists: PASS")
+
+    def test_hook_install_refused(self):
+        r = self.vv("hook-install")
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn("the embedded driver", r.stderr)
+        self.assertIn("runs no hooks: virt-vmi start does their work in-process", r.stderr)
+
+
+def tearDownModule():
+    vp.print_times()
+
+
+if __name__ == "__main__":
+    vp.skip_unless_ready()
+    unittest.main(verbosity=2)

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""virt-vmi host-validate and the emulator probe on a real libvirtd: one
+PASS/WARN/FAIL line per check (a KVMI kernel, the connection, the hook,
+the key directory, each emulator: the introspection object and whether it
+enforces allow-lists), exit codes; and the hook refusing to start a domain
+whose <vmi:allow> its emulator cannot enforce (the KVMI emulator's
+fork-readonly and fork-last-key modes, as <emulator> scripts and through
+<qemu:env>), with a message that names the emulator and what it cannot
+do, before QEMU ever runs."""
+
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
+                                               os.path.join(os.path.dirname(__file__), "..", "..")),
+                                "tests", "lib"))
+import vmilibvirt as vl  # noqa: E402
+import vmiproduct as vp  # noqa: E402
+
+KVMI_PARAM = "/sys/module/kvm/parameters/introspection"
+LINE = re.compile(r"^   VMI: Checking (.*?)\s*: (PASS|WARN|FAIL) \((.*)\)$")
+ALLOW = dict(commands=["vcpu-pause", "vm-read-physical"], events=["pause-vcpu"])
+
+
+def parse(out):
+    """[(what, result, detail)] from host-validate's output; every line
+    must be a check line."""
+    checks = []
+    for ln in out.splitlines():
+        m = LINE.match(ln)
+        if not m:
+            raise AssertionError(f"not a host-validate line: {ln!r}")
+        checks.append(m.groups())
+    return checks
+
+
+class HostTest(vp.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.readonly = vp.compat_emulator("fork-readonly")
+        cls.lastkey = vp.compat_emulator("fork-last-key")
+        cls.d = vp.product_daemon("host", emulators=[vl.QEMU, vp.emulator(), cls.readonly,
+                                                     cls.lastkey])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(vp.check_wrapper_reports, self, self.d)
+
+    def vv(self, *args, **kwargs):
+        return vp.virt_vmi(self.d, *args, **kwargs)
+
+    def host_validate(self, *args):
+        r = self.vv("host-validate", *args)
+        self.assertEqual(r.stderr, "", r)
+        return r.rc, parse(r.stdout)
+
+    def define(self, name, emulator, qemu_env=None, **element):
+        self.d.define_domain(name, emulator=emulator, qemu_env=qemu_env,
+                             metadata=vp.element(f"/run/vmi/{name}.sock", **element))
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.assertEqual(self.vv("sync", name).rc, 0)
+
+    def assertHostChecks(self, checks):
+        """The lines every host-validate starts with, on this host."""
+        self.assertEqual(checks[0][0], "for a KVMI kernel (kvm.introspection)")
+        if os.path.exists(KVMI_PARAM):
+            self.assertIn(checks[0][1], ("PASS", "FAIL"))
+        else:
+            self.assertEqual(checks[0][1:], ("FAIL", f"{KVMI_PARAM} is missing: this kernel has no "
+                                             "KVM introspection (KVMI); boot a KVMI kernel with "
+                                             "kvm.introspection=on"))
+        self.assertEqual(checks[1], ("for a libvirt connection", "PASS", self.d.uri))
+        self.assertEqual(checks[2], ("for the libvirt hook", "PASS", vp.HOOK_PATH))
+        self.assertEqual(checks[3][:2], ("the key directory /run/libvirt-vmi", "PASS"))
+
+    def test_emulators(self):
+        rc, checks = self.host_validate("--emulator", vp.emulator(), "--emulator", self.readonly,
+                                        "--emulator", self.lastkey, "--emulator", vl.QEMU,
+                                        "--emulator", "/nonexistent/qemu")
+        self.assertEqual(rc, 1)
+        self.assertHostChecks(checks)
+
+        def obj(e):
+            return f"emulator {e} for the introspection object"
+
+        def lists(e):
+            return f"emulator {e} enforces allow-lists"
+        listed = "listed by '-object help'"
+        warn_end = "domains whose <vmi:allow> has more than one command or event will not start on it"
+        self.assertEqual(checks[4:], [
+            (obj(vp.emulator()), "PASS", listed),
+            (lists(vp.emulator()), "PASS",
+             "enforces allow-lists: every repeated command=/event= counts"),
+            (obj(self.readonly), "PASS", listed),
+            (lists(self.readonly), "WARN",
+             "it cannot enforce allow-lists: its introspection object refuses command=/event= "
+             "(\"Insufficient permission to perform this operation\"), as the published KVMI QEMU "
+             f"branches do; {warn_end}"),
+            (obj(self.lastkey), "PASS", listed),
+            (lists(self.lastkey), "WARN",
+             "it cannot enforce allow-lists: it keeps only the last of repeated command=/event= "
+             f"keys, so a list would be cut to its last id; {warn_end}"),
+            (obj(vl.QEMU), "FAIL", "'-object help' does not list it: not a KVMI QEMU"),
+            (obj("/nonexistent/qemu"), "FAIL",
+             "emulator '/nonexistent/qemu' does not exist or is not executable"),
+        ])
+
+    def test_probe_of_an_emulator_that_exits_at_once(self):
+        """The probe's QMP input must not kill virt-vmi (SIGPIPE) when the
+        emulator refuses its arguments before reading it: a race, hence
+        the repetition."""
+        for i in vp.sample(range(12), 12):
+            with self.subTest(run=i):
+                r = self.vv("host-validate", "--emulator", self.readonly, "--emulator", self.lastkey)
+                self.assertEqual(r.rc, 1, r)
+                self.assertEqual(len(parse(r.stdout)), 8)
+
+    def test_emulators_of_domains(self):
+        """Without --emulator: those of the domains with introspection (each
+        once); with a DOMAIN: its emulator only."""
+        self.define("hv-kvmi", vp.emulator())
+        self.define("hv-kvmi2", vp.emulator())
+        self.define("hv-lastkey", self.lastkey)
+        self.d.define_domain("hv-plain")   # no introspection: its emulator is not checked
+        self.addCleanup(self.d.virsh, "undefine", "hv-plain", check=False)
+        rc, checks = self.host_validate()
+        self.assertEqual(rc, 1)
+        self.assertHostChecks(checks)
+        emulators = [c[0] for c in checks[4:]]
+        self.assertEqual(sorted(emulators), sorted([
+            f"emulator {vp.emulator()} for the introspection object",
+            f"emulator {vp.emulator()} enforces allow-lists",
+            f"emulator {self.lastkey} for the introspection object",
+            f"emulator {self.lastkey} enforces allow-lists"]))
+
+        rc, checks = self.host_validate("hv-lastkey")
+        self.assertEqual([c[:2] for c in checks[4:]], [
+            (f"emulator {self.lastkey} for the introspection object", "PASS"),
+            (f"emulator {self.lastkey} enforces allow-lists", "WARN")])
+        rc, checks = self.host_validate("hv-plain")
+        self.assertEqual([c[:2] for c in checks[4:]], [
+            (f"emulator {vl.QEMU} for the introspection object", "FAIL")])
+
+        r = self.vv("host-validate", "a", "b")
+        self.assertEqual(r.rc, 2)
+        self.assertIn("host-validate takes at most one DOMAIN", r.stderr)
+
+    def test_hook_and_key_directory(self):
+        d = self.d
+        hook = d.host_path(vp.HOOK_PATH)
+        conf = d.host_path(vp.SETTINGS_PATH)
+        with open(hook, "rb") as f:
+            hook_text = f.read()
+        with open(conf) as f:
+            conf_text = f.read()
+
+        def restore():
+            with open(hook, "wb") as f:
+                f.write(hook_text)
+            os.chmod(hook, 0o755)
+            with open(conf, "w") as f:
+                f.write(conf_text)
+            os.chmod(d.host_path(vp.KEY_DIR), 0o755)
+        self.addCleanup(restore)
+
+        # What hook-install wrote: the hook itself (unless the test wrapper
+        # replaced it) and the URI it reads secrets through
+        self.assertEqual(conf_text.splitlines()[1:], ["[hook]", f"uri={d.uri}"])
+        if not vl.WRAPPER:
+            with open(vp.HOOK, "rb") as f:
+                self.assertEqual(hook_text, f.read())
+        self.assertEqual(os.stat(hook).st_mode & 0o777, 0o755)
+        self.assertIn(f"Installed {vp.HOOK_PATH} (from {vp.HOOK}); it reads key secrets through "
+                      f"{d.uri} ({vp.SETTINGS_PATH})", d.hook_install_result.stdout)
+
+        with open(conf, "w") as f:
+            f.write("[hook]\nuri=qemu:///elsewhere\n")
+        rc, checks = self.host_validate()
+        self.assertEqual(checks[2], ("for the libvirt hook", "WARN",
+                                     f"{vp.HOOK_PATH} is installed, but reads key secrets through "
+                                     f"qemu:///elsewhere, not {d.uri} ({vp.SETTINGS_PATH})"))
+
+        os.unlink(hook)
+        rc, checks = self.host_validate()
+        self.assertEqual(rc, 1)
+        self.assertEqual(checks[2], ("for the libvirt hook", "FAIL",
+                                     f"{vp.HOOK_PATH} is not installed: domains with a key or an "
+                                     "allow-list are not prepared (virt-vmi hook-install)"))
+
+        os.chmod(d.host_path(vp.KEY_DIR), 0o777)
+        rc, checks = self.host_validate()
+        self.assertEqual(checks[3], ("the key directory /run/libvirt-vmi", "FAIL",
+                                     "owner uid 0, mode 0777: it must be uid 0's and not writable "
+                                     "by group or others (chown root; chmod 0711)"))
+        os.chmod(d.host_path(vp.KEY_DIR), 0o711)
+        rc, checks = self.host_validate()
+        self.assertEqual(checks[3], ("the key directory /run/libvirt-vmi", "PASS",
+                                     "owner uid 0, mode 0711"))
+
+    def assertRefused(self, name, *needles):
+        mark = self.d.log_size()
+        r = self.d.virsh("start", name, check=False)
+        self.assertNotEqual(r.rc, 0, f"{name} started")
+        self.assertIn(f"libvirt-vmi: domain '{name}': ", r.stderr)
+        for n in needles:
+            self.assertIn(n, r.stderr)
+        self.assertEqual(self.d.domstate(name), "shut off")
+        self.assertFalse(vp.qemu_launched(self.d.log_text(mark), name), "QEMU ran")
+        return r.stderr
+
+    def test_allow_list_not_enforceable(self):
+        todo = ("Use an emulator that applies every repeated command=/event= (virt-vmi "
+                "host-validate --emulator PATH checks one), or drop the allow-list (virt-vmi set "
+                "DOMAIN --allow-command all --allow-event all) to allow every command and event")
+        self.define("al-readonly", self.readonly, **ALLOW)
+        err = self.assertRefused(
+            "al-readonly",
+            f"the domain's <vmi:allow> cannot be enforced: emulator {self.readonly} cannot "
+            "enforce allow-lists: its introspection object refuses command=/event=", todo)
+        # QEMU's own words are quoted, never alone
+        self.assertNotRegex(err, r"(qemu-kvmi|qemu-system-x86_64): .*Insufficient permission")
+
+        self.define("al-lastkey", self.lastkey, **ALLOW)
+        self.assertRefused(
+            "al-lastkey",
+            f"the domain's <vmi:allow> cannot be enforced: emulator {self.lastkey} cannot "
+            "enforce allow-lists: it keeps only the last of repeated command=/event= keys, "
+            "so a list would be cut to its last id", todo)
+
+        # The compatibility mode from the domain's <qemu:env>: the hook probes
+        # with it (and caches per environment)
+        self.define("al-env", vp.emulator(), qemu_env={"QEMU_KVMI_COMPAT": "fork-readonly"},
+                    **ALLOW)
+        self.assertRefused("al-env", f"emulator {vp.emulator()} cannot enforce allow-lists: its "
+                           "introspection object refuses command=/event=")
+        # Only events listed: still a list of two (pause-vcpu and unhook)
+        self.define("al-events", self.lastkey, events=["breakpoint"])
+        self.assertRefused("al-events", "cut to its last id")
+
+    def test_what_to_do_instead_works(self):
+        """The refused domain, with the allow-list dropped as the message
+        says, starts on the same emulator and its tool hooks; on an emulator
+        that enforces lists the domain starts with its list, enforced."""
+        sock = os.path.join(vp.tool_dir(self.d), "todo.sock")
+        uuid = self.d.define_domain("todo", emulator=self.readonly, metadata=vp.element(
+            sock, reconnect=1, **ALLOW))
+        self.addCleanup(self.d.virsh, "undefine", "todo", check=False)
+        self.addCleanup(self.d.virsh, "destroy", "todo", check=False)
+        self.assertEqual(self.vv("sync", "todo").rc, 0)
+        self.assertRefused("todo", "cannot be enforced")
+        r = self.vv("set", "todo", "--allow-command", "all", "--allow-event", "all")
+        self.assertEqual(r.rc, 0, r)
+        tool = vp.Tool(sock, "--try-command", "vcpu-pause", "--try-command", "vm-write-physical",
+                       "--try-event", "pause-vcpu", "--try-event", "breakpoint")
+        self.addCleanup(tool.stop)
+        r = self.d.virsh("start", "todo", check=False, timeout=60 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        tool.wait_for("ready", timeout=20 * vp.SLOW, conn=1, uuid=uuid)
+        self.assertEqual(self.checks(tool, 1), {
+            ("command", "vcpu-pause"): "allowed", ("command", "vm-write-physical"): "allowed",
+            ("event", "pause-vcpu"): "allowed", ("event", "breakpoint"): "allowed"})
+        self.d.virsh("destroy", "todo")
+
+        # The list back, on an emulator that enforces it
+        r = self.vv("set", "todo", "--allow-command", "vcpu-pause", "--allow-event", "pause-vcpu")
+        self.assertEqual(r.rc, 0, r)
+        xml = vp.dumpxml(self.d, "todo").replace(self.readonly, vp.emulator())
+        self.d.virsh("define", self.d.write_xml(xml))
+        r = self.d.virsh("start", "todo", check=False, timeout=60 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        tool.wait_for("ready", timeout=20 * vp.SLOW, conn=2)
+        self.assertEqual(self.checks(tool, 2), {
+            ("command", "vcpu-pause"): "allowed", ("command", "vm-write-physical"): "disallowed",
+            ("event", "pause-vcpu"): "allowed", ("event", "breakpoint"): "disallowed"})
+        # vm-control-events and unhook are allowed with any list: the graceful
+        # unhook still works; vm-get-info, not listed, is refused
+        self.assertEqual([e["command"] for e in tool.events("refused", conn=2)], ["vm-get-info"])
+        tool.wait_for("ready", timeout=1, conn=2, unhook_event=True)
+
+    @staticmethod
+    def checks(tool, conn):
+        """{(kind, name): result} of the tool's VM_CHECK_* lines."""
+        return {(c["kind"], c["name"]): c["result"]
+                for c in tool.events("check", conn=conn, via="check")}
+
+    def test_no_introspection_object(self):
+        self.define("noobj", vl.QEMU)
+        self.assertRefused("noobj", f"emulator {vl.QEMU} has no introspection object: it is not "
+                           "a KVMI QEMU", "set the domain's <emulator>")
+
+
+def tearDownModule():
+    vp.print_times()
+
+
+if __name__ == "__main__":
+    vp.skip_unless_ready()
+    unittest.main(verbosity=2)

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Live migration of an introspected domain between two real libvirtd on
+this host, both with the hook, under the KVMI emulator: the source's tool
+connection unhooks before the migration runs and the destination's QEMU
+hooks the tool afresh (same uuid and name, same key, read from the
+destination's copy of the secret); a destination without the key secret
+refuses the migration in its Prepare phase with a message that names the
+secret, and the source keeps running, still hooked."""
+
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
+                                               os.path.join(os.path.dirname(__file__), "..", "..")),
+                                "tests", "lib"))
+import vmilibvirt as vl  # noqa: E402
+import vmiproduct as vp  # noqa: E402
+
+
+class MigrationTest(vp.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.a = cls.b = None
+        try:
+            cls.a = vp.product_daemon("mig-src", emulators=[vl.QEMU, vp.emulator()])
+            cls.b = vp.product_daemon("mig-dst", emulators=[vl.QEMU, vp.emulator()])
+        except BaseException:
+            vl.stop_all(*[d for d in (cls.a, cls.b) if d])
+            raise
+        cls.tools = vp.tool_dir(cls.a)
+        cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-mig-")
+
+    @classmethod
+    def tearDownClass(cls):
+        vl.stop_all(cls.a, cls.b)
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(vp.check_wrapper_reports, self, self.a, self.b)
+        self.key = vp.printable_key()
+        self.secret = self.a.define_secret(self.key, usage_type="tls",
+                                           usage_name=f"vmi-mig-{self.id()}")
+        self.addCleanup(self.a.virsh, "secret-undefine", self.secret, check=False)
+        keyfile = os.path.join(self.tmp.name, "key")
+        with open(keyfile, "wb") as f:
+            f.write(self.key)
+        self.sock = os.path.join(self.tools, "mig.sock")
+        self.tool = vp.Tool(self.sock, key_file=keyfile)
+        self.addCleanup(self.tool.stop)
+        self.uuid = self.a.define_domain("mig", emulator=vp.emulator(), metadata=vp.element(
+            self.sock, reconnect=1, key=self.secret, unhook=10))
+        for d in (self.b, self.a):
+            self.addCleanup(d.virsh, "undefine", "mig", check=False)
+            self.addCleanup(d.virsh, "destroy", "mig", check=False)
+        r = vp.virt_vmi(self.a, "sync", "mig")
+        self.assertEqual(r.rc, 0, r)
+        r = self.a.virsh("start", "mig", check=False, timeout=60 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        self.tool.wait_for("ready", timeout=20 * vp.SLOW, conn=1, unhook_event=True)
+
+    def key_file(self, d):
+        return d.host_path(vp.key_path(vp.KEY_DIR, self.uuid))
+
+    def test_live_migration(self):
+        self.b.define_secret(self.key, uuid=self.secret, usage_type="tls",
+                             usage_name=f"vmi-mig-{self.id()}")
+        self.addCleanup(self.b.virsh, "secret-undefine", self.secret, check=False)
+        src_pids = vp.guest_pids("mig")
+
+        mark = self.b.log_size()
+        r = self.a.migrate("mig", self.b, extra=["--persistent"], check=False,
+                           timeout=120 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.b.domstate("mig"), "running")
+        self.assertEqual(self.a.domstate("mig"), "shut off")
+        self.assertFalse(vl._wait_gone(src_pids, 5), "the source QEMU is still running")
+
+        # The source unhooked before the migration ran; the destination's
+        # QEMU (started in Prepare, before the source migrates) hooked afresh
+        self.tool.wait_for("unhook", timeout=1, conn=1)
+        closed = self.tool.wait_for("closed", timeout=5, conn=1)
+        self.assertEqual(closed["reason"], "unhook")
+        hooked = self.tool.wait_for("hooked", timeout=10 * vp.SLOW, conn=2)
+        self.assertEqual((hooked["uuid"], hooked["name"]), (self.uuid, "mig"))
+        self.assertEqual(self.tool.events("closed", conn=2), [])
+        self.assertEqual(len(self.tool.events("connected")), 2)
+        self.assertIn("VMI: intercept command: migrate", self.a.domain_log("mig"))
+
+        # The destination ran its checks before QEMU, wrote its own key file;
+        # the source removed its
+        log = self.b.log_text(mark)
+        self.assertIn("50-libvirt-vmi mig migrate begin", log)
+        self.assertEqual(vp.key_file_state(self.key_file(self.b))[6], self.key)
+        self.assertIsNone(vp.key_file_state(self.key_file(self.a)))
+        self.assertEqual(vp.key_leaks(self.key, log), [])
+        st = vp.virt_vmi(self.b, "status", "mig")
+        self.assertEqual(st.rc, 0, st)
+        self.assertRegex(st.stdout, r"Tool connection:  connected \(")
+
+    def test_destination_without_the_secret(self):
+        mark = self.b.log_size()
+        r = self.a.migrate("mig", self.b, check=False, timeout=120 * vp.SLOW)
+        self.assertNotEqual(r.rc, 0, "migrated to a destination without the key secret")
+        self.assertIn(f"libvirt-vmi: domain 'mig': key secret '{self.secret}' does not exist",
+                      r.stderr)
+        # Refused in Prepare: the destination never ran QEMU, the source's
+        # tool was never asked to unhook
+        self.assertIn("50-libvirt-vmi mig migrate begin", self.b.log_text(mark))
+        self.assertFalse(vp.qemu_launched(self.b.log_text(mark), "mig"), "QEMU ran")
+        self.assertEqual(self.a.domstate("mig"), "running")
+        self.assertNotEqual(self.b.virsh("domstate", "mig", check=False).rc, 0)
+        self.assertEqual(self.tool.events("unhook"), [])
+        self.assertEqual(self.tool.events("closed"), [])
+        self.assertNotIn("VMI: intercept command: migrate", self.a.domain_log("mig"))
+        st = vp.virt_vmi(self.a, "status", "mig")
+        self.assertRegex(st.stdout, r"Tool connection:  connected \(")
+        self.assertIsNotNone(vp.key_file_state(self.key_file(self.a)))
+
+
+def tearDownModule():
+    vp.print_times()
+
+
+if __name__ == "__main__":
+    vp.skip_unless_ready()
+    unittest.main(verbosity=2)

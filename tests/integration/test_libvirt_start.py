@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Introspected domains started by a real libvirtd under the KVMI emulator,
+with the hook installed and the reference tool listening: the tool hooks
+the guest with its uuid and name, authenticated by the key; a wrong key is
+refused (and the domain log says why) until a tool with the right key
+connects again; the per-run key file's owner and mode while the domain
+runs, its removal after destroy, a killed QEMU and a failed start, and its
+replacement when a crash left one; the key in no XML, command line,
+environment, log or output; `virt-vmi status` in each state."""
+
+import os
+import signal
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
+                                               os.path.join(os.path.dirname(__file__), "..", "..")),
+                                "tests", "lib"))
+import vmilibvirt as vl  # noqa: E402
+import vmiproduct as vp  # noqa: E402
+
+USER_ARGS = ["-msg", "timestamp=on"]
+USER_ENV = {"VMI_TEST_USER_ENV": "kept"}
+
+
+class StartTest(vp.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = vp.product_daemon("start", emulators=[vl.QEMU, vp.emulator()])
+        cls.tools = vp.tool_dir(cls.d)
+        cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-start-")
+        cls.qemu_uid = vl.pwd_uid(vl.QEMU_USER)
+        import grp
+        cls.qemu_gid = grp.getgrnam(vl.QEMU_GROUP).gr_gid
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(vp.check_wrapper_reports, self, self.d)
+
+    def vv(self, *args, **kwargs):
+        return vp.virt_vmi(self.d, *args, **kwargs)
+
+    def introspected(self, name, key=None, **element):
+        """Defines domain @name on the KVMI emulator, its tool socket in
+        self.tools, QEMU reconnecting every second, with @key imported
+        through virt-vmi key-import. Returns its UUID."""
+        element.setdefault("reconnect", 1)
+        uuid = self.d.define_domain(name, emulator=vp.emulator(), qemu_args=USER_ARGS,
+                                    qemu_env=USER_ENV,
+                                    metadata=vp.element(self.sock(name), **element))
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.addCleanup(self.d.virsh, "destroy", name, check=False)
+        r = self.vv("sync", name)
+        self.assertEqual(r.rc, 0, r)
+        if key is not None:
+            path = os.path.join(self.tmp.name, f"{name}.key")
+            with open(path, "wb") as f:
+                f.write(key)
+            r = self.vv("key-import", name, "--file", path)
+            self.assertEqual(r.rc, 0, r)
+            os.unlink(path)
+            secret = vp.vmi_element(vp.dumpxml(self.d, name))[0].find(
+                "{%s}key" % vp.VMI_NS).get("secret")
+            self.addCleanup(self.d.virsh, "secret-undefine", secret, check=False)
+        return uuid
+
+    def sock(self, name):
+        return os.path.join(self.tools, f"{name}.sock")
+
+    def tool(self, name, *args, **kwargs):
+        t = vp.Tool(self.sock(name), *args, **kwargs)
+        self.addCleanup(t.stop)
+        return t
+
+    def key_file(self, uuid):
+        return self.d.host_path(vp.key_path(vp.KEY_DIR, uuid))
+
+    def assertKeyFile(self, uuid, key):
+        state = vp.key_file_state(self.key_file(uuid))
+        self.assertIsNotNone(state, "no key file while the domain runs")
+        self.assertEqual(state[:6], (self.qemu_uid, self.qemu_gid, 0o600,
+                                     self.qemu_uid, self.qemu_gid, 0o700))
+        self.assertEqual(state[6], key)
+        top = os.stat(self.d.host_path(vp.KEY_DIR))
+        self.assertEqual(top.st_uid, 0)
+        self.assertIn(top.st_mode & 0o7777, (0o711, 0o755))
+
+    def assertNoKeyFile(self, uuid):
+        self.assertIsNone(vp.key_file_state(self.key_file(uuid)), "the key file is left")
+
+    def start(self, name):
+        r = self.d.virsh("start", name, check=False, timeout=60 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        return r
+
+    def test_start_hook_key_nowhere(self):
+        key = vp.printable_key()
+        uuid = self.introspected("kvmi", key=key)
+        outputs = []
+        r = self.vv("key-hash", "kvmi")
+        outputs.append(r.stdout + r.stderr)
+        tool = self.tool("kvmi", key_hash=r.stdout.strip())
+        mark = self.d.log_size()
+
+        self.start("kvmi")
+        hs = tool.wait_for("handshake", timeout=20 * vp.SLOW)
+        self.assertEqual((hs["uuid"], hs["name"]), (uuid, "kvmi"))
+        self.assertEqual(hs["cpu_type_name"], "x86_64")
+        hooked = tool.wait_for("hooked", timeout=10 * vp.SLOW)
+        self.assertEqual((hooked["uuid"], hooked["name"], hooked["conn"]), (uuid, "kvmi", 1))
+        tool.wait_for("ready", timeout=10 * vp.SLOW, unhook_event=True)
+        self.assertEqual(tool.events("closed"), [])
+        self.assertKeyFile(uuid, key)
+
+        st = self.vv("status", "kvmi")
+        self.assertEqual(st.rc, 0, st)
+        outputs.append(st.stdout + st.stderr)
+        self.assertIn("State:            running", st.stdout)
+        self.assertRegex(st.stdout, r"Tool connection:  connected \(")
+        self.assertIn(f"Key file:         /run/libvirt-vmi/{uuid}/key: present, mode 0600 in a "
+                      f"0700 directory, owner {vl.QEMU_USER}:{vl.QEMU_GROUP}", st.stdout)
+
+        # The user's own arguments reached QEMU
+        pids = vp.guest_pids("kvmi")
+        qemu = self.d.qemu_pid("kvmi")
+        self.assertIn(qemu, pids)
+        self.assertGreaterEqual(len(pids), 2, "no relay process of the emulator")
+        with open(f"/proc/{qemu}/cmdline", "rb") as f:
+            self.assertIn(b"\0-msg\0timestamp=on\0", f.read())
+
+        # The key nowhere
+        places = {f"/proc/{p}/cmdline and environ": vp.proc_text(p) for p in pids}
+        places["the live XML"] = self.d.virsh("dumpxml", "--security-info", "kvmi").stdout
+        places["the inactive XML"] = vp.dumpxml(self.d, "kvmi")
+        places["the domain log"] = self.d.domain_log("kvmi")
+        places["virt-vmi's output"] = "".join(outputs)
+        places["the tool's output"] = tool.output()
+        self.d.virsh("destroy", "kvmi")
+        places["libvirtd's log"] = self.d.log_text(mark)
+        self.assertIn("50-libvirt-vmi kvmi start begin", places["libvirtd's log"])
+        for where, data in places.items():
+            self.assertEqual(vp.key_leaks(key, data), [], f"the key is in {where}")
+
+        self.assertNoKeyFile(uuid)
+        tool.wait_for("closed", timeout=10 * vp.SLOW, conn=1)
+        st = self.vv("status", "kvmi")
+        self.assertIn("Tool connection:  none (the domain is not running)", st.stdout)
+        self.assertIn(f"/run/libvirt-vmi/{uuid}/key: absent (written at the next start)", st.stdout)
+
+    def test_wrong_key_then_right_key(self):
+        key = b"the right key\n"
+        uuid = self.introspected("wrongkey", key=key)
+        wrong = os.path.join(self.tmp.name, "wrong.key")
+        with open(wrong, "wb") as f:
+            f.write(b"the wrong key\n")
+        tool = self.tool("wrongkey", key_file=wrong)
+        self.start("wrongkey")
+        closed = tool.wait_for("closed", timeout=20 * vp.SLOW, conn=1)
+        self.assertEqual(closed["reason"], "rejected")
+        self.assertEqual(tool.events("hooked"), [])
+        vp.wait_until(lambda: "VMI: received cookie doesn't match" in self.d.domain_log("wrongkey"),
+                      5 * vp.SLOW, "the domain log says why")
+        st = self.vv("status", "wrongkey").stdout
+        self.assertRegex(st, r"Tool connection:  not connected \(disconnected:")
+        self.assertIn("a tool listens at the socket: it refused the handshake or QEMU waits to "
+                      "reconnect", st)
+
+        # QEMU keeps trying (reconnect=1): a tool with the right key gets in
+        tool.stop()
+        right = os.path.join(self.tmp.name, "right.key")
+        with open(right, "wb") as f:
+            f.write(key)
+        tool = self.tool("wrongkey", key_file=right)
+        hooked = tool.wait_for("hooked", timeout=10 * vp.SLOW)
+        self.assertEqual((hooked["uuid"], hooked["name"]), (uuid, "wrongkey"))
+        self.assertRegex(self.vv("status", "wrongkey").stdout, r"Tool connection:  connected \(")
+
+    def test_nothing_listening_then_a_tool(self):
+        self.introspected("nolistener")
+        self.start("nolistener")
+        st = self.vv("status", "nolistener").stdout
+        self.assertRegex(st, r"Tool connection:  not connected \(disconnected:")
+        self.assertIn("nothing listens at the socket: start the introspection tool", st)
+        self.assertIn("Key:              none: the tool is not authenticated", st)
+        # Without a key QEMU accepts any tool, which it finds at its next try
+        tool = self.tool("nolistener")
+        tool.wait_for("hooked", timeout=10 * vp.SLOW)
+        vp.wait_until(lambda: "Tool connection:  connected" in self.vv("status", "nolistener").stdout,
+                      5 * vp.SLOW, "status says connected")
+        log = self.d.domain_log("nolistener")
+        self.assertIn("VMI: the introspection tool won't be 'authenticated'", log)
+
+    def test_not_configured(self):
+        self.d.define_domain("plain", emulator=vp.emulator())
+        self.addCleanup(self.d.virsh, "undefine", "plain", check=False)
+        self.addCleanup(self.d.virsh, "destroy", "plain", check=False)
+        self.start("plain")
+        st = self.vv("status", "plain")
+        self.assertEqual(st.rc, 0, st)
+        self.assertEqual(st.stdout.splitlines()[1:], ["State:            running",
+                                                      "Introspection:    not configured"])
+
+    def test_killed_qemu(self):
+        key = vp.printable_key()
+        uuid = self.introspected("killed", key=key)
+        tool = self.tool("killed", key_file=self.write_key(key))
+        self.start("killed")
+        tool.wait_for("hooked", timeout=20 * vp.SLOW)
+        self.assertKeyFile(uuid, key)
+        pids = vp.guest_pids("killed")
+        os.kill(self.d.qemu_pid("killed"), signal.SIGKILL)
+        # libvirt sees the monitor go, runs stopped and release
+        vp.wait_until(lambda: self.d.domstate("killed") == "shut off", 10 * vp.SLOW,
+                      "the domain is shut off")
+        vp.wait_until(lambda: vp.key_file_state(self.key_file(uuid)) is None, 10 * vp.SLOW,
+                      "the key file is removed")
+        self.assertFalse(vl._wait_gone(pids, 5), "the emulator's relay outlives QEMU")
+        self.assertIn("crashed", self.d.virsh("domstate", "--reason", "killed").stdout)
+        tool.wait_for("closed", timeout=5 * vp.SLOW, conn=1)
+
+    def write_key(self, key):
+        fd, path = tempfile.mkstemp(dir=self.tmp.name)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return path
+
+    def test_failed_start_and_leftover_key_file(self):
+        """A start that fails after the key file was written removes it; a
+        file a crash left behind is replaced, never used."""
+        key = vp.printable_key()
+        uuid = self.introspected("failing", key=key)
+        # A user argument QEMU refuses: it fails after 'start begin'
+        xml = vp.dumpxml(self.d, "failing").replace(
+            "<qemu:arg value='-msg'/>", "<qemu:arg value='-no-such-option'/><qemu:arg value='-msg'/>")
+        self.d.virsh("define", self.d.write_xml(xml))
+        mark = self.d.log_size()
+        r = self.d.virsh("start", "failing", check=False)
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn("-no-such-option", r.stderr)
+        self.assertIn("50-libvirt-vmi failing start begin", self.d.log_text(mark))
+        self.assertNoKeyFile(uuid)
+
+        xml = xml.replace("<qemu:arg value='-no-such-option'/>", "")
+        self.d.virsh("define", self.d.write_xml(xml))
+        path = self.key_file(uuid)
+        os.makedirs(os.path.dirname(path), mode=0o777)
+        with open(path, "wb") as f:
+            f.write(b"stale")
+        os.chmod(path, 0o666)
+        self.start("failing")
+        self.assertKeyFile(uuid, key)
+        self.d.virsh("destroy", "failing")
+        self.assertNoKeyFile(uuid)
+
+
+def tearDownModule():
+    vp.print_times()
+
+
+if __name__ == "__main__":
+    vp.skip_unless_ready()
+    unittest.main(verbosity=2)

@@ -1,0 +1,470 @@
+"""The product under test for the libvirt integration tests: virt-vmi and
+the hook in a private libvirtd (vmilibvirt.LibvirtDaemon), the KVMI
+emulator qemu-kvmi as <emulator> (plain or in a compatibility mode) and
+the reference tool vmi-tool, plus the checks most tests share (the
+definition unchanged, the key nowhere).
+
+    d = vp.product_daemon("cfg")             # started, hook installed
+    d.define_domain("g", metadata=vp.element("/run/x.sock"))
+    r = vp.virt_vmi(d, "get", "g")
+
+Every program of the project runs through vmilibvirt.wrap() (valgrind
+under `meson test --setup valgrind`); virt-vmi runs in the daemon's mount
+namespace, where /run/libvirt-vmi and /etc/libvirt are the daemon's.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import queue
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import quoteattr
+
+import vmilibvirt as vl
+
+SOURCE_DIR = os.path.abspath(os.environ.get("VMI_SOURCE_DIR",
+                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
+BUILD_DIR = os.path.abspath(os.environ.get("VMI_BUILD_DIR", os.path.join(SOURCE_DIR, "build")))
+VIRT_VMI = os.path.join(BUILD_DIR, "src", "virt-vmi")
+HOOK = os.path.join(BUILD_DIR, "src", "libvirt-vmi-hook")
+QEMU_KVMI = os.path.join(BUILD_DIR, "tests", "kvmi-emulator", "qemu-kvmi")
+VMI_TOOL = os.path.join(BUILD_DIR, "tests", "vmi-tool", "vmi-tool")
+
+VMI_NS = "http://libvirt-vmi.org/schemas/introspection/1.0"
+HOOK_PATH = "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"
+SETTINGS_PATH = "/etc/libvirt-vmi/libvirt-vmi.conf"
+KEY_DIR = "/run/libvirt-vmi"
+
+# Under valgrind every program of ours is 20 to 50 times slower.
+SLOW = 10 if vl.WRAPPER else 1
+
+
+def sample(cases, every=4):
+    """@cases, or under a test wrapper (valgrind: 2 to 3 s a run of
+    virt-vmi) every @every-th of them: a table of bad inputs runs whole in
+    the plain and sanitizer runs, and each code path it takes still runs
+    under valgrind through the others."""
+    cases = list(cases)
+    return cases[::every] if vl.WRAPPER else cases
+
+
+def element(path=None, vsock=None, reconnect=None, key=None, handshake=None, unhook=None,
+            commands=(), events=(), prefix="vmi"):
+    """A <vmi:introspection> element (raw XML for domain_xml(metadata=))."""
+    p = prefix + ":" if prefix else ""
+    out = [f"<{p}introspection xmlns{':' + prefix if prefix else ''}={quoteattr(VMI_NS)}>"]
+    if path is not None:
+        out.append(f"  <{p}source type='unix' path={quoteattr(path)}/>")
+    if vsock is not None:
+        out.append(f"  <{p}source type='vsock' cid='{vsock[0]}' port='{vsock[1]}'/>")
+    if reconnect is not None:
+        out.append(f"  <{p}reconnect timeout='{reconnect}'/>")
+    if key is not None:
+        out.append(f"  <{p}key secret='{key}'/>")
+    if handshake is not None or unhook is not None:
+        attrs = "".join(f" {k}='{v}'" for k, v in (("handshake", handshake), ("unhook", unhook))
+                        if v is not None)
+        out.append(f"  <{p}timeouts{attrs}/>")
+    if commands or events:
+        out.append(f"  <{p}allow>")
+        for kind, items in (("command", commands), ("event", events)):
+            for c in items:
+                attr = "id" if isinstance(c, int) else "name"
+                out.append(f"    <{p}{kind} {attr}='{c}'/>")
+        out.append(f"  </{p}allow>")
+    out.append(f"</{p}introspection>")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Running the product
+
+def virt_vmi(d, *args, uri=None, input=None, env=None, timeout=None, check=False):
+    """virt-vmi -c URI ARGS in @d's namespace (@d a LibvirtDaemon; URI
+    defaults to @d's), under the test wrapper."""
+    cmd = vl.wrap([VIRT_VMI, "-c", uri or d.uri, *args])
+    return d.run_in_namespace(cmd, input=input, env=env, check=check,
+                              timeout=timeout or 60 * SLOW)
+
+
+def virt_vmi_embedded(root, *args, input=None, env=None, timeout=None, check=False):
+    """virt-vmi -c qemu:///embed?root=... ARGS (@root an EmbeddedRoot),
+    pinned like every process that opens an embedded root."""
+    root._seed()
+    cmd = vl.pinned(vl.wrap([VIRT_VMI, "-c", root.uri, *args]))
+    return vl.run(cmd, input=input, env=root.env(env), check=check,
+                  timeout=timeout or 120 * SLOW)
+
+
+def install_hook(d):
+    """`virt-vmi hook-install` in @d's namespace, as an operator runs it;
+    under a test wrapper the installed copy is then replaced by a script
+    that runs the same hook under the wrapper. Reloads libvirtd so that
+    it runs qemu.d hooks. Returns hook-install's Result."""
+    r = virt_vmi(d, "hook-install", check=True)
+    if vl.WRAPPER:
+        d.add_exec_hook("50-libvirt-vmi", [HOOK])
+    d.reload()
+    return r
+
+
+def product_daemon(name, emulators=None, **kwargs):
+    """A started LibvirtDaemon with the hook installed (the caller stops it)."""
+    d = vl.LibvirtDaemon(name, emulators=emulators or [vl.QEMU], **kwargs)
+    try:
+        d.start()
+        d.hook_install_result = install_hook(d)
+    except BaseException:
+        d.stop()
+        raise
+    return d
+
+
+def dumpxml(d, name):
+    """The persistent definition, as virt-vmi reads it."""
+    return d.virsh("dumpxml", "--inactive", "--security-info", name).stdout
+
+
+QEMU_NS = "{" + vl.QEMU_NS + "}"
+OUR_ARG = re.compile(r"^(socket,id=charvmi0,|secret,id=vmi0-key,|introspection,id=vmi0,)")
+
+
+def commandline(xml):
+    """The <qemu:commandline> of a domain XML, in order: ("arg", VALUE) and
+    ("env", NAME, VALUE) tuples."""
+    out = []
+    for cl in ET.fromstring(xml).findall(QEMU_NS + "commandline"):
+        for child in cl:
+            if child.tag == QEMU_NS + "arg":
+                out.append(("arg", child.get("value")))
+            elif child.tag == QEMU_NS + "env":
+                out.append(("env", child.get("name"), child.get("value")))
+            else:
+                out.append(("other", child.tag))
+    return out
+
+
+def split_commandline(xml):
+    """(ours, the user's): the option/value pairs virt-vmi generates, as a
+    flat list of values, and everything else as commandline() gives it."""
+    items = commandline(xml)
+    ours, user = [], []
+    i = 0
+    while i < len(items):
+        it = items[i]
+        nxt = items[i + 1] if i + 1 < len(items) else None
+        if (it[0] == "arg" and it[1] in ("-chardev", "-object") and nxt and nxt[0] == "arg"
+                and OUR_ARG.match(nxt[1])):
+            ours += [it[1], nxt[1]]
+            i += 2
+            continue
+        user.append(it)
+        i += 1
+    return ours, user
+
+
+def vmi_element(xml):
+    """The <vmi:introspection> elements in a domain XML's <metadata>."""
+    md = ET.fromstring(xml).find("metadata")
+    return [] if md is None else md.findall("{%s}introspection" % VMI_NS)
+
+
+# ---------------------------------------------------------------------------
+# Emulators
+
+def _stable_script(name, text):
+    """An executable script at a stable path under the build directory,
+    rewritten only when its text changes: libvirt's capability cache and
+    the hook's probe cache are keyed on the file."""
+    path = os.path.join(BUILD_DIR, "tests", name)
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return path
+    except FileNotFoundError:
+        pass
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.chmod(path + ".tmp", 0o755)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def emulator(mode=None):
+    """The <emulator> of introspected domains: qemu-kvmi itself, or with
+    @mode a script running qemu-kvmi --kvmi-compat=MODE. Under a test
+    wrapper, a script running it under the wrapper (the relay process then
+    stays under valgrind, whose reports go to the domain log: see
+    wrapper_reports())."""
+    if mode is None and not vl.WRAPPER:
+        return QEMU_KVMI
+    cmd = vl.wrap([QEMU_KVMI] + ([f"--kvmi-compat={mode}"] if mode else []))
+    name = "qemu-kvmi" + (f"-{mode}" if mode else "") + ("-wrapped" if vl.WRAPPER else "")
+    return _stable_script(name, f'#!/bin/sh\nexec {shlex.join(cmd)} "$@"\n')
+
+
+def compat_emulator(mode):
+    return emulator(mode)
+
+
+def wrapper_reports(log):
+    """Valgrind's reports (--quiet: only errors) in a domain log."""
+    return [ln for ln in log.splitlines() if re.match(r"==\d+==", ln)]
+
+
+# ---------------------------------------------------------------------------
+# Where a key must never be
+
+def key_forms(key):
+    """The key as bytes in every form it could leak in: raw, base64 (and
+    without padding), hex in both cases."""
+    b64 = base64.b64encode(key)
+    forms = {"raw": key, "base64": b64, "base64 unpadded": b64.rstrip(b"="),
+             "hex": key.hex().encode(), "HEX": key.hex().upper().encode()}
+    return forms
+
+
+def key_leaks(key, data):
+    """The forms of @key found in @data (bytes or str)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    return [name for name, form in key_forms(key).items() if form in data]
+
+
+def printable_key(n=40):
+    """Random printable bytes (no newline): easy to search for in text."""
+    alphabet = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+    return bytes(alphabet[b % len(alphabet)] for b in os.urandom(n))
+
+
+def sha1_hex(data):
+    return hashlib.sha1(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# The reference tool
+
+class Tool:
+    """A running vmi-tool on a unix socket libvirt-qemu can reach (mode
+    0666 in a 0755 directory); its JSON lines are collected by a thread.
+    Stop it with stop() (also at cleanup)."""
+
+    def __init__(self, path, *args, key_file=None, key_hash=None):
+        self.path = path
+        argv = [VMI_TOOL, "--listen", "unix:" + path, "--socket-mode", "0666"]
+        if key_file:
+            argv += ["--key-file", key_file]
+        if key_hash:
+            argv += ["--key-hash", key_hash]
+        argv += list(args)
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(vl.wrap(argv), stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True)
+        self.lines = []
+        self._queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._stderr_text = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.wait_for("listening", timeout=10 * SLOW)
+
+    def _read(self):
+        for text in self.proc.stdout:
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = {"event": "unparsable", "text": text}
+            obj["_t"] = time.monotonic()   # when the test saw it
+            with self._lock:
+                self.lines.append(obj)
+            self._queue.put(obj)
+        self._queue.put(None)
+
+    def events(self, event=None, **fields):
+        """The lines so far (with @event and @fields)."""
+        with self._lock:
+            return [ln for ln in self.lines
+                    if (event is None or ln.get("event") == event)
+                    and all(ln.get(k) == v for k, v in fields.items())]
+
+    def wait_for(self, event, timeout=10, count=1, **fields):
+        """Waits until @count lines match; returns the last one. Raises
+        AssertionError with everything seen on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.events(event, **fields)
+            if len(found) >= count:
+                return found[count - 1]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"vmi-tool: no {count}x {event} {fields} in {timeout} s; "
+                                     f"seen: {self.lines}; stderr: {self.read_stderr()}")
+            try:
+                if self._queue.get(timeout=min(left, 0.2)) is None and self.proc.poll() is not None:
+                    if len(self.events(event, **fields)) < count:
+                        raise AssertionError(f"vmi-tool exited {self.proc.returncode} before "
+                                             f"{event} {fields}; seen: {self.lines}; "
+                                             f"stderr: {self.read_stderr()}")
+            except queue.Empty:
+                pass
+
+    def read_stderr(self):
+        if self.stderr.closed:
+            return self._stderr_text
+        self.stderr.seek(0)
+        return self.stderr.read()
+
+    def stop(self, timeout=10):
+        """SIGTERM; returns the exit status (an error under valgrind is 99)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        if not self.proc.stdout.closed and not self._reader.is_alive():
+            self.proc.stdout.close()
+        if not self.stderr.closed:
+            self._stderr_text = self.read_stderr()
+            self.stderr.close()
+        return self.proc.returncode
+
+    def output(self):
+        """Everything the tool printed (to search for a key)."""
+        with self._lock:
+            return "\n".join(json.dumps({k: v for k, v in ln.items() if k != "_t"})
+                             for ln in self.lines) + self.read_stderr()
+
+
+def tool_dir(d):
+    """A directory for tool sockets, reachable by QEMU's user."""
+    path = os.path.join(d.dir, "tool")
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, 0o755)
+    return path
+
+
+def skip_unless_ready():
+    """Exit 77 (meson: skipped) when real libvirt cannot run here."""
+    reason = vl.missing_requirement()
+    if reason:
+        print(f"SKIP: {reason}", file=sys.stderr)
+        sys.exit(77)
+
+
+def qemu_launched(log_text, name):
+    """Whether libvirt's log (a part of it) shows domain @name's QEMU run."""
+    return re.search(r"About to run .*-name guest=" + re.escape(name) + ",", log_text) is not None
+
+
+# ---------------------------------------------------------------------------
+# Test cases that report what they cost
+
+TIMES = {}
+
+
+class TestCase(unittest.TestCase):
+    """Records each test's duration; print_times() (tearDownModule) lists them."""
+
+    def setUp(self):
+        t0 = time.monotonic()
+        self.addCleanup(lambda: TIMES.__setitem__(self.id().split(".", 1)[1],
+                                                  time.monotonic() - t0))
+
+
+def print_times():
+    if TIMES:
+        print("\nTimes (seconds):", file=sys.stderr)
+        for name, secs in TIMES.items():
+            print(f"  {name:70s} {secs:7.2f}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Running domains
+
+def key_path(key_dir, uuid):
+    return os.path.join(key_dir, uuid, "key")
+
+
+def key_file_state(path):
+    """(uid, gid, mode, dir uid, dir gid, dir mode, content) of a key file,
+    or None when it is absent (its directory too)."""
+    try:
+        st = os.stat(path)
+        dst = os.stat(os.path.dirname(path))
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        if os.path.exists(os.path.dirname(path)):
+            raise AssertionError(f"{os.path.dirname(path)} is left without its key file")
+        return None
+    return (st.st_uid, st.st_gid, st.st_mode & 0o7777,
+            dst.st_uid, dst.st_gid, dst.st_mode & 0o7777, data)
+
+
+def guest_pids(name):
+    """Every process whose command line carries -name guest=NAME: QEMU and
+    the emulator's relay (a fork of the same command line)."""
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit() and vl._alive(int(e)):
+            args = vl._cmdline(int(e))
+            if any(a == f"guest={name}".encode() or a.startswith(f"guest={name},".encode())
+                   for a in args):
+                out.append(int(e))
+    return out
+
+
+def proc_text(pid):
+    """/proc/PID/cmdline and environ, as bytes ('' if gone)."""
+    out = b""
+    for f in ("cmdline", "environ"):
+        try:
+            with open(f"/proc/{pid}/{f}", "rb") as fh:
+                out += fh.read() + b"\n"
+        except OSError:
+            pass
+    return out
+
+
+def wait_until(cond, timeout, what, step=0.02):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout} s")
+        time.sleep(step)
+
+
+def domain_logs(d):
+    """{name: text} of the domain logs of @d, a LibvirtDaemon or an
+    EmbeddedRoot."""
+    out = {}
+    logdir = (d.host_path("/var/log/libvirt/qemu") if isinstance(d, vl.LibvirtDaemon)
+              else os.path.join(d.root, "log", "qemu"))
+    for n in sorted(os.listdir(logdir)) if os.path.isdir(logdir) else []:
+        if n.endswith(".log"):
+            with open(os.path.join(logdir, n), errors="replace") as f:
+                out[n[:-4]] = f.read()
+    return out
+
+
+def check_wrapper_reports(testcase, *daemons):
+    """Under a test wrapper: no valgrind report from the emulator's relay
+    in any domain log of @daemons (call it last, e.g. from tearDown)."""
+    if not vl.WRAPPER:
+        return
+    for d in daemons:
+        for name, text in domain_logs(d).items():
+            testcase.assertEqual(wrapper_reports(text), [],
+                                 f"valgrind reports in the domain log of {name}")
