@@ -83,7 +83,7 @@ echo "vmi-tool is listening (pid $TOOL_PID)"
 
 say "5. Start the VM: virt-vmi checks the definition, the key secret and the emulator, writes the per-run key file, and libvirt starts QEMU:"
 vmi start "$DOMAIN"
-wait_tool hooked
+wait_tool ready
 echo "The tool hooked the guest. What QEMU's handshake told it, and what KVMI answered:"
 python3 - "$TOOL_LOG" <<'EOP'
 import json, sys
