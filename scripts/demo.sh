@@ -25,11 +25,14 @@ UNHOOK_DELAY_MS=1500
 say() {
     if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi
 }
-vmi() { echo "# virt-vmi $*"; "$VIRT_VMI" -c "$URI" "$@"; }
+# The embedded driver caches QEMU's capabilities with the host CPUID, which
+# differs between this machine's CPUs: pinned to one, no run re-probes QEMU.
+vmi_quiet() { taskset -c 0 "$VIRT_VMI" -c "$URI" "$@"; }
+vmi() { echo "# virt-vmi $*"; vmi_quiet "$@"; }
 
 TOOL_PID=
 cleanup() {
-    "$VIRT_VMI" -c "$URI" destroy "$DOMAIN" >/dev/null 2>&1 || true
+    vmi_quiet destroy "$DOMAIN" >/dev/null 2>&1 || true
     [ -n "$TOOL_PID" ] && kill "$TOOL_PID" 2>/dev/null && wait "$TOOL_PID" 2>/dev/null
     true
 }
@@ -68,7 +71,7 @@ vmi set "$DOMAIN" --socket "$SOCK"
 
 say "3. A random key, kept in a libvirt secret; the domain names the secret, never the key:"
 vmi key-create "$DOMAIN"
-HASH=$("$VIRT_VMI" -c "$URI" key-hash "$DOMAIN")
+HASH=$(vmi_quiet key-hash "$DOMAIN")
 echo "The tool answers the handshake with the key's SHA-1 (virt-vmi key-hash): $HASH"
 
 say "4. The reference introspection tool listens, and will take ${UNHOOK_DELAY_MS} ms to remove its hooks when asked:"
@@ -80,17 +83,41 @@ echo "vmi-tool is listening (pid $TOOL_PID)"
 
 say "5. Start the VM: virt-vmi checks the definition, the key secret and the emulator, writes the per-run key file, and libvirt starts QEMU:"
 vmi start "$DOMAIN"
-wait_tool hooked
-echo "The tool hooked the guest. What QEMU's handshake told it:"
-grep '"event":"handshake"' "$TOOL_LOG" | head -1
-grep '"event":"hooked"' "$TOOL_LOG" | head -1
+wait_tool ready
+echo "The tool hooked the guest. What QEMU's handshake told it, and what KVMI answered:"
+python3 - "$TOOL_LOG" <<'EOP'
+import json, sys
+seen = set()
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] in seen or e["event"] not in ("handshake", "hooked"):
+        continue
+    seen.add(e["event"])
+    if e["event"] == "handshake":
+        print("  guest %s, uuid %s, started at %d ms, %s, e820: %s" % (
+            e["name"], e["uuid"], e["start_time"], e["cpu_type_name"],
+            ", ".join("%#x+%#x type %d" % (m["address"], m["length"], m["type"])
+                      for m in e["e820"] or [])))
+    else:
+        print("  authenticated by the key; KVMI version %d" % e["version"])
+EOP
+
 
 say "6. The status as libvirt-vmi sees it (QEMU's introspection chardev, through libvirt):"
 vmi status "$DOMAIN"
 
 say "7. Suspend: QEMU asks the tool to unhook and holds the pause until the tool closes its connection:"
 vmi suspend "$DOMAIN"
-grep -E '"event":"(unhook|closed)"' "$TOOL_LOG" | head -2
+python3 - "$TOOL_LOG" <<'EOP'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] == "unhook":
+        print("  the tool got KVMI's UNHOOK event and took %d ms to remove its hooks" % e["close_after_ms"])
+    elif e["event"] == "closed" and e.get("reason") == "unhook":
+        print("  then closed its connection: QEMU's signal to pause")
+        break
+EOP
 
 say "8. Resume: QEMU lets the tool connect again, and it hooks the guest afresh:"
 vmi resume "$DOMAIN"
@@ -105,5 +132,8 @@ ls -l "$ROOT/run/libvirt-vmi/"*/key
 vmi destroy "$DOMAIN"
 ls "$ROOT/run/libvirt-vmi/" | sed 's/^/left in the key directory: /' || true
 echo "(nothing listed: the key file is gone)"
+
+say "What QEMU's introspection object logged (the domain log):"
+grep -h 'VMI:' "$ROOT/log/qemu/$DOMAIN.log" | sed 's/^/  /'
 
 say "Done. Logs: the domain's QEMU log $ROOT/log/qemu/$DOMAIN.log (the emulator's 'VMI: ...' lines), the tool's $TOOL_LOG, the libvirt root $ROOT."

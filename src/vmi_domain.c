@@ -213,6 +213,15 @@ vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error)
 }
 
 
+static vmiKey *
+vmiDomainFetchKey(gpointer opaque, const char *secretUUID, GError **error)
+{
+    vmiConn *conn = opaque;
+
+    return vmiSecretGetKey(conn->secrets, secretUUID, error);
+}
+
+
 /*
  * In embedded mode no hook runs, so what the hook does around a start
  * happens here, in-process; a daemon's hook does it for the others.
@@ -221,20 +230,20 @@ static gboolean
 vmiDomainPrepareEmbedded(vmiConn *conn, vmiDomain *dom, GError **error)
 {
     g_autofree char *cacheDir = g_build_filename(conn->embedRoot, "cache", "libvirt-vmi", NULL);
-    vmiLifecycle lc = { conn->secrets, conn->keyDir, cacheDir };
+    vmiLifecycle lc = { vmiDomainFetchKey, conn, conn->keyDir, cacheDir };
     g_autoptr(vmiDef) def = NULL;
     g_autofree char *label = NULL;
 
     if (dom->xml->vmi && !(def = vmiDomainGetDef(dom, error)))
         return FALSE;
-    if (!vmiLifecycleCheck(&lc, dom->xml, def, error))
+    if (!vmiLifecyclePrepare(&lc, dom->xml, def, error))
         return FALSE;
     if (!def || !def->keySecret)
         return TRUE;
     if (!(label = vmiDomainXMLGetDACLabel(dom->xml)) &&
         !(label = vmiConnGetDACBaseLabel(conn, "kvm", error)))
         return FALSE;
-    return vmiLifecycleWriteKey(&lc, dom->xml, def, label, error);
+    return vmiLifecycleHandOver(&lc, dom->xml, def, label, error);
 }
 
 

@@ -147,6 +147,43 @@ vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
 }
 
 
+/* Hands DOMAIN-UUID/ and its key file over to @uid:@gid. */
+gboolean
+vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
+                GError **error)
+{
+    g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
+    g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
+    int topfd, dirfd = -1, fd = -1;
+    gboolean ok = FALSE;
+
+    if ((topfd = vmiKeyFileOpenTop(keyDir, FALSE, error)) < 0) {
+        if (error && !*error)
+            vmiKeyFileFail(error, "open directory", keyDir);
+        return FALSE;
+    }
+    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        fchown(dirfd, uid, gid) < 0) {
+        vmiKeyFileFail(error, "hand over directory", dirPath);
+        goto cleanup;
+    }
+    if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        fchown(fd, uid, gid) < 0) {
+        vmiKeyFileFail(error, "hand over", filePath);
+        goto cleanup;
+    }
+    ok = TRUE;
+
+ cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (dirfd >= 0)
+        close(dirfd);
+    close(topfd);
+    return ok;
+}
+
+
 gboolean
 vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error)
 {

@@ -6,7 +6,7 @@
 #include <glib.h>
 #include <sys/types.h>
 
-#include "vmi_secret.h"
+#include "vmi_key.h"
 
 typedef struct {
     gboolean exists;
@@ -18,6 +18,8 @@ typedef struct {
 
 gboolean vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
                          uid_t uid, gid_t gid, GError **error);
+gboolean vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
+                         GError **error);
 gboolean vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error);
 gboolean vmiKeyFileGetState(const char *keyDir, const char *domUUID,
                             vmiKeyFileState *state, GError **error);

@@ -30,20 +30,12 @@ vmiLibvirtEventThread(gpointer data)
 }
 
 
-/*
- * libvirt's events, keepalives and the embedded driver's monitor need an
- * event loop: libvirt-glib's, which lives on GLib's global default main
- * context, run by a thread for the life of the process. The program's
- * own threads therefore never iterate the default context.
- */
 static gpointer
 vmiLibvirtInitOnce(gpointer data)
 {
-    gvir_init(NULL, NULL);
-    gvir_event_register();
+    if (virInitialize() < 0)
+        g_error("cannot initialize libvirt");
     virSetErrorFunc(NULL, vmiLibvirtSilence);
-    g_thread_unref(g_thread_new("libvirt-events", vmiLibvirtEventThread,
-                                g_main_loop_new(NULL, FALSE)));
     return NULL;
 }
 
@@ -54,6 +46,32 @@ vmiLibvirtInit(void)
     static GOnce once = G_ONCE_INIT;
 
     g_once(&once, vmiLibvirtInitOnce, NULL);
+}
+
+
+/*
+ * The embedded driver runs QEMU's monitor in this process, on libvirt's
+ * event loop: libvirt-glib's, which lives on GLib's global default main
+ * context, run by a thread for the life of the process. The program's
+ * own threads therefore never iterate the default context.
+ */
+static gpointer
+vmiLibvirtEventLoopOnce(gpointer data)
+{
+    gvir_init(NULL, NULL);
+    gvir_event_register();
+    g_thread_unref(g_thread_new("libvirt-events", vmiLibvirtEventThread,
+                                g_main_loop_new(NULL, FALSE)));
+    return NULL;
+}
+
+
+static void
+vmiLibvirtStartEventLoop(void)
+{
+    static GOnce once = G_ONCE_INIT;
+
+    g_once(&once, vmiLibvirtEventLoopOnce, NULL);
 }
 
 
@@ -104,7 +122,7 @@ vmiConnKeyDirForURI(const char *uri)
     g_autofree char *root = vmiURIEmbedRoot(uri);
 
     if (!root)
-        return g_strdup(VMI_KEY_DIR_SYSTEM);
+        return g_strdup(VMI_QEMU_KEY_DIR_DEFAULT);
     return g_build_filename(root, "run", "libvirt-vmi", NULL);
 }
 
@@ -151,10 +169,15 @@ vmiConn *
 vmiConnOpen(const char *uri, GError **error)
 {
     g_autoptr(vmiConn) conn = g_new0(vmiConn, 1);
+    g_autofree char *root = NULL;
     char *actual;
+    const char *target = uri ? uri : g_getenv("LIBVIRT_DEFAULT_URI");
 
-    vmiLibvirtSetLogging(uri);
+    vmiLibvirtSetLogging(target);
     vmiLibvirtInit();
+    /* the embedded driver needs the loop before it is opened */
+    if (target && (root = vmiURIEmbedRoot(target)))
+        vmiLibvirtStartEventLoop();
     if (!(conn->conn = virConnectOpen(uri))) {
         vmiSetLibvirtError(error, "cannot connect to libvirt%s%s",
                            uri ? " at " : "", uri ? uri : "");

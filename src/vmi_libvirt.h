@@ -6,7 +6,8 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
-#define VMI_KEY_DIR_SYSTEM "/run/libvirt-vmi"
+#include "qemu_vmi.h"
+
 
 typedef struct _vmiConn vmiConn;
 struct _vmiConn {

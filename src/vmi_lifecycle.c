@@ -1,35 +1,33 @@
 /*
  * vmi_lifecycle.c: checks before a start, the key file, clean-up
+ *
+ *   check     arguments in step with the element, key readable, emulator
+ *             able to do what the element asks
+ *   prepare   check, then the key file, root's until QEMU's user is known
+ *   hand over the key file to QEMU's user (libvirt's DAC label)
+ *   clean up  the key file goes
  */
 #include "vmi_lifecycle.h"
 #include "vmi_keyfile.h"
 #include "vmi_probe.h"
-#include "vmi_secret.h"
 #include "vmi_sync.h"
 #include "conf/vmi_error.h"
 
 
-/*
- * Everything that would make the start fail, or run the domain with less
- * than it asks for, found before QEMU starts: arguments out of step with
- * the element, the key secret, and what the emulator's introspection
- * object can do. @def NULL: the domain has no element (then it must not
- * have our arguments either).
- */
-gboolean
-vmiLifecycleCheck(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
-                  GError **error)
+static vmiKey *
+vmiLifecycleFetchKey(const vmiLifecycle *lc, const vmiDef *def, GError **error)
+{
+    return lc->fetchKey(lc->opaque, def->keySecret, error);
+}
+
+
+static gboolean
+vmiLifecycleCheckEmulator(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
+                          GError **error)
 {
     g_autofree char *emulator = vmiDomainXMLGetEmulator(dom);
-    g_auto(GStrv) env = vmiDomainXMLGetQemuEnv(dom);
+    g_auto(GStrv) env = NULL;
     vmiProbeResult result;
-
-    if (!vmiSyncCheck(dom, def, lc->keyDir, dom->name ? dom->name : "DOMAIN", error))
-        return FALSE;
-    if (!def)
-        return TRUE;
-    if (def->keySecret && !vmiSecretCheck(lc->conn, def->keySecret, error))
-        return FALSE;
 
     if (!emulator) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_UNSUPPORTED,
@@ -37,27 +35,76 @@ vmiLifecycleCheck(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
                     "introspection object");
         return FALSE;
     }
+    env = vmiDomainXMLGetQemuEnv(dom);
     return vmiProbeEmulator(emulator, (const char *const *)env, lc->cacheDir, &result, error) &&
            vmiProbeCheckDef(emulator, result, def, error);
 }
 
 
-/* The per-run key file, readable only by @dacLabel, QEMU's user:group. */
+/*
+ * Everything that would make the start fail, or run the domain with less
+ * than it asks for, found before QEMU starts: arguments out of step with
+ * the element, the key secret, and what the emulator's introspection
+ * object can do. @def NULL: the domain has no element (then it must not
+ * have our arguments either). Returns the key in @key, if asked.
+ */
+static gboolean
+vmiLifecycleCheckAll(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
+                     vmiKey **key, GError **error)
+{
+    g_autoptr(vmiKey) fetched = NULL;
+
+    if (!vmiSyncCheck(dom, def, lc->keyDir, dom->name ? dom->name : "DOMAIN", error))
+        return FALSE;
+    if (!def)
+        return TRUE;
+    if (def->keySecret && !(fetched = vmiLifecycleFetchKey(lc, def, error)))
+        return FALSE;
+    if (!vmiLifecycleCheckEmulator(lc, dom, def, error))
+        return FALSE;
+    if (key)
+        *key = g_steal_pointer(&fetched);
+    return TRUE;
+}
+
+
 gboolean
-vmiLifecycleWriteKey(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
-                     const char *dacLabel, GError **error)
+vmiLifecycleCheck(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
+                  GError **error)
+{
+    return vmiLifecycleCheckAll(lc, dom, def, NULL, error);
+}
+
+
+/*
+ * The check, then the key file. QEMU's user is not known yet (libvirt
+ * labels the domain later), so the file is root's until handed over.
+ */
+gboolean
+vmiLifecyclePrepare(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
+                    GError **error)
 {
     g_autoptr(vmiKey) key = NULL;
+
+    if (!vmiLifecycleCheckAll(lc, dom, def, &key, error))
+        return FALSE;
+    return !key || vmiKeyFileWrite(lc->keyDir, dom->uuid, key, 0, 0, error);
+}
+
+
+/* The key file becomes readable by @dacLabel, QEMU's user:group, only. */
+gboolean
+vmiLifecycleHandOver(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
+                     const char *dacLabel, GError **error)
+{
     uid_t uid = 0;
     gid_t gid = 0;
 
-    if (!def->keySecret)
+    if (!def || !def->keySecret)
         return TRUE;
     if (dacLabel && !vmiParseDACLabel(dacLabel, &uid, &gid, error))
         return FALSE;
-    if (!(key = vmiSecretGetKey(lc->conn, def->keySecret, error)))
-        return FALSE;
-    return vmiKeyFileWrite(lc->keyDir, dom->uuid, key, uid, gid, error);
+    return vmiKeyFileChown(lc->keyDir, dom->uuid, uid, gid, error);
 }
 
 

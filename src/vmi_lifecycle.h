@@ -6,18 +6,24 @@
 #pragma once
 
 #include <glib.h>
-#include <libvirt/libvirt.h>
 
 #include "conf/vmi_domain_xml.h"
+#include "vmi_key.h"
+
+/* Reads the key a libvirt secret holds: in-process, or through a helper. */
+typedef vmiKey *(*vmiKeyFetchFunc)(gpointer opaque, const char *secretUUID, GError **error);
 
 typedef struct {
-    virConnectPtr conn;     /* to read key secrets */
+    vmiKeyFetchFunc fetchKey;
+    gpointer opaque;
     const char *keyDir;
     const char *cacheDir;   /* emulator probe results; NULL: no cache */
 } vmiLifecycle;
 
 gboolean vmiLifecycleCheck(const vmiLifecycle *lc, vmiDomainXML *dom,
                            const vmiDef *def, GError **error);
-gboolean vmiLifecycleWriteKey(const vmiLifecycle *lc, vmiDomainXML *dom,
+gboolean vmiLifecyclePrepare(const vmiLifecycle *lc, vmiDomainXML *dom,
+                             const vmiDef *def, GError **error);
+gboolean vmiLifecycleHandOver(const vmiLifecycle *lc, vmiDomainXML *dom,
                               const vmiDef *def, const char *dacLabel, GError **error);
 gboolean vmiLifecycleCleanUp(const vmiLifecycle *lc, const char *domUUID, GError **error);

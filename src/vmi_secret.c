@@ -5,124 +5,12 @@
  * secret is not private: the libvirt hook reads its value to write the
  * per-run key file QEMU reads (libvirt itself never hands it to QEMU).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/random.h>
-#include <glib/gstdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <libvirt/virterror.h>
 
 #include "vmi_secret.h"
 #include "vmi_libvirt.h"
 #include "conf/vmi_error.h"
-
-
-void
-vmiKeyFree(vmiKey *key)
-{
-    if (!key)
-        return;
-    if (key->data) {
-        explicit_bzero(key->data, key->len);
-        g_free(key->data);
-    }
-    g_free(key);
-}
-
-
-vmiKey *
-vmiKeyNewRandom(GError **error)
-{
-    g_autoptr(vmiKey) key = g_new0(vmiKey, 1);
-
-    key->len = VMI_KEY_BYTES;
-    key->data = g_malloc(key->len);
-    /* The kernel's CSPRNG; 32 bytes never come back short. */
-    if (getrandom(key->data, key->len, 0) != (ssize_t)key->len) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "cannot get random bytes for a key: %s", g_strerror(errno));
-        return NULL;
-    }
-    return g_steal_pointer(&key);
-}
-
-
-/*
- * All the bytes of @path, which must be a file of 1 to VMI_KEY_MAX_BYTES
- * bytes. Errors quote the path with ASCII quotes and say why from errno:
- * GLib's messages use typographic quotes, which a C locale prints as '?'.
- */
-vmiKey *
-vmiKeyReadFile(const char *path, GError **error)
-{
-    g_autoptr(vmiKey) key = g_new0(vmiKey, 1);
-    struct stat st;
-    int fd;
-
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 || fstat(fd, &st) < 0) {
-        int errsv = errno;
-        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "cannot read key file '%s': %s", path, g_strerror(errsv));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "cannot read key file '%s': it is a directory", path);
-        return NULL;
-    }
-    if (S_ISREG(st.st_mode) && st.st_size > VMI_KEY_MAX_BYTES) {
-        close(fd);
-        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "invalid key file '%s': %lld bytes, expected at most %d",
-                    path, (long long)st.st_size, VMI_KEY_MAX_BYTES);
-        return NULL;
-    }
-
-    /* One byte more than allowed tells a pipe that is too long. */
-    key->data = g_malloc(VMI_KEY_MAX_BYTES + 1);
-    while (key->len <= VMI_KEY_MAX_BYTES) {
-        ssize_t n = read(fd, key->data + key->len, VMI_KEY_MAX_BYTES + 1 - key->len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int errsv = errno;
-            close(fd);
-            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                        "cannot read key file '%s': %s", path, g_strerror(errsv));
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        key->len += n;
-    }
-    close(fd);
-    if (key->len == 0) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "invalid key file '%s': 0 bytes, expected 1 to %d", path, VMI_KEY_MAX_BYTES);
-        return NULL;
-    }
-    if (key->len > VMI_KEY_MAX_BYTES) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "invalid key file '%s': more than %d bytes, expected at most %d",
-                    path, VMI_KEY_MAX_BYTES, VMI_KEY_MAX_BYTES);
-        return NULL;
-    }
-    return g_steal_pointer(&key);
-}
-
-
-/* What the tool sends back in the handshake: SHA-1 over all the key's bytes. */
-char *
-vmiKeyHashHex(const vmiKey *key)
-{
-    return g_compute_checksum_for_data(G_CHECKSUM_SHA1, key->data, key->len);
-}
 
 
 static virSecretPtr

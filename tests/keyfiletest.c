@@ -98,6 +98,29 @@ testWriteAndRemove(Fixture *fx, gconstpointer data)
 }
 
 
+/* Written as root's at prepare, handed over to QEMU's user at start. */
+static void
+testHandOver(Fixture *fx, gconstpointer data)
+{
+    g_autoptr(vmiKey) key = testKey("k");
+    g_autoptr(GError) err = NULL;
+    vmiKeyFileState state;
+
+    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, key, 0, 0, &err));
+    g_assert_true(vmiKeyFileChown(fx->keyDir, UUID, 4242, 4343, &err));
+    g_assert_no_error(err);
+    g_assert_true(vmiKeyFileGetState(fx->keyDir, UUID, &state, &err));
+    g_assert_cmpuint(state.uid, ==, 4242);
+    g_assert_cmpuint(state.gid, ==, 4343);
+    g_assert_cmpuint(state.mode, ==, 0600);
+    g_assert_cmpuint(state.dirMode, ==, 0700);
+
+    g_assert_true(vmiKeyFileRemove(fx->keyDir, UUID, &err));
+    g_assert_false(vmiKeyFileChown(fx->keyDir, UUID, 1, 1, &err));
+    g_assert_nonnull(strstr(err->message, "cannot hand over directory"));
+}
+
+
 static void
 testStaleReplaced(Fixture *fx, gconstpointer data)
 {
@@ -181,6 +204,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add("/keyfile/write-remove", Fixture, NULL, setUp, testWriteAndRemove, tearDown);
+    g_test_add("/keyfile/hand-over", Fixture, NULL, setUp, testHandOver, tearDown);
     g_test_add("/keyfile/stale-replaced", Fixture, NULL, setUp, testStaleReplaced, tearDown);
     g_test_add("/keyfile/symlink", Fixture, NULL, setUp, testSymlinkNotFollowed, tearDown);
     g_test_add("/keyfile/unsafe-dir", Fixture, NULL, setUp, testUnsafeKeyDirRefused, tearDown);

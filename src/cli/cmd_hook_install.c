@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "vmi_cli.h"
@@ -30,18 +31,24 @@ vmiHookFindBinary(void)
 }
 
 
-/* Written aside and renamed: libvirtd never runs a half-copied hook. */
+/*
+ * A symlink, made aside and renamed over the old one: libvirtd never sees
+ * a half-installed hook, and the hook finds its helper
+ * (libvirt-vmi-hook-key) beside the file the link resolves to.
+ */
 static gboolean
-vmiHookCopy(const char *from, const char *to, GError **error)
+vmiHookLink(const char *hook, const char *to, GError **error)
 {
-    g_autofree char *data = NULL;
     g_autofree char *tmp = g_strdup_printf("%s.new", to);
-    gsize len;
+    g_autofree char *target = realpath(hook, NULL);
 
-    if (!g_file_get_contents(from, &data, &len, error) ||
-        !g_file_set_contents_full(tmp, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0755, error))
+    if (!target) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND, "cannot find the hook %s: %s",
+                    hook, g_strerror(errno));
         return FALSE;
-    if (g_chmod(tmp, 0755) < 0 || g_rename(tmp, to) < 0) {
+    }
+    g_unlink(tmp);
+    if (symlink(target, tmp) < 0 || g_rename(tmp, to) < 0) {
         int errsv = errno;
         g_unlink(tmp);
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot install %s: %s",
@@ -90,7 +97,7 @@ vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
         return vmiCliUsage(ctx, "hook-install takes no arguments");
 
     embedKeys = vmiConnKeyDirForURI(uri);
-    if (!g_str_equal(embedKeys, VMI_KEY_DIR_SYSTEM))
+    if (!g_str_equal(embedKeys, VMI_QEMU_KEY_DIR_DEFAULT))
         return vmiCliUsage(ctx, "the embedded driver (%s) runs no hooks: "
                            "virt-vmi start does their work in-process", uri);
 
@@ -99,11 +106,11 @@ vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
                     VMI_HOOK_DIR, g_strerror(errno));
         return vmiCliFail(err);
     }
-    if (!vmiHookCopy(hook, target, &err) ||
+    if (!vmiHookLink(hook, target, &err) ||
         !vmiHookWriteSettings(uri, &err))
         return vmiCliFail(err);
 
-    g_print("Installed %s (from %s); it reads key secrets through %s (%s)\n",
+    g_print("Installed %s (a link to %s); it reads key secrets through %s (%s)\n",
             target, hook, uri, VMI_SETTINGS_FILE);
     if (!hadDir)
         g_print("Restart libvirtd: it looks for %s only when it starts\n", VMI_HOOK_DIR);
@@ -114,7 +121,7 @@ vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
 const vmiCliCommand vmiCmdHookInstall = {
     "hook-install", "",
     "Install the libvirt hook (daemon mode)",
-    "Install libvirt-vmi's hook as " VMI_HOOK_DIR "/" VMI_HOOK_NAME ", and\n"
+    "Install libvirt-vmi's hook as " VMI_HOOK_DIR "/" VMI_HOOK_NAME " (a link), and\n"
     "record in " VMI_SETTINGS_FILE " the libvirt URI it reads key secrets\n"
     "through (-c URI; default qemu:///system). libvirtd only sees qemu.d if\n"
     "it existed when libvirtd started.",

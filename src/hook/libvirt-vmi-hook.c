@@ -7,35 +7,43 @@
  * with the domain XML on standard input. A non-zero exit refuses the
  * operation, with standard error as the reason libvirt reports.
  *
- *   prepare begin     checks: element valid, arguments in step, key secret
- *                     readable, emulator able to enforce <vmi:allow>
+ *   prepare begin     checks (element valid, arguments in step, key secret
+ *                     readable, emulator able to enforce <vmi:allow>), then
+ *                     writes the per-run key file, root's for now
  *   migrate begin     the same checks on a migration's destination,
  *   restore begin     before the source unhooks or the image is read
- *   start begin       writes the per-run key file for QEMU's user (the
- *                     domain XML now carries the DAC label QEMU runs with)
+ *   start begin       hands the key file over to QEMU's user: the domain
+ *                     XML now carries the DAC label QEMU runs with
  *   stopped end,
  *   release end       removes the key file
  *
- * It calls libvirt only to read key secrets, never a domain API: libvirt
- * holds the domain's lock while a hook runs, and the secret driver does
- * not need it. An alarm bounds the whole run.
+ * libvirt runs every hook for every domain's every operation, so this
+ * program does not link libvirt (loading it costs more than all the rest):
+ * the key is read by libvirt-vmi-hook-key, run only for a domain with a
+ * <vmi:key>. That calls libvirt's secret driver only, never a domain API,
+ * which would wait for the domain lock libvirt holds while a hook runs.
+ * An alarm bounds the whole run.
  */
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vmi_config.h"
-#include "vmi_libvirt.h"
+#include "qemu_vmi.h"
 #include "vmi_lifecycle.h"
 #include "vmi_settings.h"
 #include "conf/vmi_error.h"
 
 #define VMI_HOOK_TIMEOUT_SECONDS 60
+#define VMI_HOOK_KEY_HELPER "libvirt-vmi-hook-key"
 
 typedef enum {
+    VMI_HOOK_PREPARE,
     VMI_HOOK_CHECK,
-    VMI_HOOK_WRITE_KEY,
+    VMI_HOOK_HAND_OVER,
     VMI_HOOK_CLEAN_UP,
 } vmiHookAction;
 
@@ -44,13 +52,18 @@ static const struct {
     const char *subop;
     vmiHookAction action;
 } vmiHookActions[] = {
-    { "prepare", "begin", VMI_HOOK_CHECK },
+    { "prepare", "begin", VMI_HOOK_PREPARE },
     { "migrate", "begin", VMI_HOOK_CHECK },
     { "restore", "begin", VMI_HOOK_CHECK },
-    { "start", "begin", VMI_HOOK_WRITE_KEY },
+    { "start", "begin", VMI_HOOK_HAND_OVER },
     { "stopped", "end", VMI_HOOK_CLEAN_UP },
     { "release", "end", VMI_HOOK_CLEAN_UP },
 };
+
+typedef struct {
+    char *helper;       /* libvirt-vmi-hook-key */
+    char *uri;          /* the daemon to read secrets from */
+} vmiHookKeySource;
 
 
 static void
@@ -74,16 +87,67 @@ vmiHookFail(const char *domain, GError *error)
 }
 
 
+/*
+ * Beside this program in a build tree, or where both are installed; via
+ * argv[0], which names the program even under a wrapper such as valgrind
+ * and, through the qemu.d symlink, resolves to where it really is.
+ */
+static char *
+vmiHookFindHelper(const char *argv0)
+{
+    g_autofree char *self = realpath(argv0, NULL);
+    g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+    g_autofree char *sibling = dir ? g_build_filename(dir, VMI_HOOK_KEY_HELPER, NULL) : NULL;
+
+    if (sibling && g_file_test(sibling, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer(&sibling);
+    return g_build_filename(VMI_LIBEXECDIR, VMI_HOOK_KEY_HELPER, NULL);
+}
+
+
+/* The key, on the helper's standard output; its errors on its stderr. */
+static vmiKey *
+vmiHookFetchKey(gpointer opaque, const char *secretUUID, GError **error)
+{
+    vmiHookKeySource *src = opaque;
+    const char *argv[] = { src->helper, src->uri, secretUUID, NULL };
+    g_autoptr(GSubprocess) proc = NULL;
+    g_autoptr(vmiKey) key = NULL;
+    g_autofree char *err = NULL;
+    GInputStream *out;
+
+    if (!(proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                   G_SUBPROCESS_FLAGS_STDERR_PIPE, error)))
+        return NULL;
+    out = g_subprocess_get_stdout_pipe(proc);
+    key = vmiKeyReadFd(g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(out)),
+                       "the key from " VMI_HOOK_KEY_HELPER, NULL);
+    g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, NULL);
+    if (!g_subprocess_get_successful(proc)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "%s",
+                    err && *err ? g_strchomp(err) : "cannot read the key secret");
+        return NULL;
+    }
+    if (!key) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "%s gave no key for secret '%s'", VMI_HOOK_KEY_HELPER, secretUUID);
+        return NULL;
+    }
+    return g_steal_pointer(&key);
+}
+
+
 static int
-vmiHookRun(const char *domain, vmiHookAction action)
+vmiHookRun(const char *argv0, const char *domain, vmiHookAction action)
 {
     g_autoptr(vmiSettings) settings = NULL;
     g_autoptr(vmiDomainXML) dom = NULL;
     g_autoptr(vmiDef) def = NULL;
-    g_autoptr(vmiConn) conn = NULL;
     g_autofree char *label = NULL;
-    vmiLifecycle lc = { NULL, VMI_KEY_DIR_SYSTEM, VMI_CACHE_DIR };
+    vmiHookKeySource src = { NULL, NULL };
+    vmiLifecycle lc = { vmiHookFetchKey, &src, VMI_QEMU_KEY_DIR_DEFAULT, VMI_CACHE_DIR };
     GError *err = NULL;
+    int rc = 0;
 
     if (!(dom = vmiDomainXMLReadFile("-", "the domain XML", &err)))
         return vmiHookFail(domain, err);
@@ -100,26 +164,25 @@ vmiHookRun(const char *domain, vmiHookAction action)
         g_prefix_error(&err, "its <vmi:introspection> is invalid: ");
         return vmiHookFail(domain, err);
     }
-    if (action == VMI_HOOK_WRITE_KEY && (!def || !def->keySecret))
+
+    if (action == VMI_HOOK_HAND_OVER) {
+        label = vmiDomainXMLGetDACLabel(dom);
+        if (!vmiLifecycleHandOver(&lc, dom, def, label, &err))
+            return vmiHookFail(domain, err);
         return 0;
+    }
 
     if (def && def->keySecret) {
-        if (!(settings = vmiSettingsLoad(VMI_SETTINGS_FILE, &err)) ||
-            !(conn = vmiConnOpen(settings->hookURI, &err)))
+        if (!(settings = vmiSettingsLoad(VMI_SETTINGS_FILE, &err)))
             return vmiHookFail(domain, err);
-        lc.conn = conn->conn;
+        src.uri = settings->hookURI;
+        src.helper = vmiHookFindHelper(argv0);
     }
-
-    if (action == VMI_HOOK_CHECK) {
-        if (!vmiLifecycleCheck(&lc, dom, def, &err))
-            return vmiHookFail(domain, err);
-        return 0;
-    }
-
-    label = vmiDomainXMLGetDACLabel(dom);
-    if (!vmiLifecycleWriteKey(&lc, dom, def, label, &err))
-        return vmiHookFail(domain, err);
-    return 0;
+    if (!(action == VMI_HOOK_PREPARE ? vmiLifecyclePrepare(&lc, dom, def, &err) :
+                                       vmiLifecycleCheck(&lc, dom, def, &err)))
+        rc = vmiHookFail(domain, err);
+    g_free(src.helper);
+    return rc;
 }
 
 
@@ -148,7 +211,7 @@ main(int argc, char **argv)
     for (i = 0; i < G_N_ELEMENTS(vmiHookActions); i++) {
         if (g_str_equal(argv[2], vmiHookActions[i].op) &&
             g_str_equal(argv[3], vmiHookActions[i].subop))
-            return vmiHookRun(argv[1], vmiHookActions[i].action);
+            return vmiHookRun(argv[0], argv[1], vmiHookActions[i].action);
     }
     /* other operations: nothing to do, and libvirt's XML is not read */
     return 0;

@@ -176,7 +176,7 @@ class HostTest(vp.TestCase):
             with open(vp.HOOK, "rb") as f:
                 self.assertEqual(hook_text, f.read())
         self.assertEqual(os.stat(hook).st_mode & 0o777, 0o755)
-        self.assertIn(f"Installed {vp.HOOK_PATH} (from {vp.HOOK}); it reads key secrets through "
+        self.assertIn(f"Installed {vp.HOOK_PATH} (a link to {vp.HOOK}); it reads key secrets through "
                       f"{d.uri} ({vp.SETTINGS_PATH})", d.hook_install_result.stdout)
 
         with open(conf, "w") as f:

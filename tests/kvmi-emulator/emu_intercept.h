@@ -20,6 +20,7 @@ gboolean emuInterceptEvent(emuMonitor *mon, const char *name, const char *msg, g
 /* Events on the private session (resets). */
 void emuInterceptPrivateEvent(emuSession *session, const char *msg, gsize len,
                               const char *name, gpointer opaque);
-/* QEMU has exited: the relay ends. */
+/* A QEMU session reached its end (QEMU exits): @func, set by the relay,
+ * counts them and ends the relay after the last. */
 void emuInterceptQemuGone(void);
 void emuInterceptSetQuitFunc(void (*func)(void));

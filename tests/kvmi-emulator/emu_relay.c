@@ -316,6 +316,7 @@ emuRelayRun(emuCmdline *cmd, int privateFd, pid_t qemuPid)
     g_clear_pointer(&emuCtx.priv, emuSessionFree);
     g_clear_pointer(&emuCtx.chardevs, g_ptr_array_unref);
     g_clear_pointer(&emuCtx.e820, g_array_unref);
+    g_clear_pointer(&emuCtx.guestName, g_free);
     emuSecretsClear();
     for (i = 0; i < cmd->monitors->len; i++) {
         emuMonitorSpec *mon = g_ptr_array_index(cmd->monitors, i);

@@ -326,7 +326,9 @@ emuEmulate(const emuOptions *opts, emuCmdline *cmd)
         return 1;
     }
     if (pid == 0)
-        _exit(emuRunRelay(cmd, privateQemuFd, privateProxyFd, parent));
+        /* exit(), not _exit(): LeakSanitizer checks at exit (stdio was
+         * flushed before the fork) */
+        exit(emuRunRelay(cmd, privateQemuFd, privateProxyFd, parent));
     return emuBecomeQemu(opts, cmd, privateQemuFd, privateProxyFd);
 }
 

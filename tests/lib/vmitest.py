@@ -342,11 +342,13 @@ class Emulator:
         self.check_wrapper_reports()
 
     def check_wrapper_reports(self):
-        """Under valgrind (--quiet), any report in the log fails the test."""
-        if not WRAPPER:
-            return
-        reports = [line for line in self.log().splitlines() if re.match(r'==\d+==', line)]
-        self.testcase.assertEqual(reports, [], 'the wrapper reported problems')
+        """Any report of valgrind (--quiet) or of the sanitizers (a
+        -Dsanitizers=true build) in the log fails the test: the relay's
+        exit status reaches no one."""
+        reports = [line for line in self.log().splitlines()
+                   if (WRAPPER and re.match(r'==\d+==', line)) or
+                   re.search(r'ERROR: (Address|Leak)Sanitizer|runtime error:', line)]
+        self.testcase.assertEqual(reports, [], 'valgrind or a sanitizer reported problems')
 
     def kill(self):
         if self.proc.poll() is None:

@@ -1,0 +1,67 @@
+/*
+ * libvirt-vmi-hook-key URI SECRET-UUID: the introspection key a libvirt
+ * secret holds, written raw to standard output (a pipe from
+ * libvirt-vmi-hook, never a terminal or a file)
+ *
+ * The hook's only use of libvirt, apart so that the hook itself does not
+ * load libvirt for every operation of every domain. It calls the secret
+ * driver only. Exit status 0 with the key, 1 with the reason on standard
+ * error, 2 on a bad command line.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmi_libvirt.h"
+#include "vmi_secret.h"
+
+#define VMI_HOOK_KEY_TIMEOUT_SECONDS 30
+
+
+static int
+vmiHookKeyFail(GError *error)
+{
+    g_printerr("%s\n", error->message);
+    g_error_free(error);
+    return 1;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(vmiConn) conn = NULL;
+    g_autoptr(vmiKey) key = NULL;
+    GError *err = NULL;
+    struct stat st;
+    size_t done = 0;
+
+    if (argc != 3 || !g_uuid_string_is_valid(argv[2])) {
+        g_printerr("usage: %s URI SECRET-UUID > PIPE\n", argv[0]);
+        return 2;
+    }
+    /* key material goes to a pipe only */
+    if (fstat(STDOUT_FILENO, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+        g_printerr("%s: standard output must be a pipe\n", argv[0]);
+        return 2;
+    }
+    alarm(VMI_HOOK_KEY_TIMEOUT_SECONDS);
+
+    if (!(conn = vmiConnOpen(argv[1], &err)) ||
+        !(key = vmiSecretGetKey(conn->secrets, argv[2], &err)))
+        return vmiHookKeyFail(err);
+
+    while (done < key->len) {
+        ssize_t n = write(STDOUT_FILENO, key->data + done, key->len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            g_printerr("cannot hand the key over: %s\n", g_strerror(errno));
+            return 1;
+        }
+        done += n;
+    }
+    return 0;
+}
