@@ -28,7 +28,7 @@ USER_CMDLINE = [("arg", a) for a in USER_ARGS] + [("env", k, v) for k, v in USER
 class ConfigTest(vp.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = vp.product_daemon("config", emulators=[vl.QEMU, vp.emulator()])
+        cls.d = vp.product_daemon("config", emulators=[vl.QEMU, *vp.emulators()])
         cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-config-")
         # One key secret any test may point a domain at
         cls.secret = cls.d.define_secret(b"config test key\n", usage_type="tls",
@@ -373,7 +373,7 @@ cat $d/$n.xml > "$1"
         self.assertEqual(r.rc, 0, r)
 
     def test_virsh_edit_then_sync(self):
-        self.define("behind", emulator=vp.emulator(),
+        self.define("behind", emulator=vp.domain_emulator(),
                     metadata=vp.element("/run/vmi/behind-a.sock", key=self.secret))
         self.assertOk(self.vv("sync", "behind"))  # the arguments of a hand-written definition
         self.virsh_edit("behind", "behind-a.sock", "behind-b.sock")

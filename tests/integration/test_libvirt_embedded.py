@@ -27,7 +27,7 @@ class EmbeddedTest(vp.TestCase):
         os.chmod(cls.tmp.name, 0o755)
         cls.readonly = vp.compat_emulator("fork-readonly")
         cls.e = vl.EmbeddedRoot(os.path.join(cls.tmp.name, "root"),
-                                emulators=[vp.emulator(), cls.readonly])
+                                emulators=[*vp.emulators(), cls.readonly])
         cls.tools = os.path.join(cls.tmp.name, "tools")
         os.makedirs(cls.tools, mode=0o755)
         cls.key_dir = os.path.join(cls.e.root, "run", "libvirt-vmi")
@@ -46,9 +46,9 @@ class EmbeddedTest(vp.TestCase):
 
     def define(self, name, emulator=None, **element):
         sock = os.path.join(self.tools, f"{name}.sock")
-        path = self.e.write_xml(vl.domain_xml(name, emulator=emulator or vp.emulator(),
-                                              metadata=vp.element(sock, reconnect=1, **element)),
-                                f"{name}.xml")
+        xml = vl.domain_xml(name, emulator=emulator or vp.domain_emulator(),
+                            metadata=vp.element(sock, reconnect=1, **element))
+        path = self.e.write_xml(xml, f"{name}.xml")
         r = self.vv("define", path)
         self.assertEqual(r.rc, 0, r)
         self.addCleanup(self.e.virsh, f"undefine {name}", check=False)

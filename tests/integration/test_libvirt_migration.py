@@ -24,8 +24,8 @@ class MigrationTest(vp.TestCase):
     def setUpClass(cls):
         cls.a = cls.b = None
         try:
-            cls.a = vp.product_daemon("mig-src", emulators=[vl.QEMU, vp.emulator()])
-            cls.b = vp.product_daemon("mig-dst", emulators=[vl.QEMU, vp.emulator()])
+            cls.a = vp.product_daemon("mig-src", emulators=[vl.QEMU, *vp.emulators()])
+            cls.b = vp.product_daemon("mig-dst", emulators=[vl.QEMU, *vp.emulators()])
         except BaseException:
             vl.stop_all(*[d for d in (cls.a, cls.b) if d])
             raise
@@ -50,7 +50,7 @@ class MigrationTest(vp.TestCase):
         self.sock = os.path.join(self.tools, "mig.sock")
         self.tool = vp.Tool(self.sock, key_file=keyfile)
         self.addCleanup(self.tool.stop)
-        self.uuid = self.a.define_domain("mig", emulator=vp.emulator(), metadata=vp.element(
+        self.uuid = self.a.define_domain("mig", emulator=vp.domain_emulator(), metadata=vp.element(
             self.sock, reconnect=1, key=self.secret, unhook=10))
         for d in (self.b, self.a):
             self.addCleanup(d.virsh, "undefine", "mig", check=False)

@@ -27,7 +27,7 @@ USER_ENV = {"VMI_TEST_USER_ENV": "kept"}
 class StartTest(vp.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = vp.product_daemon("start", emulators=[vl.QEMU, vp.emulator()])
+        cls.d = vp.product_daemon("start", emulators=[vl.QEMU, *vp.emulators()])
         cls.tools = vp.tool_dir(cls.d)
         cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-start-")
         cls.qemu_uid = vl.pwd_uid(vl.QEMU_USER)
@@ -51,7 +51,7 @@ class StartTest(vp.TestCase):
         self.tools, QEMU reconnecting every second, with @key imported
         through virt-vmi key-import. Returns its UUID."""
         element.setdefault("reconnect", 1)
-        uuid = self.d.define_domain(name, emulator=vp.emulator(), qemu_args=USER_ARGS,
+        uuid = self.d.define_domain(name, emulator=vp.domain_emulator(), qemu_args=USER_ARGS,
                                     qemu_env=USER_ENV,
                                     metadata=vp.element(self.sock(name), **element))
         self.addCleanup(self.d.virsh, "undefine", name, check=False)

@@ -27,7 +27,7 @@ UNHOOK_TIMEOUT = 2
 class SuspendTest(vp.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = vp.product_daemon("suspend", emulators=[vl.QEMU, vp.emulator()])
+        cls.d = vp.product_daemon("suspend", emulators=[vl.QEMU, *vp.emulators()])
         cls.tools = vp.tool_dir(cls.d)
         cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-suspend-")
         os.chmod(cls.tmp.name, 0o755)
@@ -49,7 +49,7 @@ class SuspendTest(vp.TestCase):
         (conn 1). Returns (uuid, tool)."""
         element.setdefault("reconnect", 1)
         sock = os.path.join(self.tools, f"{name}.sock")
-        uuid = self.d.define_domain(name, emulator=vp.emulator(),
+        uuid = self.d.define_domain(name, emulator=vp.domain_emulator(),
                                     metadata=vp.element(sock, **element))
         self.addCleanup(self.d.virsh, "undefine", name, check=False)
         self.addCleanup(self.d.virsh, "destroy", name, check=False)

@@ -20,6 +20,7 @@ import os
 import queue
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,30 +158,53 @@ def virt_vmi_embedded(root, *args, input=None, env=None, timeout=None, check=Fal
     return r.check() if check else r
 
 
-HOOK_WRAPPED_CALLS = 2
+HOOK_WRAPPED_CALLS = 1
+HOOK_KEY_WRAPPED_CALLS = 2
+HOOK_KEY = os.path.join(BUILD_DIR, "src", "libvirt-vmi-hook-key")
+
+
+def _counted_exec(counter, kind, wrapped, plain, limit):
+    """Shell lines that exec @wrapped for the first @limit runs of @kind
+    (counted by files in the directory @counter), @plain after that."""
+    return f"""mkdir -p {counter}
+n=$(ls {counter} | grep -c "^{kind}-")
+if [ "$n" -lt {limit} ]; then
+    : > "{counter}/{kind}-$$"
+    exec {wrapped} "$@"
+fi
+exec {plain} "$@"
+"""
 
 
 def install_hook(d):
     """`virt-vmi hook-install` in @d's namespace, as an operator runs it.
-    Under a test wrapper the installed copy is then replaced by a script
-    that runs the same hook, under the wrapper for the first
-    HOOK_WRAPPED_CALLS calls of each operation (see wrap_once). Reloads
-    libvirtd so that it runs qemu.d hooks. Returns hook-install's Result."""
+    Reloads libvirtd so that it runs qemu.d hooks. Returns hook-install's
+    Result.
+
+    Under a test wrapper the installed link is then replaced by a script
+    running a copy of the hook in a directory of the daemon's, beside a
+    script in the place of its key helper (the hook finds the helper
+    beside itself): each under the wrapper for the first
+    HOOK_WRAPPED_CALLS calls of each operation (the helper: its first
+    two runs), natively after that (see wrap_once)."""
     r = virt_vmi(d, "hook-install", check=True)
     if vl.WRAPPER:
-        limit = 1 << 30 if WRAP_ALL else HOOK_WRAPPED_CALLS
-        seen = "/etc/libvirt/hooks/vmi-test-wrapped"
-        d.add_hook("50-libvirt-vmi", f"""#!/bin/sh
-# libvirt-vmi-hook, under the test wrapper for the first {limit} calls of
-# each operation ({seen} counts them)
-mkdir -p {seen}
-n=$(ls {seen} | grep -c "^$2-$3-")
-if [ "$n" -lt {limit} ]; then
-    : > "{seen}/$2-$3-$$"
-    exec {shlex.join(vl.wrap([HOOK]))} "$@"
-fi
-exec {shlex.quote(HOOK)} "$@"
-""")
+        every = 1 << 30 if WRAP_ALL else None
+        counter = "/etc/libvirt/hooks/vmi-test-wrapped"
+        bindir = os.path.join(d.dir, "hookbin")
+        os.makedirs(bindir, exist_ok=True)
+        hook = os.path.join(bindir, "libvirt-vmi-hook")
+        shutil.copy(HOOK, hook)
+        vl._write(os.path.join(bindir, "libvirt-vmi-hook-key"), "#!/bin/sh\n" +
+                  _counted_exec(counter, "key-helper", shlex.join(vl.wrap([HOOK_KEY])),
+                                shlex.quote(HOOK_KEY), every or HOOK_KEY_WRAPPED_CALLS),
+                  0o755)
+        # hook-install made a link to the build's hook: replace the link,
+        # never write through it
+        os.unlink(d.host_path(HOOK_PATH))
+        d.add_hook("50-libvirt-vmi", "#!/bin/sh\n# libvirt-vmi-hook, counted per operation\n" +
+                   _counted_exec(counter, "$2-$3", shlex.join(vl.wrap([hook])),
+                                 shlex.quote(hook), every or HOOK_WRAPPED_CALLS))
     d.reload()
     return r
 
@@ -282,6 +306,21 @@ def emulator(mode=None):
 
 def compat_emulator(mode):
     return emulator(mode)
+
+
+def domain_emulator():
+    """The <emulator> for the next introspected domain a test defines:
+    emulator(), except under a test wrapper, where the first domains of a
+    test process get the wrapped one (see wrap_once: 1.5 s more per start)
+    and the others qemu-kvmi itself. Warm both with emulators()."""
+    if wrap_once(("qemu-kvmi",), ["x"], times=2) == ["x"]:
+        return QEMU_KVMI
+    return emulator()
+
+
+def emulators():
+    """What domain_emulator() may return, for a daemon's emulators=."""
+    return sorted({QEMU_KVMI, emulator()})
 
 
 def wrapper_reports(log):
