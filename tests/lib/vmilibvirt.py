@@ -567,9 +567,12 @@ class LibvirtDaemon:
         return self.host_path("/etc/libvirt/hooks/qemu.d")
 
     def add_hook(self, name, text, mode=0o755):
-        """Installs an executable script in hooks/qemu.d. libvirt looks for
-        hooks when it starts: add them before start(), or call reload()."""
+        """Installs an executable script in hooks/qemu.d, in place of what
+        is there (a link is replaced, never written through). libvirt looks
+        for hooks when it starts: add them before start(), or call reload()."""
         path = os.path.join(self.hooks_dir, name)
+        if os.path.lexists(path):
+            os.unlink(path)
         _write(path, text, mode)
         return path
 

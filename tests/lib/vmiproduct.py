@@ -199,9 +199,6 @@ def install_hook(d):
                   _counted_exec(counter, "key-helper", shlex.join(vl.wrap([HOOK_KEY])),
                                 shlex.quote(HOOK_KEY), every or HOOK_KEY_WRAPPED_CALLS),
                   0o755)
-        # hook-install made a link to the build's hook: replace the link,
-        # never write through it
-        os.unlink(d.host_path(HOOK_PATH))
         d.add_hook("50-libvirt-vmi", "#!/bin/sh\n# libvirt-vmi-hook, counted per operation\n" +
                    _counted_exec(counter, "$2-$3", shlex.join(vl.wrap([hook])),
                                  shlex.quote(hook), every or HOOK_WRAPPED_CALLS))
