@@ -85,9 +85,13 @@ vmiKeyFileRemoveAt(int topfd, const char *keyDir, const char *domUUID, GError **
 }
 
 
+/*
+ * The file and its directory are this process's (root's) until
+ * vmiKeyFileChown hands them over: QEMU's user is known only later.
+ */
 gboolean
 vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
-                uid_t uid, gid_t gid, GError **error)
+                GError **error)
 {
     g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
     g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
@@ -105,14 +109,12 @@ vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
         vmiKeyFileFail(error, "create directory", dirPath);
         goto cleanup;
     }
-    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-        fchown(dirfd, uid, gid) < 0) {
+    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
         vmiKeyFileFail(error, "set up directory", dirPath);
         goto cleanup;
     }
     if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE,
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
-        fchown(fd, uid, gid) < 0) {
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
         vmiKeyFileFail(error, "create", filePath);
         goto cleanup;
     }

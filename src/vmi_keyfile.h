@@ -17,7 +17,7 @@ typedef struct {
 } vmiKeyFileState;
 
 gboolean vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
-                         uid_t uid, gid_t gid, GError **error);
+                         GError **error);
 gboolean vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
                          GError **error);
 gboolean vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error);

@@ -88,7 +88,7 @@ vmiLifecyclePrepare(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def
 
     if (!vmiLifecycleCheckAll(lc, dom, def, &key, error))
         return FALSE;
-    return !key || vmiKeyFileWrite(lc->keyDir, dom->uuid, key, 0, 0, error);
+    return !key || vmiKeyFileWrite(lc->keyDir, dom->uuid, key, error);
 }
 
 

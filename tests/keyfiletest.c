@@ -63,7 +63,9 @@ testWriteAndRemove(Fixture *fx, gconstpointer data)
     struct stat st;
     gsize len;
 
-    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, key, 4242, 4343, &err));
+    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, key, &err));
+    g_assert_no_error(err);
+    g_assert_true(vmiKeyFileChown(fx->keyDir, UUID, 4242, 4343, &err));
     g_assert_no_error(err);
 
     g_assert_cmpint(stat(fx->keyDir, &st), ==, 0);
@@ -106,7 +108,7 @@ testHandOver(Fixture *fx, gconstpointer data)
     g_autoptr(GError) err = NULL;
     vmiKeyFileState state;
 
-    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, key, 0, 0, &err));
+    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, key, &err));
     g_assert_true(vmiKeyFileChown(fx->keyDir, UUID, 4242, 4343, &err));
     g_assert_no_error(err);
     g_assert_true(vmiKeyFileGetState(fx->keyDir, UUID, &state, &err));
@@ -130,9 +132,9 @@ testStaleReplaced(Fixture *fx, gconstpointer data)
     g_autofree char *file = g_build_filename(fx->keyDir, UUID, "key", NULL);
     g_autofree char *contents = NULL;
 
-    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, old, 0, 0, &err));
+    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, old, &err));
     /* what a crash leaves: the old file */
-    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, fresh, 0, 0, &err));
+    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, fresh, &err));
     g_assert_no_error(err);
     g_assert_true(g_file_get_contents(file, &contents, NULL, &err));
     g_assert_cmpstr(contents, ==, "fresh");
@@ -152,7 +154,7 @@ testSymlinkNotFollowed(Fixture *fx, gconstpointer data)
     g_assert_cmpint(symlink(elsewhere, planted), ==, 0);
 
     /* the link is removed and a real directory made in its place */
-    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, key, 0, 0, &err));
+    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, key, &err));
     g_assert_no_error(err);
     g_assert_false(g_file_test(planted, G_FILE_TEST_IS_SYMLINK));
     {
@@ -170,7 +172,7 @@ testUnsafeKeyDirRefused(Fixture *fx, gconstpointer data)
 
     g_assert_cmpint(g_mkdir_with_parents(fx->keyDir, 0711), ==, 0);
     g_assert_cmpint(chmod(fx->keyDir, 0777), ==, 0);
-    g_assert_false(vmiKeyFileWrite(fx->keyDir, UUID, key, 0, 0, &err));
+    g_assert_false(vmiKeyFileWrite(fx->keyDir, UUID, key, &err));
     g_assert_nonnull(strstr(err->message, "refusing key directory"));
     g_assert_nonnull(strstr(err->message, "not writable by group or others"));
 }
