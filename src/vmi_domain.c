@@ -29,8 +29,13 @@ vmiDomainFree(vmiDomain *dom)
 }
 
 
+/*
+ * The persistent definition, which configuration changes go to. With
+ * VMI_DOMAIN_LOAD_ANY, a transient domain is loaded too, from its live
+ * definition: enough to look at it or stop it.
+ */
 vmiDomain *
-vmiDomainLoad(vmiConn *conn, const char *name, GError **error)
+vmiDomainLoad(vmiConn *conn, const char *name, unsigned int flags, GError **error)
 {
     g_autoptr(vmiDomain) dom = g_new0(vmiDomain, 1);
     g_autofree char *xml = NULL;
@@ -41,14 +46,16 @@ vmiDomainLoad(vmiConn *conn, const char *name, GError **error)
     virDomainGetUUIDString(dom->dom, dom->uuid);
     dom->running = vmiDomainIsRunning(dom->dom);
 
-    if (virDomainIsPersistent(dom->dom) != 1) {
+    dom->persistent = virDomainIsPersistent(dom->dom) == 1;
+
+    if (!dom->persistent && !(flags & VMI_DOMAIN_LOAD_ANY)) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "domain '%s' is transient: introspection is configured in a persistent "
                     "definition (virsh dumpxml %s > %s.xml; virsh define %s.xml)",
                     dom->name, dom->name, dom->name, dom->name);
         return NULL;
     }
-    if (!(xml = vmiDomainGetConfigXML(dom->dom, error)) ||
+    if (!(xml = vmiDomainGetXML(dom->dom, dom->persistent, error)) ||
         !(dom->xml = vmiDomainXMLParseString(xml, dom->name, error)))
         return NULL;
     return g_steal_pointer(&dom);

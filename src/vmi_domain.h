@@ -17,12 +17,18 @@ struct _vmiDomain {
     const char *name;
     char uuid[VIR_UUID_STRING_BUFLEN];
     gboolean running;
+    gboolean persistent;
 };
+
+typedef enum {
+    VMI_DOMAIN_LOAD_ANY = 1 << 0,   /* a transient domain too */
+} vmiDomainLoadFlags;
 
 void vmiDomainFree(vmiDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiDomain, vmiDomainFree)
 
-vmiDomain *vmiDomainLoad(vmiConn *conn, const char *name, GError **error);
+vmiDomain *vmiDomainLoad(vmiConn *conn, const char *name, unsigned int flags,
+                         GError **error);
 vmiDef *vmiDomainGetDef(vmiDomain *dom, GError **error);
 gboolean vmiDomainApply(vmiConn *conn, vmiDomain *dom, const vmiDef *def,
                         GPtrArray *changes, GError **error);

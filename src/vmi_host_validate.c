@@ -170,7 +170,7 @@ vmiCollectDomainEmulators(vmiConn *conn, GPtrArray *emulators)
         g_autofree char *emulator = NULL;
 
         if (virDomainGetUUIDString(domains[i], uuid) == 0 &&
-            (dom = vmiDomainLoad(conn, uuid, NULL)) && dom->xml->vmi &&
+            (dom = vmiDomainLoad(conn, uuid, 0, NULL)) && dom->xml->vmi &&
             (emulator = vmiDomainXMLGetEmulator(dom->xml)) &&
             !g_ptr_array_find_with_equal_func(emulators, emulator, g_str_equal, NULL))
             g_ptr_array_add(emulators, g_steal_pointer(&emulator));

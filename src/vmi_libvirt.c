@@ -232,13 +232,14 @@ vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error)
 
 
 /*
- * The persistent definition with everything in it: SECURE keeps
- * passwords a redefinition must not lose.
+ * The persistent (@inactive) or live definition with everything in it:
+ * SECURE keeps passwords a redefinition must not lose.
  */
 char *
-vmiDomainGetConfigXML(virDomainPtr dom, GError **error)
+vmiDomainGetXML(virDomainPtr dom, gboolean inactive, GError **error)
 {
-    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+    char *xml = virDomainGetXMLDesc(dom, (inactive ? VIR_DOMAIN_XML_INACTIVE : 0) |
+                                         VIR_DOMAIN_XML_SECURE);
     char *copy;
 
     if (!xml) {

@@ -43,7 +43,7 @@ vmiCmdHostValidateRun(const vmiCliGlobal *global, int argc, char **argv)
         char *emulator;
 
         if (!(conn = vmiConnOpen(global->uri, &err)) ||
-            !(dom = vmiDomainLoad(conn, argv[1], &err)))
+            !(dom = vmiDomainLoad(conn, argv[1], 0, &err)))
             return vmiCliFail(err);
         if ((emulator = vmiDomainXMLGetEmulator(dom->xml)))
             g_ptr_array_add(paths, emulator);

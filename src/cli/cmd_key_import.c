@@ -35,7 +35,7 @@ vmiCmdKeyImportRun(const vmiCliGlobal *global, int argc, char **argv)
         return vmiCliFail(err);
     }
     if (!(conn = vmiConnOpen(global->uri, &err)) ||
-        !(dom = vmiDomainLoad(conn, argv[1], &err)) ||
+        !(dom = vmiDomainLoad(conn, argv[1], 0, &err)) ||
         !(uuid = vmiDomainAddKey(conn, dom, key, changes, &err)))
         return vmiCliFail(err);
     g_print("Domain '%s': %zu-byte key from %s in new secret %s\n",

@@ -54,4 +54,5 @@ const vmiCliCommand vmiCmdDestroy = {
     "Stop DOMAIN at once, as 'virsh destroy'. With the embedded driver,\n"
     "also remove its per-run key file, as the hook does in daemon mode.",
     vmiCmdDestroyRun,
+    VMI_DOMAIN_LOAD_ANY,
 };

@@ -5,6 +5,7 @@
 #include <grp.h>
 
 #include "vmi_cli.h"
+#include "vmi_domain.h"
 #include "vmi_status.h"
 
 #define ROW "%-17s "
@@ -115,4 +116,5 @@ const vmiCliCommand vmiCmdStatus = {
     "when not, whether anything listens at the configured socket, and the\n"
     "state of the key secret and of the per-run key file.",
     vmiCmdStatusRun,
+    VMI_DOMAIN_LOAD_ANY,
 };

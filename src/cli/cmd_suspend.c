@@ -88,6 +88,7 @@ const vmiCliCommand vmiCmdSuspend = {
     "tool to remove its hooks and waits until it closes its connection, at\n"
     "most the unhook timeout: on a terminal, the wait is shown.",
     vmiCmdSuspendRun,
+    VMI_DOMAIN_LOAD_ANY,
 };
 
 const vmiCliCommand vmiCmdResume = {
@@ -96,4 +97,5 @@ const vmiCliCommand vmiCmdResume = {
     "Resume DOMAIN, as 'virsh resume'. QEMU lets the introspection tool\n"
     "connect again.",
     vmiCmdResumeRun,
+    VMI_DOMAIN_LOAD_ANY,
 };

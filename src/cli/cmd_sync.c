@@ -15,7 +15,7 @@ vmiSyncOne(vmiConn *conn, const char *name)
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GError) err = NULL;
 
-    if (!(dom = vmiDomainLoad(conn, name, &err)))
+    if (!(dom = vmiDomainLoad(conn, name, 0, &err)))
         goto error;
     /* Without the element, leftover arguments of ours are removed. */
     if (dom->xml->vmi && !(def = vmiDomainGetDef(dom, &err)))

@@ -95,7 +95,7 @@ vmiCliOpenDomain(const vmiCliCommand *cmd, GOptionContext *ctx, const vmiCliGlob
         return FALSE;
     }
     if (!(*conn = vmiConnOpen(global->uri, &err)) ||
-        !(*dom = vmiDomainLoad(*conn, argv[1], &err))) {
+        !(*dom = vmiDomainLoad(*conn, argv[1], cmd->loadFlags, &err))) {
         *exitCode = vmiCliFail(err);
         return FALSE;
     }

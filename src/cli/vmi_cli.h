@@ -25,6 +25,7 @@ typedef struct {
     const char *brief;      /* one line for the command list */
     const char *summary;
     int (*run)(const vmiCliGlobal *global, int argc, char **argv);
+    unsigned int loadFlags; /* vmiDomainLoadFlags for its DOMAIN */
 } vmiCliCommand;
 
 extern const vmiCliCommand vmiCmdValidate;
