@@ -5,6 +5,7 @@ them: exit codes, output, error text, and the schema through xmllint."""
 import glob
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -179,7 +180,31 @@ class UsageTest(unittest.TestCase):
 
 
 class XmllintTest(unittest.TestCase):
-    """The shipped schema works with plain xmllint, on canonical output."""
+    """The shipped schema works with plain xmllint, on canonical output,
+    and with virt-xml-validate once in libvirt's schema directory."""
+
+    def test_virt_xml_validate(self):
+        libvirt_schemas = "/usr/share/libvirt/schemas"
+        with tempfile.TemporaryDirectory() as tmp:
+            schemas = os.path.join(tmp, "schemas")
+            shutil.copytree(libvirt_schemas, schemas)
+            shutil.copy(SCHEMA, schemas)
+            good = os.path.join(OUTDATA, "unix-full.xml")
+            bad = os.path.join(tmp, "bad.xml")
+            with open(good) as f:
+                text = f.read()
+            with open(bad, "w") as f:
+                f.write(text.replace('unhook="60"', 'unhook="0"'))
+            # installed into the host's libvirt as it would be, in a mount
+            # namespace of this test's own
+            script = (f"mount --bind {shlex.quote(schemas)} {libvirt_schemas} && "
+                      f"virt-xml-validate {shlex.quote(good)} introspection && "
+                      f"! virt-xml-validate {shlex.quote(bad)} introspection")
+            r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn(f"{good} validates", r.stderr)
+            self.assertIn("fails to validate", r.stderr)
 
     def test_canonical_outputs(self):
         files = sorted(glob.glob(os.path.join(OUTDATA, "*.xml")))
