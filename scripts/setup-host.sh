@@ -16,8 +16,8 @@ PACKAGES=(
     python3 python3-docutils libxml2-utils
     # the real thing the tests and the demo run
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-    # checks and benchmarks
-    valgrind python3-libvirt
+    # checks, benchmarks, and the QMP client of docs/qemu-kvmi.rst's example
+    valgrind python3-libvirt socat
 )
 
 missing=()
