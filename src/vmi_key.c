@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmi_key.h"
+#include "vmi_fd.h"
 #include "conf/vmi_error.h"
 
 
@@ -94,33 +95,25 @@ vmiKeyReadFile(const char *path, GError **error)
 {
     g_autofree char *what = g_strdup_printf("key file '%s'", path);
     struct stat st;
-    vmiKey *key;
-    int fd;
+    VMI_AUTOCLOSE fd = -1;
 
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 || fstat(fd, &st) < 0) {
-        int errsv = errno;
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "cannot read %s: %s", what, g_strerror(errsv));
-        if (fd >= 0)
-            close(fd);
+                    "cannot read %s: %s", what, g_strerror(errno));
         return NULL;
     }
     if (S_ISDIR(st.st_mode)) {
-        close(fd);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "cannot read %s: it is a directory", what);
         return NULL;
     }
     if (S_ISREG(st.st_mode) && st.st_size > VMI_KEY_MAX_BYTES) {
-        close(fd);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid %s: %lld bytes, expected at most %d",
                     what, (long long)st.st_size, VMI_KEY_MAX_BYTES);
         return NULL;
     }
-    key = vmiKeyReadFd(fd, what, error);
-    close(fd);
-    return key;
+    return vmiKeyReadFd(fd, what, error);
 }
 
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "vmi_keyfile.h"
+#include "vmi_fd.h"
 #include "qemu_vmi.h"
 #include "conf/vmi_error.h"
 
@@ -38,7 +39,7 @@ static int
 vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
 {
     struct stat st;
-    int fd;
+    VMI_AUTOCLOSE fd = -1;
 
     if (create && g_mkdir_with_parents(keyDir, 0711) < 0) {
         vmiKeyFileFail(error, "create directory", keyDir);
@@ -53,10 +54,9 @@ vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
                     "refusing key directory '%s': it must be owned by uid %u and not "
                     "writable by group or others", keyDir, (unsigned)geteuid());
-        close(fd);
         return -1;
     }
-    return fd;
+    return g_steal_fd(&fd);
 }
 
 
@@ -65,14 +65,11 @@ static gboolean
 vmiKeyFileRemoveAt(int topfd, const char *keyDir, const char *domUUID, GError **error)
 {
     g_autofree char *path = g_build_filename(keyDir, domUUID, NULL);
-    int dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    VMI_AUTOCLOSE dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
     if (dirfd >= 0) {
-        if (unlinkat(dirfd, VMI_QEMU_KEY_FILE, 0) < 0 && errno != ENOENT) {
-            close(dirfd);
+        if (unlinkat(dirfd, VMI_QEMU_KEY_FILE, 0) < 0 && errno != ENOENT)
             return vmiKeyFileFail(error, "remove the key file in", path);
-        }
-        close(dirfd);
     } else if (errno == ENOTDIR || errno == ELOOP) {
         /* not ours: something planted in its place */
         if (unlinkat(topfd, domUUID, 0) < 0)
@@ -85,6 +82,34 @@ vmiKeyFileRemoveAt(int topfd, const char *keyDir, const char *domUUID, GError **
 }
 
 
+/* DOMAIN-UUID/ and DOMAIN-UUID/key under @topfd, with @key in it. */
+static gboolean
+vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmiKey *key,
+                   GError **error)
+{
+    g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
+    g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
+    VMI_AUTOCLOSE dirfd = -1;
+    VMI_AUTOCLOSE fd = -1;
+    int rc;
+
+    if (mkdirat(topfd, domUUID, 0700) < 0)
+        return vmiKeyFileFail(error, "create directory", dirPath);
+    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        return vmiKeyFileFail(error, "set up directory", dirPath);
+    if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+        return vmiKeyFileFail(error, "create", filePath);
+    if (!vmiWriteAll(fd, key->data, key->len))
+        return vmiKeyFileFail(error, "write", filePath);
+    /* a full disk may show only here */
+    rc = close(g_steal_fd(&fd));
+    if (rc < 0)
+        return vmiKeyFileFail(error, "write", filePath);
+    return TRUE;
+}
+
+
 /*
  * The file and its directory are this process's (root's) until
  * vmiKeyFileChown hands them over: QEMU's user is known only later.
@@ -93,59 +118,18 @@ gboolean
 vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
                 GError **error)
 {
-    g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
-    g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
-    int topfd = -1, dirfd = -1, fd = -1;
-    gboolean ok = FALSE;
-    size_t done = 0;
+    VMI_AUTOCLOSE topfd = -1;
 
     if ((topfd = vmiKeyFileOpenTop(keyDir, TRUE, error)) < 0)
         return FALSE;
     /* a file a crash left behind is replaced, never reused */
     if (!vmiKeyFileRemoveAt(topfd, keyDir, domUUID, error))
-        goto cleanup;
-
-    if (mkdirat(topfd, domUUID, 0700) < 0) {
-        vmiKeyFileFail(error, "create directory", dirPath);
-        goto cleanup;
-    }
-    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-        vmiKeyFileFail(error, "set up directory", dirPath);
-        goto cleanup;
-    }
-    if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE,
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-        vmiKeyFileFail(error, "create", filePath);
-        goto cleanup;
-    }
-    while (done < key->len) {
-        ssize_t n = write(fd, key->data + done, key->len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            vmiKeyFileFail(error, "write", filePath);
-            goto cleanup;
-        }
-        done += n;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        vmiKeyFileFail(error, "write", filePath);
-        goto cleanup;
-    }
-    fd = -1;
-    ok = TRUE;
-
- cleanup:
-    if (fd >= 0)
-        close(fd);
-    if (dirfd >= 0)
-        close(dirfd);
-    if (!ok && topfd >= 0)
+        return FALSE;
+    if (!vmiKeyFileCreateAt(topfd, keyDir, domUUID, key, error)) {
         vmiKeyFileRemoveAt(topfd, keyDir, domUUID, NULL);
-    if (topfd >= 0)
-        close(topfd);
-    return ok;
+        return FALSE;
+    }
+    return TRUE;
 }
 
 
@@ -156,8 +140,9 @@ vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
 {
     g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
     g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
-    int topfd, dirfd = -1, fd = -1;
-    gboolean ok = FALSE;
+    VMI_AUTOCLOSE topfd = -1;
+    VMI_AUTOCLOSE dirfd = -1;
+    VMI_AUTOCLOSE fd = -1;
 
     if ((topfd = vmiKeyFileOpenTop(keyDir, FALSE, error)) < 0) {
         if (error && !*error)
@@ -165,24 +150,12 @@ vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
         return FALSE;
     }
     if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-        fchown(dirfd, uid, gid) < 0) {
-        vmiKeyFileFail(error, "hand over directory", dirPath);
-        goto cleanup;
-    }
+        fchown(dirfd, uid, gid) < 0)
+        return vmiKeyFileFail(error, "hand over directory", dirPath);
     if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-        fchown(fd, uid, gid) < 0) {
-        vmiKeyFileFail(error, "hand over", filePath);
-        goto cleanup;
-    }
-    ok = TRUE;
-
- cleanup:
-    if (fd >= 0)
-        close(fd);
-    if (dirfd >= 0)
-        close(dirfd);
-    close(topfd);
-    return ok;
+        fchown(fd, uid, gid) < 0)
+        return vmiKeyFileFail(error, "hand over", filePath);
+    return TRUE;
 }
 
 
@@ -190,8 +163,7 @@ gboolean
 vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error)
 {
     g_autoptr(GError) err = NULL;
-    int topfd = vmiKeyFileOpenTop(keyDir, FALSE, &err);
-    gboolean ok;
+    VMI_AUTOCLOSE topfd = vmiKeyFileOpenTop(keyDir, FALSE, &err);
 
     if (topfd < 0) {
         if (!err)       /* no directory: nothing to remove */
@@ -199,9 +171,7 @@ vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error)
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
     }
-    ok = vmiKeyFileRemoveAt(topfd, keyDir, domUUID, error);
-    close(topfd);
-    return ok;
+    return vmiKeyFileRemoveAt(topfd, keyDir, domUUID, error);
 }
 
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "vmi_probe.h"
+#include "vmi_fd.h"
 #include "conf/vmi_error.h"
 
 #define VMI_PROBE_TIMEOUT_SECONDS 20
@@ -132,7 +133,7 @@ vmiProbeTimedOut(gpointer opaque)
 static int
 vmiProbeInputPipe(const char *input, GError **error)
 {
-    size_t len = strlen(input), done = 0;
+    size_t len = strlen(input);
     int fds[2];
 
     if (len > PIPE_BUF) {
@@ -142,20 +143,13 @@ vmiProbeInputPipe(const char *input, GError **error)
     }
     if (!g_unix_open_pipe(fds, FD_CLOEXEC, error))
         return -1;
-    while (done < len) {
-        ssize_t n = write(fds[1], input + done, len - done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int errsv = errno;
-            close(fds[0]);
-            close(fds[1]);
-            g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                        "cannot write the probe's input: %s", g_strerror(errsv));
-            return -1;
-        }
-        done += n;
+    if (!vmiWriteAll(fds[1], input, len)) {
+        int errsv = errno;
+        close(fds[0]);
+        close(fds[1]);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "cannot write the probe's input: %s", g_strerror(errsv));
+        return -1;
     }
     close(fds[1]);
     return fds[0];

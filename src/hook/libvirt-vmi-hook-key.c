@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmi_fd.h"
 #include "vmi_libvirt.h"
 #include "vmi_secret.h"
 
@@ -36,7 +37,6 @@ main(int argc, char **argv)
     g_autoptr(vmiKey) key = NULL;
     GError *err = NULL;
     struct stat st;
-    size_t done = 0;
 
     if (argc != 3 || !g_uuid_string_is_valid(argv[2])) {
         g_printerr("usage: %s URI SECRET-UUID > PIPE\n", argv[0]);
@@ -53,15 +53,9 @@ main(int argc, char **argv)
         !(key = vmiSecretGetKey(conn->secrets, argv[2], &err)))
         return vmiHookKeyFail(err);
 
-    while (done < key->len) {
-        ssize_t n = write(STDOUT_FILENO, key->data + done, key->len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            g_printerr("cannot hand the key over: %s\n", g_strerror(errno));
-            return 1;
-        }
-        done += n;
+    if (!vmiWriteAll(STDOUT_FILENO, key->data, key->len)) {
+        g_printerr("cannot hand the key over: %s\n", g_strerror(errno));
+        return 1;
     }
     return 0;
 }
