@@ -72,17 +72,10 @@ emuInterceptCall(emuRequest *req, emuAction action, emuVmiContinueFunc cont, gpo
 static GString *
 emuHmpReply(emuRequest *req, const char *text)
 {
-    yajl_gen gen = emuJsonGenNew(req->pretty);
+    yajl_gen gen = emuQmpReturnBegin(req->pretty);
 
-    yajl_gen_map_open(gen);
-    emuJsonGenKey(gen, "return");
     emuJsonGenString(gen, text);
-    if (req->id) {
-        emuJsonGenKey(gen, "id");
-        emuJsonGenValue(gen, req->id);
-    }
-    yajl_gen_map_close(gen);
-    return emuJsonGenFinish(gen);
+    return emuQmpReturnEnd(gen, req->id);
 }
 
 

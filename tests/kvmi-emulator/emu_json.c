@@ -267,18 +267,36 @@ emuQmpGenId(yajl_gen gen, yajl_val id)
 }
 
 
-GString *
-emuQmpReturnEmpty(yajl_val id, gboolean pretty)
+/* {"return": — the caller generates the value, emuQmpReturnEnd the rest */
+yajl_gen
+emuQmpReturnBegin(gboolean pretty)
 {
     yajl_gen gen = emuJsonGenNew(pretty);
 
     yajl_gen_map_open(gen);
     emuJsonGenKey(gen, "return");
-    yajl_gen_map_open(gen);
-    yajl_gen_map_close(gen);
+    return gen;
+}
+
+
+/* , "id": ID} and the reply's line; frees @gen */
+GString *
+emuQmpReturnEnd(yajl_gen gen, yajl_val id)
+{
     emuQmpGenId(gen, id);
     yajl_gen_map_close(gen);
     return emuJsonGenFinish(gen);
+}
+
+
+GString *
+emuQmpReturnEmpty(yajl_val id, gboolean pretty)
+{
+    yajl_gen gen = emuQmpReturnBegin(pretty);
+
+    yajl_gen_map_open(gen);
+    yajl_gen_map_close(gen);
+    return emuQmpReturnEnd(gen, id);
 }
 
 

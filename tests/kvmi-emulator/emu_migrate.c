@@ -296,9 +296,7 @@ emuQueryMigrateFilter(emuRequest *req, const char *msg, gsize len)
         return NULL;
     tree = emuJsonParse(msg, len);
     blocked = emuJsonGet(emuJsonGet(tree, "return"), "blocked-reasons");
-    gen = emuJsonGenNew(req->pretty);
-    yajl_gen_map_open(gen);
-    emuJsonGenKey(gen, "return");
+    gen = emuQmpReturnBegin(req->pretty);
     yajl_gen_map_open(gen);
     if (blocked) {
         emuJsonGenKey(gen, "blocked-reasons");
@@ -307,13 +305,8 @@ emuQueryMigrateFilter(emuRequest *req, const char *msg, gsize len)
     emuJsonGenKey(gen, "status");
     emuJsonGenString(gen, migration.status);
     yajl_gen_map_close(gen);
-    if (req->id) {
-        emuJsonGenKey(gen, "id");
-        emuJsonGenValue(gen, req->id);
-    }
-    yajl_gen_map_close(gen);
     yajl_tree_free(tree);
-    return emuJsonGenFinish(gen);
+    return emuQmpReturnEnd(gen, req->id);
 }
 
 

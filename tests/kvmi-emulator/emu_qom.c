@@ -489,9 +489,7 @@ emuQueryChardevFilter(emuRequest *req, const char *msg, gsize len)
         yajl_tree_free(tree);
         return NULL;
     }
-    gen = emuJsonGenNew(req->pretty);
-    yajl_gen_map_open(gen);
-    emuJsonGenKey(gen, "return");
+    gen = emuQmpReturnBegin(req->pretty);
     yajl_gen_array_open(gen);
     for (i = 0; i < ret->u.array.len; i++) {
         yajl_val info = ret->u.array.values[i];
@@ -517,13 +515,8 @@ emuQueryChardevFilter(emuRequest *req, const char *msg, gsize len)
         emuGenChardevInfo(gen, emuChardevAttached(chr), filename, emuChardevId(chr));
     }
     yajl_gen_array_close(gen);
-    if (req->id) {
-        emuJsonGenKey(gen, "id");
-        emuJsonGenValue(gen, req->id);
-    }
-    yajl_gen_map_close(gen);
     yajl_tree_free(tree);
-    return emuJsonGenFinish(gen);
+    return emuQmpReturnEnd(gen, req->id);
 }
 
 
@@ -553,9 +546,7 @@ emuQomListObjectsFilter(emuRequest *req, const char *msg, gsize len)
         yajl_tree_free(tree);
         return NULL;
     }
-    gen = emuJsonGenNew(req->pretty);
-    yajl_gen_map_open(gen);
-    emuJsonGenKey(gen, "return");
+    gen = emuQmpReturnBegin(req->pretty);
     yajl_gen_array_open(gen);
     for (i = 0; i < ret->u.array.len; i++)
         emuJsonGenValue(gen, ret->u.array.values[i]);
@@ -566,30 +557,18 @@ emuQomListObjectsFilter(emuRequest *req, const char *msg, gsize len)
     emuJsonGenString(gen, "child<" EMU_OBJECT_TYPE ">");
     yajl_gen_map_close(gen);
     yajl_gen_array_close(gen);
-    if (req->id) {
-        emuJsonGenKey(gen, "id");
-        emuJsonGenValue(gen, req->id);
-    }
-    yajl_gen_map_close(gen);
     yajl_tree_free(tree);
-    return emuJsonGenFinish(gen);
+    return emuQmpReturnEnd(gen, req->id);
 }
 
 
 static void
 emuReplyReturn(emuRequest *req, void (*fill)(yajl_gen gen, gpointer opaque), gpointer opaque)
 {
-    yajl_gen gen = emuJsonGenNew(req->pretty);
+    yajl_gen gen = emuQmpReturnBegin(req->pretty);
 
-    yajl_gen_map_open(gen);
-    emuJsonGenKey(gen, "return");
     fill(gen, opaque);
-    if (req->id) {
-        emuJsonGenKey(gen, "id");
-        emuJsonGenValue(gen, req->id);
-    }
-    yajl_gen_map_close(gen);
-    emuProxyReply(req, emuJsonGenFinish(gen));
+    emuProxyReply(req, emuQmpReturnEnd(gen, req->id));
 }
 
 
