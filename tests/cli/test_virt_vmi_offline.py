@@ -13,18 +13,19 @@ import unittest
 
 SRC = os.environ["VMI_SOURCE_DIR"]
 BUILD = os.environ["VMI_BUILD_DIR"]
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+import vmiwrap as vw  # noqa: E402
+
 DATA = os.path.join(SRC, "tests", "qemuxml2argvdata")
 OUTDATA = os.path.join(SRC, "tests", "vmixml2xmloutdata")
 SCHEMA = os.path.join(SRC, "src", "conf", "schemas", "introspection.rng")
 VIRT_VMI = os.path.join(BUILD, "src", "virt-vmi")
-WRAPPER = shlex.split(os.environ.get("VMI_TEST_WRAPPER", ""))
 BARE_UUID = "00000000-0000-4000-8000-000000000001"
 EXAMPLE = os.path.join(SRC, "examples", "guest-introspected.xml")
 
 
 def virt_vmi(*args, stdin=None):
-    return subprocess.run(WRAPPER + [VIRT_VMI, *args], input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return vw.run(vw.wrap([VIRT_VMI, *args]), input=stdin, timeout=60)
 
 
 def cases(kind):
@@ -35,7 +36,7 @@ def cases(kind):
     unit tests run every case under valgrind in-process."""
     names = sorted(os.path.basename(p)[:-len(kind) - 1]
                    for p in glob.glob(os.path.join(DATA, "*." + kind)))
-    return names[::5] if WRAPPER else names
+    return names[::5] if vw.WRAPPER else names
 
 
 class ValidateTest(unittest.TestCase):

@@ -10,6 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import vmitest as vt  # noqa: E402
+import vmiwrap as vw  # noqa: E402
 
 PROBE_INPUT = '{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n'
 INVALID_ID = 'VMI: add command: invalid id -1'
@@ -21,8 +22,7 @@ class PassThroughTest(vt.VmiTestCase):
 
     def test_version_is_qemus(self):
         real = subprocess.run([vt.QEMU, '-version'], capture_output=True, text=True)
-        res = subprocess.run(vt.WRAPPER + [vt.EMULATOR, '-version'], capture_output=True,
-                             text=True)
+        res = vw.run(vw.wrap([vt.EMULATOR, '-version']))
         self.assertEqual(res.returncode, 0)
         self.assertEqual(res.stdout, real.stdout)
 
@@ -30,10 +30,10 @@ class PassThroughTest(vt.VmiTestCase):
         """libvirt's probe: -machine none, no object; the pid is QEMU's own."""
         qmp = self.path('probe.sock')
         pidfile = self.path('probe.pid')
-        res = subprocess.run(vt.WRAPPER + [
+        res = vw.run(vw.wrap([
             vt.EMULATOR, '-S', '-no-user-config', '-nodefaults', '-nographic',
             '-machine', 'none,accel=kvm:tcg', '-qmp', f'unix:{qmp},server=on,wait=off',
-            '-pidfile', pidfile, '-daemonize'], capture_output=True, text=True, timeout=vt.WAIT)
+            '-pidfile', pidfile, '-daemonize']), timeout=vt.WAIT)
         self.assertEqual(res.returncode, 0, res.stderr)
         with open(pidfile) as f:
             pid = int(f.read())
@@ -50,8 +50,7 @@ class PassThroughTest(vt.VmiTestCase):
 
     def test_object_help_lists_introspection(self):
         real = subprocess.run([vt.QEMU, '-object', 'help'], capture_output=True, text=True)
-        res = subprocess.run(vt.WRAPPER + [vt.EMULATOR, '-object', 'help'],
-                             capture_output=True, text=True)
+        res = vw.run(vw.wrap([vt.EMULATOR, '-object', 'help']))
         self.assertEqual(res.returncode, 0)
         ours = res.stdout.splitlines()
         theirs = real.stdout.splitlines()
@@ -62,8 +61,7 @@ class PassThroughTest(vt.VmiTestCase):
         self.assertEqual(names, sorted(names))
 
     def test_introspection_help(self):
-        res = subprocess.run(vt.WRAPPER + [vt.EMULATOR, '-object', 'introspection,help'],
-                             capture_output=True, text=True)
+        res = vw.run(vw.wrap([vt.EMULATOR, '-object', 'introspection,help']))
         self.assertEqual(res.returncode, 0)
         self.assertEqual(res.stdout.splitlines(), [
             'introspection options:',
@@ -87,8 +85,7 @@ class OwnOptionsTest(vt.VmiTestCase):
                      ['--qemu', vt.QEMU, '--kvmi-compat', 'documented'],
                      [f'--qemu={vt.QEMU}', '--kvmi-migrate-hold=setup']):
             with self.subTest(args=args):
-                res = subprocess.run(vt.WRAPPER + [vt.EMULATOR] + args + ['-version'],
-                                     capture_output=True, text=True)
+                res = vw.run(vw.wrap([vt.EMULATOR] + args + ['-version']))
                 self.assertEqual((res.returncode, res.stdout), (0, real.stdout))
 
     def test_qemu_path(self):
@@ -97,9 +94,8 @@ class OwnOptionsTest(vt.VmiTestCase):
                 missing = self.path('no-such-qemu')
                 args = ['--qemu', missing] if how == 'option' else []
                 env = dict(os.environ, QEMU_KVMI_QEMU=missing)
-                res = subprocess.run(vt.WRAPPER + [vt.EMULATOR] + args + ['-version'],
-                                     capture_output=True, text=True,
-                                     env=env if how == 'env' else None)
+                res = vw.run(vw.wrap([vt.EMULATOR] + args + ['-version']),
+                             env=env if how == 'env' else None)
                 self.assertEqual(res.returncode, 1)
                 self.assertIn(f'qemu-kvmi: cannot execute {missing}: No such file or directory',
                               res.stderr)
@@ -112,9 +108,7 @@ class OwnOptionsTest(vt.VmiTestCase):
                  "--kvmi-migrate-hold: invalid value 'active'"),
                 (['-version', '--qemu'], {}, '--qemu requires an argument')):
             with self.subTest(args=args, env=env):
-                res = subprocess.run(vt.WRAPPER + [vt.EMULATOR] + args,
-                                     capture_output=True, text=True,
-                                     env=dict(os.environ, **env))
+                res = vw.run(vw.wrap([vt.EMULATOR] + args), env=dict(os.environ, **env))
                 self.assertEqual(res.returncode, 1)
                 self.assertIn(msg, res.stderr)
 

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
                                 "tests", "lib"))
 import vmilibvirt as vl  # noqa: E402
+import vmiwrap as vw  # noqa: E402
 
 TIMINGS = {}
 
@@ -209,7 +210,7 @@ class DaemonTest(unittest.TestCase):
             self.assertEqual(f.read().splitlines()[0], "from env exec prepare begin -")
 
     def test_wrap(self):
-        self.assertEqual(vl.wrap(["prog", "a"]), vl.WRAPPER + ["prog", "a"])
+        self.assertEqual(vw.wrap(["prog", "a"]), vw.WRAPPER + ["prog", "a"])
 
 
 def pin_namespace(d):

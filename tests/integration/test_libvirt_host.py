@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
                                 "tests", "lib"))
 import vmilibvirt as vl  # noqa: E402
 import vmiproduct as vp  # noqa: E402
+import vmiwrap as vw  # noqa: E402
 
 KVMI_PARAM = "/sys/module/kvm/parameters/introspection"
 LINE = re.compile(r"^   VMI: Checking (.*?)\s*: (PASS|WARN|FAIL) \((.*)\)$")
@@ -180,7 +181,7 @@ class HostTest(vp.TestCase):
         # wrapper replaced it), which finds its key helper beside the file
         # the link resolves to, and the URI it reads secrets through
         self.assertEqual(conf_text.splitlines()[1:], ["[hook]", f"uri={d.uri}"])
-        if not vl.WRAPPER:
+        if not vw.WRAPPER:
             self.assertEqual(link, vp.HOOK)
         self.assertEqual(os.stat(hook).st_mode & 0o777, 0o755)
         self.assertIn(f"Installed {vp.HOOK_PATH} (a link to {vp.HOOK}); it reads key secrets "

@@ -3,13 +3,13 @@
 KVMI kernel, byte by byte from tests/lib/kvmi_wire.py (notes/kvmi.md).
 
 Environment: VMI_BUILD_DIR (finds tests/vmi-tool/vmi-tool), VMI_SOURCE_DIR
-(finds tests/lib), VMI_TEST_WRAPPER (optional command prefix, e.g. valgrind).
+(finds tests/lib), VMI_TEST_WRAPPER (optional command prefix, e.g. valgrind:
+see tests/lib/vmiwrap.py).
 """
 
 import json
 import os
 import queue
-import shlex
 import shutil
 import signal
 import socket
@@ -28,12 +28,10 @@ BUILD_DIR = os.environ.get('VMI_BUILD_DIR', os.path.join(SOURCE_DIR, 'build'))
 sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'lib'))
 
 import kvmi_wire as kw  # noqa: E402
+import vmiwrap as vw  # noqa: E402
 
 TOOL = os.path.join(BUILD_DIR, 'tests', 'vmi-tool', 'vmi-tool')
-WRAPPER = shlex.split(os.environ.get('VMI_TEST_WRAPPER', ''))
-# Under valgrind everything is slower: waits grow, timing bounds loosen.
-SLOW = 10 if WRAPPER else 1
-WAIT = 5 * SLOW
+WAIT = 5 * vw.SLOW
 
 GUEST_UUID = uuid.UUID('c7a5fdbd-cdaf-9455-926a-d65c16db1809')
 E820 = [(0x0, 0x9fc00, 1), (0x9fc00, 0x400, 2), (0x100000, 0x3ff00000, 1)]
@@ -44,7 +42,7 @@ class Tool:
 
     def __init__(self, testcase, *args, listen=True):
         self.path = os.path.join(testcase.tmpdir, 'vmi.sock')
-        argv = WRAPPER + [TOOL] + (['--listen', 'unix:' + self.path] if listen else []) + list(args)
+        argv = vw.wrap([TOOL] + (['--listen', 'unix:' + self.path] if listen else []) + list(args))
         self.stderr = open(os.path.join(testcase.tmpdir, 'stderr'), 'w+')
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         self.lines = []          # every line, in order
@@ -518,7 +516,7 @@ class UnhookTest(ToolTestCase):
         peer.send_unhook()
         elapsed = peer.wait_eof()
         self.assertGreaterEqual(elapsed, 0.55)
-        self.assertLess(elapsed, 0.6 + 2 * SLOW)
+        self.assertLess(elapsed, 0.6 + 2 * vw.SLOW)
         self.assertEqual(tool.expect('unhook', conn=1)['close_after_ms'], 600)
         tool.expect('closed', conn=1, reason='unhook')
         self.assertExit(tool, 0, terminate=True)
@@ -787,8 +785,7 @@ class OptionsTest(ToolTestCase):
     ]
 
     def run_tool(self, args):
-        return subprocess.run(WRAPPER + [TOOL] + args, capture_output=True, text=True,
-                              timeout=WAIT * 4)
+        return vw.run(vw.wrap([TOOL] + args), timeout=WAIT * 4)
 
     def test_bad_values_name_option_and_value(self):
         sock = 'unix:' + os.path.join(self.tmpdir, 's')

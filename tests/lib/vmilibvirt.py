@@ -41,7 +41,7 @@ What libvirt 9.0 does here that a test must know:
 
 Environment:
   VMI_TEST_WRAPPER     prefix for the project's own programs (valgrind):
-                       see wrap(); never applied to libvirtd, virsh or QEMU.
+                       see vmiwrap; never applied to libvirtd, virsh or QEMU.
   VMI_BUILD_DIR        the capability cache lives in $VMI_BUILD_DIR/tests/
   VMI_LIBVIRT_CAPS_CACHE  overrides the capability cache directory
   VMI_TEST_KEEP=1      keep daemon and root directories after the test
@@ -65,6 +65,8 @@ import time
 import uuid as uuidlib
 from xml.sax.saxutils import escape, quoteattr
 
+import vmiwrap as vw
+
 QEMU = "/usr/bin/qemu-system-x86_64"
 QEMU_USER = "libvirt-qemu"
 QEMU_GROUP = "libvirt-qemu"
@@ -87,15 +89,6 @@ PRIVATE_DIRS = {
     "/run/libvirt-vmi": 0o755,
     "/etc/libvirt-vmi": 0o755,
 }
-
-WRAPPER = shlex.split(os.environ.get("VMI_TEST_WRAPPER", ""))
-
-
-def wrap(cmd):
-    """The command line for one of the project's own programs, prefixed with
-    $VMI_TEST_WRAPPER (valgrind in `meson test --setup valgrind`)."""
-    return WRAPPER + list(cmd)
-
 
 def keep_dirs():
     return os.environ.get("VMI_TEST_KEEP", "") not in ("", "0")
@@ -577,12 +570,12 @@ class LibvirtDaemon:
         return path
 
     def add_exec_hook(self, name, cmd, env=None):
-        """Installs a qemu.d hook that execs wrap(@cmd) with libvirt's hook
-        arguments. libvirt runs hooks with only HOME, PATH and LC_ALL=C in
-        their environment: @env (and $VMI_TEST_WRAPPER, through wrap()) are
-        written into the script."""
+        """Installs a qemu.d hook that execs vmiwrap.wrap(@cmd) with
+        libvirt's hook arguments. libvirt runs hooks with only HOME, PATH
+        and LC_ALL=C in their environment: @env (and $VMI_TEST_WRAPPER,
+        through vmiwrap.wrap()) are written into the script."""
         envs = ["env", *(f"{k}={v}" for k, v in (env or {}).items())] if env else []
-        return self.add_hook(name, f'#!/bin/sh\nexec {shlex.join(envs + wrap(cmd))} "$@"\n')
+        return self.add_hook(name, f'#!/bin/sh\nexec {shlex.join(envs + vw.wrap(cmd))} "$@"\n')
 
     def domain_log_path(self, name):
         return self.host_path(f"/var/log/libvirt/qemu/{name}.log")
@@ -809,7 +802,7 @@ class LibvirtDaemon:
 
     def run_in_namespace(self, cmd, check=False, input=None, timeout=60, env=None):
         """Runs @cmd seeing the files as the daemon does (/run/libvirt-vmi,
-        /etc/libvirt...). Use wrap() for the project's own programs."""
+        /etc/libvirt...). Use vmiwrap for the project's own programs."""
         return run(self.ns_command(cmd), check=check, input=input, timeout=timeout,
                    env=client_env(env))
 

@@ -8,9 +8,10 @@ definition unchanged, the key nowhere).
     d.define_domain("g", metadata=vp.element("/run/x.sock"))
     r = vp.virt_vmi(d, "get", "g")
 
-Every program of the project runs through vmilibvirt.wrap() (valgrind
-under `meson test --setup valgrind`); virt-vmi runs in the daemon's mount
-namespace, where /run/libvirt-vmi and /etc/libvirt are the daemon's.
+Every program of the project runs under the test wrapper once per kind
+of run (vmiwrap.wrap_once: valgrind under `meson test --setup valgrind`);
+virt-vmi runs in the daemon's mount namespace, where /run/libvirt-vmi and
+/etc/libvirt are the daemon's.
 """
 
 import base64
@@ -31,6 +32,9 @@ import xml.etree.ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
 import vmilibvirt as vl
+import vmiwrap as vw
+# The tests use vp.SLOW
+from vmiwrap import SLOW  # noqa: F401
 
 SOURCE_DIR = os.path.abspath(os.environ.get("VMI_SOURCE_DIR",
                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
@@ -45,9 +49,6 @@ HOOK_PATH = "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"
 SETTINGS_PATH = "/etc/libvirt-vmi/libvirt-vmi.conf"
 KEY_DIR = "/run/libvirt-vmi"
 
-# Under valgrind every program of ours is 20 to 50 times slower.
-SLOW = 10 if vl.WRAPPER else 1
-
 
 def sample(cases, every=4):
     """@cases, or under a test wrapper (valgrind: 2 to 3 s a run of
@@ -55,7 +56,7 @@ def sample(cases, every=4):
     the plain and sanitizer runs, and each code path it takes still runs
     under valgrind through the others."""
     cases = list(cases)
-    return cases[::every] if vl.WRAPPER else cases
+    return cases[::every] if vw.WRAPPER else cases
 
 
 def element(path=None, vsock=None, reconnect=None, key=None, handshake=None, unhook=None,
@@ -89,52 +90,25 @@ def element(path=None, vsock=None, reconnect=None, key=None, handshake=None, unh
 # ---------------------------------------------------------------------------
 # Running the product
 
-# Under valgrind a run of virt-vmi or the hook costs 2 to 4 s (libvirt,
-# GLib, libxml2 loaded and checked), and the tests run each of them dozens
-# of times in the same way. So under a test wrapper, each *kind* of run
-# (virt-vmi: the command and the options given; the hook: its operation)
-# goes under the wrapper the first times it is seen in a test process,
-# and natively after that: the same assertions, every code path once
-# under valgrind. VMI_TEST_WRAP_ALL=1 puts every run under the wrapper.
-WRAP_ALL = os.environ.get("VMI_TEST_WRAP_ALL", "") not in ("", "0")
-_wrapped_kinds = {}
-VALGRIND_LINE = re.compile(r"^(==|--)\d+(==|--) ")
-
-
-def wrap_once(kind, cmd, times=1):
-    """wrap(@cmd) for the first @times runs of @kind, @cmd after that."""
-    if not vl.WRAPPER or WRAP_ALL:
-        return vl.wrap(cmd)
-    n = _wrapped_kinds.get(kind, 0)
-    _wrapped_kinds[kind] = n + 1
-    return vl.wrap(cmd) if n < times else list(cmd)
-
-
 def _run_kind(args):
-    """A virt-vmi run's kind: its command and the options it gives."""
-    opts = sorted({a.split("=", 1)[0] for a in args if a.startswith("--")})
-    return ("virt-vmi", args[0] if args else "", *opts)
+    """A virt-vmi run's kind (vmiwrap.wrap_once): its command and the
+    options it gives."""
+    return ("virt-vmi", args[0] if args else "", *vw.option_names(args))
 
 
-def _unwrapped_result(r):
-    """Under valgrind: an error report (exit 99) fails the test at once;
-    valgrind's other lines on standard error (warnings about syscalls it
-    does not know, reports of libvirt's forked children) are dropped."""
-    if not vl.WRAPPER:
-        return r
-    if r.rc == 99:
-        raise AssertionError(f"valgrind reported errors in {shlex.join(r.args)}:\n{r.stderr}")
-    r.stderr = "".join(ln for ln in r.stderr.splitlines(keepends=True)
-                       if not VALGRIND_LINE.match(ln))
+def _checked(r):
+    """@r (a vmilibvirt.Result) once checked for reports of valgrind or a
+    sanitizer (they fail the test at once), its stderr without valgrind's
+    own lines."""
+    r.stderr = vw.check_run(r.args, r.rc, r.stderr)
     return r
 
 
 def virt_vmi(d, *args, uri=None, input=None, env=None, timeout=None, check=False):
     """virt-vmi -c URI ARGS in @d's namespace (@d a LibvirtDaemon; URI
-    defaults to @d's), under the test wrapper (see wrap_once)."""
-    cmd = wrap_once(_run_kind(args), [VIRT_VMI, "-c", uri or d.uri, *args])
-    r = d.run_in_namespace(cmd, input=input, env=env, timeout=timeout or 60 * SLOW)
-    r = _unwrapped_result(r)
+    defaults to @d's), under the test wrapper once per kind of run."""
+    cmd = vw.wrap_once(_run_kind(args), [VIRT_VMI, "-c", uri or d.uri, *args])
+    r = _checked(d.run_in_namespace(cmd, input=input, env=env, timeout=timeout or 60 * SLOW))
     return r.check() if check else r
 
 
@@ -152,9 +126,9 @@ def virt_vmi_embedded(root, *args, input=None, env=None, timeout=None, check=Fal
     if args and args[0] == "start":
         cmd = [VIRT_VMI, "-c", root.uri, *args]
     else:
-        cmd = wrap_once(_run_kind(args), [VIRT_VMI, "-c", root.uri, *args])
-    r = vl.run(vl.pinned(cmd), input=input, env=root.env(env), timeout=timeout or 120 * SLOW)
-    r = _unwrapped_result(r)
+        cmd = vw.wrap_once(_run_kind(args), [VIRT_VMI, "-c", root.uri, *args])
+    r = _checked(vl.run(vl.pinned(cmd), input=input, env=root.env(env),
+                        timeout=timeout or 120 * SLOW))
     return r.check() if check else r
 
 
@@ -186,21 +160,21 @@ def install_hook(d):
     script in the place of its key helper (the hook finds the helper
     beside itself): each under the wrapper for the first
     HOOK_WRAPPED_CALLS calls of each operation (the helper: its first
-    two runs), natively after that (see wrap_once)."""
+    two runs), natively after that (see vmiwrap.wrap_once)."""
     r = virt_vmi(d, "hook-install", check=True)
-    if vl.WRAPPER:
-        every = 1 << 30 if WRAP_ALL else None
+    if vw.WRAPPER:
+        every = 1 << 30 if vw.WRAP_ALL else None
         counter = "/etc/libvirt/hooks/vmi-test-wrapped"
         bindir = os.path.join(d.dir, "hookbin")
         os.makedirs(bindir, exist_ok=True)
         hook = os.path.join(bindir, "libvirt-vmi-hook")
         shutil.copy(HOOK, hook)
         vl._write(os.path.join(bindir, "libvirt-vmi-hook-key"), "#!/bin/sh\n" +
-                  _counted_exec(counter, "key-helper", shlex.join(vl.wrap([HOOK_KEY])),
+                  _counted_exec(counter, "key-helper", shlex.join(vw.wrap([HOOK_KEY])),
                                 shlex.quote(HOOK_KEY), every or HOOK_KEY_WRAPPED_CALLS),
                   0o755)
         d.add_hook("50-libvirt-vmi", "#!/bin/sh\n# libvirt-vmi-hook, counted per operation\n" +
-                   _counted_exec(counter, "$2-$3", shlex.join(vl.wrap([hook])),
+                   _counted_exec(counter, "$2-$3", shlex.join(vw.wrap([hook])),
                                  shlex.quote(hook), every or HOOK_WRAPPED_CALLS))
     d.reload()
     return r
@@ -293,11 +267,11 @@ def emulator(mode=None):
     @mode a script running qemu-kvmi --kvmi-compat=MODE. Under a test
     wrapper, a script running it under the wrapper (the relay process then
     stays under valgrind, whose reports go to the domain log: see
-    wrapper_reports())."""
-    if mode is None and not vl.WRAPPER:
+    check_wrapper_reports())."""
+    if mode is None and not vw.WRAPPER:
         return QEMU_KVMI
-    cmd = vl.wrap([QEMU_KVMI] + ([f"--kvmi-compat={mode}"] if mode else []))
-    name = "qemu-kvmi" + (f"-{mode}" if mode else "") + ("-wrapped" if vl.WRAPPER else "")
+    cmd = vw.wrap([QEMU_KVMI] + ([f"--kvmi-compat={mode}"] if mode else []))
+    name = "qemu-kvmi" + (f"-{mode}" if mode else "") + ("-wrapped" if vw.WRAPPER else "")
     return _stable_script(name, f'#!/bin/sh\nexec {shlex.join(cmd)} "$@"\n')
 
 
@@ -308,9 +282,10 @@ def compat_emulator(mode):
 def domain_emulator():
     """The <emulator> for the next introspected domain a test defines:
     emulator(), except under a test wrapper, where the first domains of a
-    test process get the wrapped one (see wrap_once: 1.5 s more per start)
-    and the others qemu-kvmi itself. Warm both with emulators()."""
-    if wrap_once(("qemu-kvmi",), ["x"], times=2) == ["x"]:
+    test process get the wrapped one (see vmiwrap.wrap_once: 1.5 s more
+    per start) and the others qemu-kvmi itself. Warm both with
+    emulators()."""
+    if vw.wrap_once(("qemu-kvmi",), ["x"], times=2) == ["x"]:
         return QEMU_KVMI
     return emulator()
 
@@ -318,11 +293,6 @@ def domain_emulator():
 def emulators():
     """What domain_emulator() may return, for a daemon's emulators=."""
     return sorted({QEMU_KVMI, emulator()})
-
-
-def wrapper_reports(log):
-    """Valgrind's reports (--quiet: only errors) in a domain log."""
-    return [ln for ln in log.splitlines() if re.match(r"==\d+==", ln)]
 
 
 # ---------------------------------------------------------------------------
@@ -373,7 +343,7 @@ class Tool:
         self.stderr = tempfile.TemporaryFile(mode="w+")
         kind = ("vmi-tool", *sorted({a for a in args if str(a).startswith("--")}),
                 bool(key_file), bool(key_hash))
-        self.proc = subprocess.Popen(wrap_once(kind, argv), stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(vw.wrap_once(kind, argv), stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True)
         self.lines = []
         self._queue = queue.Queue()
@@ -566,11 +536,9 @@ def domain_logs(d):
 
 
 def check_wrapper_reports(testcase, *daemons):
-    """Under a test wrapper: no valgrind report from the emulator's relay
-    in any domain log of @daemons (call it last, e.g. from tearDown)."""
-    if not vl.WRAPPER:
-        return
+    """No report of valgrind or of a sanitizer from the emulator's relay in
+    any domain log of @daemons: its exit status reaches no one (call it
+    last, e.g. from tearDown)."""
     for d in daemons:
         for name, text in domain_logs(d).items():
-            testcase.assertEqual(wrapper_reports(text), [],
-                                 f"valgrind reports in the domain log of {name}")
+            vw.check_reports(testcase, text, f"the domain log of {name}")

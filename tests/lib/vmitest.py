@@ -10,16 +10,16 @@
 - RawTool / RawConn: a tool written byte by byte with kvmi_wire, for what
   vmi-tool will not do (short data, bad cookies, odd KVMI messages).
 
-Environment: VMI_BUILD_DIR, VMI_SOURCE_DIR, and VMI_TEST_WRAPPER (a command
-prefix, shlex-split, put before qemu-kvmi and vmi-tool: valgrind...). Under
-a wrapper, waits grow and the emulator's log is checked for its reports.
+Environment: VMI_BUILD_DIR, VMI_SOURCE_DIR, and VMI_TEST_WRAPPER (see
+vmiwrap: valgrind...), put before qemu-kvmi and vmi-tool. Under a wrapper,
+waits grow; the emulator's log is always checked for the reports of
+valgrind and the sanitizers.
 """
 
 import json
 import os
 import queue
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -37,14 +37,13 @@ BUILD_DIR = os.environ.get('VMI_BUILD_DIR', os.path.join(SOURCE_DIR, 'build'))
 sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'lib'))
 
 import kvmi_wire as kw  # noqa: E402
+import vmiwrap as vw  # noqa: E402
+# The tests use vt.SLOW and vt.WAIT
+from vmiwrap import SLOW, WAIT  # noqa: E402,F401
 
 EMULATOR = os.path.join(BUILD_DIR, 'tests', 'kvmi-emulator', 'qemu-kvmi')
 TOOL = os.path.join(BUILD_DIR, 'tests', 'vmi-tool', 'vmi-tool')
 QEMU = '/usr/bin/qemu-system-x86_64'
-WRAPPER = shlex.split(os.environ.get('VMI_TEST_WRAPPER', ''))
-# Under valgrind everything is slower: every wait grows by this much.
-SLOW = 10 if WRAPPER else 1
-WAIT = 10 * SLOW
 
 GUEST_UUID = 'c7a5fdbd-cdaf-9455-926a-d65c16db1809'
 GUEST_NAME = 'vm1'
@@ -339,16 +338,8 @@ class Emulator:
         """The relay process goes with QEMU (no orphans)."""
         wait_for(lambda: not processes_mentioning(self.marker), WAIT,
                  what="the emulator's processes to exit")
-        self.check_wrapper_reports()
-
-    def check_wrapper_reports(self):
-        """Any report of valgrind (--quiet) or of the sanitizers (a
-        -Dsanitizers=true build) in the log fails the test: the relay's
-        exit status reaches no one."""
-        reports = [line for line in self.log().splitlines()
-                   if (WRAPPER and re.match(r'==\d+==', line)) or
-                   re.search(r'ERROR: (Address|Leak)Sanitizer|runtime error:', line)]
-        self.testcase.assertEqual(reports, [], 'valgrind or a sanitizer reported problems')
+        # The relay's exit status reaches no one: its reports do
+        vw.check_reports(self.testcase, self.log(), "the emulator's log")
 
     def kill(self):
         if self.proc.poll() is None:
@@ -367,7 +358,7 @@ class Tool:
 
     def __init__(self, testcase, path, *args):
         self.path = path
-        argv = WRAPPER + [TOOL, '--listen', 'unix:' + path] + list(args)
+        argv = vw.wrap([TOOL, '--listen', 'unix:' + path] + list(args))
         self.stderr = open(os.path.join(testcase.tmpdir, f'tool-{os.path.basename(path)}.err'), 'w+')
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         self.reader = LineReader(self.proc.stdout)
@@ -534,7 +525,7 @@ class VmiTestCase(unittest.TestCase):
         """qemu-kvmi's command line for a small VM and its QMP socket paths
         (named after @tag, for more than one VM)."""
         qmp_paths = [self.path(f'{tag}qmp{i}.sock') for i in range(qmp_sockets)]
-        argv = WRAPPER + [EMULATOR] + list(options)
+        argv = vw.wrap([EMULATOR] + list(options))
         argv += ['-machine', f'{machine},accel={accel}', '-m', memory, '-nodefaults',
                  '-display', 'none', '-msg', 'timestamp=on']
         if name:
@@ -569,8 +560,7 @@ class VmiTestCase(unittest.TestCase):
         argv, _ = self.emulator_argv(*extra, qmp_sockets=0, options=options, **kwargs)
         full_env = dict(os.environ)
         full_env.update(env or {})
-        res = subprocess.run(argv, env=full_env, input=input, capture_output=True, text=True,
-                             timeout=timeout)
+        res = vw.run(argv, env=full_env, input=input, timeout=timeout)
         return res.returncode, res.stdout, res.stderr
 
     def start_tool(self, name='vmi.sock', *args):
