@@ -67,7 +67,7 @@ class ObjectAddTest(vt.VmiTestCase):
         # in use: it cannot go
         self.assertEqual(self.mon.error('object-del', {'id': 'vmi0'}), IN_USE)
         # the tool goes: then it can, and its chardev goes with it
-        tool.kill()
+        tool.stop()
         self.emu.wait_log('VMI: introspection tool disconnected')
         self.assertEqual(self.mon.ok('object-del', {'id': 'vmi0'}), {})
         labels = [c['label'] for c in self.mon.ok('query-chardev')]

@@ -68,8 +68,7 @@ class EmbeddedTest(vp.TestCase):
         self.assertIn(f"libvirt-vmi/{uuid}", secrets.stdout)
         h = self.vv("key-hash", "emb")
         self.assertEqual(h.stdout, vp.sha1_hex(key) + "\n")
-        tool = vp.Tool(sock, "--unhook-delay", "500", key_hash=h.stdout.strip())
-        self.addCleanup(tool.stop)
+        tool = vp.tool(self, sock, "--unhook-delay", "500", key_hash=h.stdout.strip())
 
         outputs = []
         r = self.vv("start", "emb")

@@ -264,9 +264,9 @@ class HostTest(vp.TestCase):
         self.assertRefused("todo", "cannot be enforced")
         r = self.vv("set", "todo", "--allow-command", "all", "--allow-event", "all")
         self.assertEqual(r.rc, 0, r)
-        tool = vp.Tool(sock, "--try-command", "vcpu-pause", "--try-command", "vm-write-physical",
+        tool = vp.tool(self, sock, "--try-command", "vcpu-pause",
+                       "--try-command", "vm-write-physical",
                        "--try-event", "pause-vcpu", "--try-event", "breakpoint")
-        self.addCleanup(tool.stop)
         r = self.d.virsh("start", "todo", check=False, timeout=60 * vp.SLOW)
         self.assertEqual(r.rc, 0, r)
         tool.wait_for("ready", timeout=20 * vp.SLOW, conn=1, uuid=uuid)

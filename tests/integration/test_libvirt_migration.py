@@ -48,8 +48,7 @@ class MigrationTest(vp.TestCase):
         with open(keyfile, "wb") as f:
             f.write(self.key)
         self.sock = os.path.join(self.tools, "mig.sock")
-        self.tool = vp.Tool(self.sock, key_file=keyfile)
-        self.addCleanup(self.tool.stop)
+        self.tool = vp.tool(self, self.sock, key_file=keyfile)
         self.uuid = self.a.define_domain("mig", emulator=vp.domain_emulator(), metadata=vp.element(
             self.sock, reconnect=1, key=self.secret, unhook=10))
         for d in (self.b, self.a):

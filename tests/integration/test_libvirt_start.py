@@ -74,9 +74,7 @@ class StartTest(vp.TestCase):
         return os.path.join(self.tools, f"{name}.sock")
 
     def tool(self, name, *args, **kwargs):
-        t = vp.Tool(self.sock(name), *args, **kwargs)
-        self.addCleanup(t.stop)
-        return t
+        return vp.tool(self, self.sock(name), *args, **kwargs)
 
     def key_file(self, uuid):
         return self.d.host_path(vp.key_path(vp.KEY_DIR, uuid))

@@ -62,8 +62,7 @@ class SuspendTest(vp.TestCase):
             r = self.vv("key-import", name, "--file", path)
             self.assertEqual(r.rc, 0, r)
             kwargs["key_file"] = path
-        tool = vp.Tool(sock, *tool_args, **kwargs)
-        self.addCleanup(tool.stop)
+        tool = vp.tool(self, sock, *tool_args, **kwargs)
         r = self.d.virsh("start", name, check=False, timeout=60 * vp.SLOW)
         self.assertEqual(r.rc, 0, r)
         tool.wait_for("ready", timeout=20 * vp.SLOW, conn=1, unhook_event=True)

@@ -16,22 +16,18 @@ virt-vmi runs in the daemon's mount namespace, where /run/libvirt-vmi and
 
 import base64
 import hashlib
-import json
 import os
-import queue
 import re
 import shlex
 import shutil
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
 import vmilibvirt as vl
+import vmitool
 import vmiwrap as vw
 # The tests use vp.SLOW
 from vmiwrap import SLOW  # noqa: F401
@@ -42,7 +38,6 @@ BUILD_DIR = os.path.abspath(os.environ.get("VMI_BUILD_DIR", os.path.join(SOURCE_
 VIRT_VMI = os.path.join(BUILD_DIR, "src", "virt-vmi")
 HOOK = os.path.join(BUILD_DIR, "src", "libvirt-vmi-hook")
 QEMU_KVMI = os.path.join(BUILD_DIR, "tests", "kvmi-emulator", "qemu-kvmi")
-VMI_TOOL = os.path.join(BUILD_DIR, "tests", "vmi-tool", "vmi-tool")
 
 VMI_NS = "http://libvirt-vmi.org/schemas/introspection/1.0"
 HOOK_PATH = "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"
@@ -327,100 +322,10 @@ def sha1_hex(data):
 # ---------------------------------------------------------------------------
 # The reference tool
 
-class Tool:
-    """A running vmi-tool on a unix socket libvirt-qemu can reach (mode
-    0666 in a 0755 directory); its JSON lines are collected by a thread.
-    Stop it with stop() (also at cleanup)."""
-
-    def __init__(self, path, *args, key_file=None, key_hash=None):
-        self.path = path
-        argv = [VMI_TOOL, "--listen", "unix:" + path, "--socket-mode", "0666"]
-        if key_file:
-            argv += ["--key-file", key_file]
-        if key_hash:
-            argv += ["--key-hash", key_hash]
-        argv += list(args)
-        self.stderr = tempfile.TemporaryFile(mode="w+")
-        kind = ("vmi-tool", *sorted({a for a in args if str(a).startswith("--")}),
-                bool(key_file), bool(key_hash))
-        self.proc = subprocess.Popen(vw.wrap_once(kind, argv), stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True)
-        self.lines = []
-        self._queue = queue.Queue()
-        self._lock = threading.Lock()
-        self._stderr_text = None
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.wait_for("listening", timeout=10 * SLOW)
-
-    def _read(self):
-        for text in self.proc.stdout:
-            try:
-                obj = json.loads(text)
-            except ValueError:
-                obj = {"event": "unparsable", "text": text}
-            obj["_t"] = time.monotonic()   # when the test saw it
-            with self._lock:
-                self.lines.append(obj)
-            self._queue.put(obj)
-        self._queue.put(None)
-
-    def events(self, event=None, **fields):
-        """The lines so far (with @event and @fields)."""
-        with self._lock:
-            return [ln for ln in self.lines
-                    if (event is None or ln.get("event") == event)
-                    and all(ln.get(k) == v for k, v in fields.items())]
-
-    def wait_for(self, event, timeout=10, count=1, **fields):
-        """Waits until @count lines match; returns the last one. Raises
-        AssertionError with everything seen on timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.events(event, **fields)
-            if len(found) >= count:
-                return found[count - 1]
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"vmi-tool: no {count}x {event} {fields} in {timeout} s; "
-                                     f"seen: {self.lines}; stderr: {self.read_stderr()}")
-            try:
-                if self._queue.get(timeout=min(left, 0.2)) is None and self.proc.poll() is not None:
-                    if len(self.events(event, **fields)) < count:
-                        raise AssertionError(f"vmi-tool exited {self.proc.returncode} before "
-                                             f"{event} {fields}; seen: {self.lines}; "
-                                             f"stderr: {self.read_stderr()}")
-            except queue.Empty:
-                pass
-
-    def read_stderr(self):
-        if self.stderr.closed:
-            return self._stderr_text
-        self.stderr.seek(0)
-        return self.stderr.read()
-
-    def stop(self, timeout=10):
-        """SIGTERM; returns the exit status (an error under valgrind is 99)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout * SLOW)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(5)
-        if not self.proc.stdout.closed and not self._reader.is_alive():
-            self.proc.stdout.close()
-        if not self.stderr.closed:
-            self._stderr_text = self.read_stderr()
-            self.stderr.close()
-        return self.proc.returncode
-
-    def output(self):
-        """Everything the tool printed (to search for a key)."""
-        with self._lock:
-            return "\n".join(json.dumps({k: v for k, v in ln.items() if k != "_t"})
-                             for ln in self.lines) + self.read_stderr()
+def tool(testcase, path, *args, **kwargs):
+    """vmitool.Tool on a unix socket libvirt-qemu can reach (mode 0666, in
+    a 0755 directory: see tool_dir()), stopped at @testcase's cleanup."""
+    return vmitool.Tool(testcase, path, "--socket-mode", "0666", *args, **kwargs)
 
 
 def tool_dir(d):

@@ -6,7 +6,7 @@
 - Emulator: qemu-kvmi (tests/kvmi-emulator) around the real QEMU 7.2, with a
   small VM (KVM, 64 MiB, no disk, no NIC) and its stderr in a log file.
 - Qmp: a QMP client (events collected, replies matched by order or id).
-- Tool: the reference tool vmi-tool, its JSON lines read by a thread.
+- Tool: the reference tool vmi-tool (vmitool.Tool).
 - RawTool / RawConn: a tool written byte by byte with kvmi_wire, for what
   vmi-tool will not do (short data, bad cookies, odd KVMI messages).
 
@@ -38,11 +38,11 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'lib'))
 
 import kvmi_wire as kw  # noqa: E402
 import vmiwrap as vw  # noqa: E402
+from vmitool import TOOL, Tool  # noqa: E402,F401
 # The tests use vt.SLOW and vt.WAIT
 from vmiwrap import SLOW, WAIT  # noqa: E402,F401
 
 EMULATOR = os.path.join(BUILD_DIR, 'tests', 'kvmi-emulator', 'qemu-kvmi')
-TOOL = os.path.join(BUILD_DIR, 'tests', 'vmi-tool', 'vmi-tool')
 QEMU = '/usr/bin/qemu-system-x86_64'
 
 GUEST_UUID = 'c7a5fdbd-cdaf-9455-926a-d65c16db1809'
@@ -351,68 +351,6 @@ class Emulator:
             except OSError:
                 pass
         self.logfile.close()
-
-
-class Tool:
-    """vmi-tool listening on a unix socket; its JSON lines, read by a thread."""
-
-    def __init__(self, testcase, path, *args):
-        self.path = path
-        argv = vw.wrap([TOOL, '--listen', 'unix:' + path] + list(args))
-        self.stderr = open(os.path.join(testcase.tmpdir, f'tool-{os.path.basename(path)}.err'), 'w+')
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
-        self.reader = LineReader(self.proc.stdout)
-        self.lines = []
-        self.unread = []
-        testcase.addCleanup(self.kill)
-        self.expect('listening')
-
-    def _take(self, timeout):
-        text = self.reader.take(timeout)
-        if text is None:
-            return None
-        line = json.loads(text)
-        self.lines.append(line)
-        self.unread.append(line)
-        return line
-
-    def expect(self, event, timeout=WAIT, **fields):
-        """The first unread line @event whose fields equal @fields."""
-        deadline = time.monotonic() + timeout
-        eof = False
-        while True:
-            for line in self.unread:
-                if line['event'] == event and all(line.get(k) == v for k, v in fields.items()):
-                    self.unread.remove(line)
-                    return line
-            left = deadline - time.monotonic()
-            if eof or left <= 0:
-                raise AssertionError(f'no {event} line with {fields}; lines: {self.lines}')
-            try:
-                eof = self._take(left) is None
-            except queue.Empty:
-                pass
-
-    def absent(self, event, duration, **fields):
-        """Asserts that no new @event line comes within @duration seconds
-        (the lines already read are set aside)."""
-        self.unread.clear()
-        try:
-            line = self.expect(event, timeout=duration, **fields)
-        except AssertionError:
-            return
-        raise AssertionError(f'unexpected {event} line: {line}')
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.stderr.close()
 
 
 class RawConn:

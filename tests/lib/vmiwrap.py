@@ -43,6 +43,18 @@ def wrap(cmd):
     return WRAPPER + list(cmd)
 
 
+def wrapped(cmd):
+    """Whether @cmd runs under the wrapper."""
+    return bool(WRAPPER) and list(cmd[:len(WRAPPER)]) == WRAPPER
+
+
+def slowness(cmd):
+    """How much longer than natively @cmd takes to react: SLOW if it runs
+    under the wrapper, 1 if not (what waits for something @cmd must not
+    do are multiplied by)."""
+    return SLOW if wrapped(cmd) else 1
+
+
 # Under valgrind a run of one of our programs costs 1 to 4 s (libvirt,
 # GLib, libxml2 loaded and checked), and the tests run each of them dozens
 # of times in the same way. So each *kind* of run (what the caller says
