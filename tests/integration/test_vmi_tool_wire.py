@@ -7,114 +7,29 @@ Environment: VMI_BUILD_DIR (finds tests/vmi-tool/vmi-tool), VMI_SOURCE_DIR
 see tests/lib/vmiwrap.py).
 """
 
-import json
 import os
-import queue
 import shutil
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import uuid
 
 SOURCE_DIR = os.environ.get('VMI_SOURCE_DIR',
                             os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-BUILD_DIR = os.environ.get('VMI_BUILD_DIR', os.path.join(SOURCE_DIR, 'build'))
 sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'lib'))
 
 import kvmi_wire as kw  # noqa: E402
+import vmitool  # noqa: E402
 import vmiwrap as vw  # noqa: E402
 
-TOOL = os.path.join(BUILD_DIR, 'tests', 'vmi-tool', 'vmi-tool')
 WAIT = 5 * vw.SLOW
 
 GUEST_UUID = uuid.UUID('c7a5fdbd-cdaf-9455-926a-d65c16db1809')
 E820 = [(0x0, 0x9fc00, 1), (0x9fc00, 0x400, 2), (0x100000, 0x3ff00000, 1)]
-
-
-class Tool:
-    """A running vmi-tool; its stdout JSON lines are collected by a thread."""
-
-    def __init__(self, testcase, *args, listen=True):
-        self.path = os.path.join(testcase.tmpdir, 'vmi.sock')
-        argv = vw.wrap([TOOL] + (['--listen', 'unix:' + self.path] if listen else []) + list(args))
-        self.stderr = open(os.path.join(testcase.tmpdir, 'stderr'), 'w+')
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
-        self.lines = []          # every line, in order
-        self.unread = []         # not yet returned by expect()
-        self.queue = queue.Queue()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        testcase.addCleanup(self.kill)
-
-    def _read(self):
-        for text in self.proc.stdout:
-            self.queue.put(text)
-        self.queue.put(None)
-
-    def _take(self, timeout):
-        text = self.queue.get(timeout=timeout)
-        if text is None:
-            return None
-        line = json.loads(text)          # every line must be one JSON object
-        assert isinstance(line, dict) and 'event' in line and 'conn' in line, text
-        self.lines.append(line)
-        self.unread.append(line)
-        return line
-
-    def expect(self, event, timeout=WAIT, **fields):
-        """The first unread line of @event whose fields equal @fields."""
-        deadline = time.monotonic() + timeout
-        eof = False
-        while True:
-            for line in self.unread:
-                if line['event'] == event and all(line.get(k) == v for k, v in fields.items()):
-                    self.unread.remove(line)
-                    return line
-            left = deadline - time.monotonic()
-            if eof or left <= 0:
-                raise AssertionError(f'no {event} line with {fields}; lines: {self.lines}; '
-                                     f'stderr: {self.read_stderr()}')
-            try:
-                eof = self._take(left) is None
-            except queue.Empty:
-                pass
-
-    def listening(self):
-        return self.expect('listening', timeout=WAIT * 2)
-
-    def read_stderr(self):
-        self.stderr.flush()
-        self.stderr.seek(0)
-        return self.stderr.read()
-
-    def wait(self, timeout=WAIT * 2):
-        rc = self.proc.wait(timeout=timeout)
-        self.reader.join(timeout)
-        while True:
-            try:
-                if self._take(0) is None:
-                    break
-            except queue.Empty:
-                break
-        return rc
-
-    def terminate(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.wait()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.reader.join(WAIT)      # at EOF now: let it finish before closing
-        self.proc.stdout.close()
-        self.stderr.close()
 
 
 class Peer:
@@ -185,11 +100,12 @@ class ToolTestCase(unittest.TestCase):
     def setUp(self):
         self.tmpdir = tempfile.mkdtemp(prefix='vmi-tool-')
         self.addCleanup(shutil.rmtree, self.tmpdir, ignore_errors=True)
+        self.sock = os.path.join(self.tmpdir, 'vmi.sock')
 
-    def start(self, *args, **kwargs):
-        tool = Tool(self, *args, **kwargs)
-        tool.listening()
-        return tool
+    def start(self, *args, kind=None, wait=True, **kwargs):
+        """vmi-tool on self.sock (see vmitool.Tool for @kind: under
+        valgrind, each kind of run goes under it once in this file)."""
+        return vmitool.Tool(self, self.sock, *args, kind=kind, wait=wait, **kwargs)
 
     def assertExit(self, tool, rc, terminate=False):
         got = tool.terminate() if terminate else tool.wait()
@@ -290,7 +206,7 @@ class HandshakeTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_rejected_when_qemu_closes_after_reply(self):
-        tool = self.start('--exit-after', '1')
+        tool = self.start('--exit-after', '1', kind='rejected')
         peer = Peer(self, tool.path)
         peer.handshake()
         peer.sock.close()       # what QEMU does on "received cookie doesn't match"
@@ -299,7 +215,7 @@ class HandshakeTest(ToolTestCase):
         self.assertIn('key', tool.read_stderr())
 
     def test_peer_gone_before_the_reply(self):
-        tool = self.start()
+        tool = self.start(kind='rejected')
         peer = Peer(self, tool.path)
         peer.send_handshake()
         peer.sock.close()
@@ -309,7 +225,7 @@ class HandshakeTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_minimal_32_byte_handshake(self):
-        tool = self.start()
+        tool = self.start(kind='handshake without name')
         peer = Peer(self, tool.path)
         data = kw.pack_qemu_handshake(uuid=GUEST_UUID.bytes, start_time=-5, cpu_type=0)[:32]
         peer.sock.sendall((32).to_bytes(4, sys.byteorder) + data[4:])
@@ -324,7 +240,7 @@ class HandshakeTest(ToolTestCase):
 
     def test_unknown_trailing_bytes_are_skipped(self):
         # a struct_size beyond what the tool keeps: the rest is read and dropped
-        tool = self.start()
+        tool = self.start(kind='handshake with trailing bytes')
         peer = Peer(self, tool.path)
         trailing = bytes(range(256)) * 40
         data = kw.pack_qemu_handshake(uuid=GUEST_UUID.bytes, name='big', e820=E820[:2])
@@ -340,7 +256,7 @@ class HandshakeTest(ToolTestCase):
 
     def test_e820_count_beyond_struct_size_is_ignored(self):
         # kvmi-v12 sends 104 bytes with max_gpa at 96: not an e820 count
-        tool = self.start()
+        tool = self.start(kind='handshake without e820')
         peer = Peer(self, tool.path)
         peer.handshake(e820=[], e820_count=3)
         hs = tool.expect('handshake', conn=1, struct_size=104)
@@ -348,7 +264,7 @@ class HandshakeTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_name_is_nul_terminated_and_valid_utf8(self):
-        tool = self.start()
+        tool = self.start(kind='name not UTF-8')
         peer = Peer(self, tool.path)
         peer.handshake(name=b'caf\xe9\x00garbage')
         hs = tool.expect('handshake', conn=1)
@@ -356,7 +272,7 @@ class HandshakeTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_64_byte_name_without_nul(self):
-        tool = self.start()
+        tool = self.start(kind='name without NUL')
         Peer(self, tool.path).handshake(name='n' * 64)
         self.assertEqual(tool.expect('handshake', conn=1)['name'], 'n' * 64)
         self.assertExit(tool, 0, terminate=True)
@@ -370,7 +286,7 @@ class BadPeerTest(ToolTestCase):
         return line
 
     def test_short_handshake(self):
-        tool = self.start()
+        tool = self.start(kind='short-handshake')
         peer = Peer(self, tool.path)
         peer.sock.sendall(kw.pack_qemu_handshake()[:50])
         peer.sock.close()
@@ -381,7 +297,7 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_short_size_field(self):
-        tool = self.start()
+        tool = self.start(kind='short-handshake')
         peer = Peer(self, tool.path)
         peer.sock.sendall(b'\x20\x00')
         peer.sock.close()
@@ -389,13 +305,13 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_connect_and_close_is_plain_eof(self):
-        tool = self.start()
+        tool = self.start(kind='eof')
         Peer(self, tool.path).sock.close()
         tool.expect('closed', conn=1, reason='eof', state='handshake')
         self.assertExit(tool, 0, terminate=True)
 
     def test_invalid_struct_size(self):
-        tool = self.start()
+        tool = self.start(kind='invalid-handshake')
         for conn, size in ((1, 31), (2, 0xffffffff), (3, 65537)):
             peer = Peer(self, tool.path)
             peer.sock.sendall(size.to_bytes(4, sys.byteorder) + bytes(60))
@@ -404,7 +320,7 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_garbage_after_handshake(self):
-        tool = self.start()
+        tool = self.start(kind='unexpected-message')
         peer = Peer(self, tool.path)
         peer.handshake()
         peer.request(kw.GET_VERSION, 0)
@@ -414,7 +330,7 @@ class BadPeerTest(ToolTestCase):
         self.assertIn('id 21845', line['message'])
 
     def test_garbage_instead_of_handshake(self):
-        tool = self.start()
+        tool = self.start(kind='invalid-handshake')
         peer = Peer(self, tool.path)
         peer.sock.sendall(b'GET / HTTP/1.1\r\n\r\n')
         self.assertFailure(tool, 'invalid-handshake')
@@ -422,7 +338,7 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_reply_with_wrong_seq(self):
-        tool = self.start()
+        tool = self.start(kind='unexpected-message')
         peer = Peer(self, tool.path)
         peer.handshake()
         hdr, _ = peer.request(kw.GET_VERSION, 0)
@@ -432,7 +348,7 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_oversized_message(self):
-        tool = self.start()
+        tool = self.start(kind='oversized-message')
         peer = Peer(self, tool.path)
         peer.handshake()
         hdr, _ = peer.request(kw.GET_VERSION, 0)
@@ -443,7 +359,8 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_largest_message_is_accepted(self):
-        tool = self.start()
+        # its own kind: a buffer's limit is where valgrind sees an overrun
+        tool = self.start(kind='largest message')
         peer = Peer(self, tool.path)
         peer.handshake()
         hdr, _ = peer.request(kw.GET_VERSION, 0)
@@ -455,7 +372,7 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_short_message(self):
-        tool = self.start()
+        tool = self.start(kind='short-message')
         peer = Peer(self, tool.path)
         peer.handshake()
         hdr, _ = peer.request(kw.GET_VERSION, 0)
@@ -465,7 +382,7 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_reply_too_short_for_its_payload(self):
-        tool = self.start()
+        tool = self.start(kind='bad-reply')
         peer = Peer(self, tool.path)
         peer.handshake()
         hdr, _ = peer.request(kw.GET_VERSION, 0)
@@ -474,7 +391,7 @@ class BadPeerTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_event_shorter_than_common_part(self):
-        tool = self.start()
+        tool = self.start(kind='bad-event')
         peer = Peer(self, tool.path)
         peer.handshake()
         peer.request(kw.GET_VERSION, 0)
@@ -522,7 +439,7 @@ class UnhookTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_unhook_never(self):
-        tool = self.start('--unhook-delay', 'never')
+        tool = self.start('--unhook-delay', 'never', kind='never')
         peer = self.hooked_peer(tool)
         peer.send_unhook()
         self.assertIsNone(tool.expect('unhook', conn=1)['close_after_ms'])
@@ -542,7 +459,7 @@ class UnhookTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_unhook_refused(self):
-        tool = self.start()
+        tool = self.start(kind='refused')
         self.hooked_peer(tool, unhook_err=kw.KVM_EPERM)
         refused = tool.expect('refused', conn=1)
         self.assertEqual((refused['command'], refused['id'], refused['error'], refused['error_name']),
@@ -551,7 +468,7 @@ class UnhookTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_other_event_is_reported_not_fatal(self):
-        tool = self.start()
+        tool = self.start(kind='kvmi-event')
         peer = self.hooked_peer(tool)
         peer.sock.sendall(kw.pack_event_message(1, kw.EVENTS['breakpoint'], vcpu=1))
         line = tool.expect('kvmi-event', conn=1)
@@ -561,7 +478,7 @@ class UnhookTest(ToolTestCase):
         self.assertExit(tool, 0, terminate=True)
 
     def test_sigterm_closes_live_connections(self):
-        tool = self.start()
+        tool = self.start(kind='shutdown')
         peer = self.hooked_peer(tool)
         tool.expect('ready', conn=1)
         self.assertExit(tool, 0, terminate=True)
@@ -674,7 +591,7 @@ class ServerTest(ToolTestCase):
         # every VM of a host reconnects together, e.g. after the tool restarts:
         # they all wait in the backlog while the tool is stopped
         count = 40
-        tool = self.start('--exit-after', str(count))
+        tool = self.start('--exit-after', str(count), kind='backlog')
         tool.proc.send_signal(signal.SIGSTOP)
         try:
             peers = [Peer(self, tool.path) for _ in range(count)]
@@ -705,7 +622,8 @@ class ServerTest(ToolTestCase):
 
     def test_several_listeners(self):
         second = os.path.join(self.tmpdir, 'second.sock')
-        tool = Tool(self, '--listen', 'unix:' + second, '--exit-after', '1')
+        tool = self.start('--listen', 'unix:' + second, '--exit-after', '1',
+                          kind='two listeners', wait=False)
         addresses = {tool.listening()['address'], tool.listening()['address']}
         self.assertEqual(addresses, {'unix:' + tool.path, 'unix:' + second})
         self.full_session(tool, Peer(self, second))
@@ -726,13 +644,13 @@ class ServerTest(ToolTestCase):
         stale = socket.socket(socket.AF_UNIX)
         stale.bind(path)
         stale.close()           # the file stays, nobody listens
-        tool = self.start()
+        tool = self.start(kind='stale socket')
         self.full_session(tool, Peer(self, tool.path))
         self.assertExit(tool, 0, terminate=True)
 
     def test_live_socket_is_not_stolen(self):
         tool = self.start()
-        other = Tool(self)      # same path
+        other = self.start(kind='in use', wait=False)     # same path
         self.assertEqual(other.wait(), 1)
         self.assertIn('in use', other.read_stderr())
         self.assertTrue(os.path.exists(tool.path), 'the first tool keeps its socket')
@@ -744,7 +662,7 @@ class ServerTest(ToolTestCase):
     def test_path_that_is_not_a_socket(self):
         path = os.path.join(self.tmpdir, 'vmi.sock')
         open(path, 'w').close()
-        tool = Tool(self)
+        tool = self.start(kind='not a socket', wait=False)
         self.assertEqual(tool.wait(), 1)
         self.assertIn('not a socket', tool.read_stderr())
         self.assertTrue(os.path.isfile(path), 'a regular file is never removed')
@@ -756,7 +674,7 @@ class ServerTest(ToolTestCase):
         except (AttributeError, OSError) as e:
             self.skipTest(f'no vsock here: {e}')
         port = 20000 + os.getpid() % 20000
-        tool = Tool(self, '--listen', f'vsock:{port}', listen=False)
+        tool = self.start('--listen', f'vsock:{port}', listen=False, kind='vsock', wait=False)
         line = tool.expect('listening', timeout=WAIT * 2)
         self.assertEqual(line['address'], f'vsock:{port}')
         self.assertExit(tool, 0, terminate=True)
@@ -784,42 +702,46 @@ class OptionsTest(ToolTestCase):
         (['stray'], 'stray', ''),
     ]
 
-    def run_tool(self, args):
-        return vw.run(vw.wrap([TOOL] + args), timeout=WAIT * 4)
+    def run_tool(self, args, kind):
+        """vmi-tool @args to its end; under valgrind once per @kind (a bad
+        value of one option, ...) in this file."""
+        return vw.run(vw.wrap_once(('vmi-tool', kind), [vmitool.TOOL] + args), timeout=WAIT * 4)
 
     def test_bad_values_name_option_and_value(self):
         sock = 'unix:' + os.path.join(self.tmpdir, 's')
         for args, option, value in self.BAD:
             with self.subTest(args=args):
-                res = self.run_tool(['--listen', sock] + args)
+                res = self.run_tool(['--listen', sock] + args, ('bad value', option))
                 self.assertEqual(res.returncode, 2, res.stderr)
                 self.assertIn(option, res.stderr)
                 self.assertIn(value, res.stderr)
                 self.assertEqual(res.stdout, '')
 
     def test_missing_listen(self):
-        res = self.run_tool([])
+        res = self.run_tool([], 'no --listen')
         self.assertEqual(res.returncode, 2)
         self.assertIn('--listen', res.stderr)
 
     def test_key_file_and_key_hash_exclude_each_other(self):
-        res = self.run_tool(['--listen', 'unix:/tmp/x', '--key-file', '/dev/null', '--key-hash', '0' * 40])
+        res = self.run_tool(['--listen', 'unix:/tmp/x', '--key-file', '/dev/null', '--key-hash', '0' * 40],
+                            'both keys')
         self.assertEqual(res.returncode, 2)
         self.assertIn('--key-file and --key-hash', res.stderr)
 
     def test_unreadable_key_file_is_a_runtime_failure(self):
         missing = os.path.join(self.tmpdir, 'missing')
-        res = self.run_tool(['--listen', 'unix:' + os.path.join(self.tmpdir, 's'), '--key-file', missing])
+        res = self.run_tool(['--listen', 'unix:' + os.path.join(self.tmpdir, 's'), '--key-file', missing],
+                            'unreadable key file')
         self.assertEqual(res.returncode, 1)
         self.assertIn(missing, res.stderr)
 
     def test_help_and_version(self):
-        res = self.run_tool(['--help'])
+        res = self.run_tool(['--help'], 'help')
         self.assertEqual(res.returncode, 0)
         for option in ('--listen', '--key-file', '--key-hash', '--unhook-delay', '--no-unhook-event',
                        '--try-command', '--try-event', '--exit-after', '--socket-mode', '--socket-group'):
             self.assertIn(option, res.stdout)
-        res = self.run_tool(['--version'])
+        res = self.run_tool(['--version'], 'version')
         self.assertEqual(res.returncode, 0)
         self.assertRegex(res.stdout, r'^vmi-tool \d+\.\d+')
 
