@@ -22,7 +22,7 @@ class PassThroughTest(vt.VmiTestCase):
 
     def test_version_is_qemus(self):
         real = subprocess.run([vt.QEMU, '-version'], capture_output=True, text=True)
-        res = vw.run(vw.wrap([vt.EMULATOR, '-version']))
+        res = vw.run(vt.emulator_command(['-version']))
         self.assertEqual(res.returncode, 0)
         self.assertEqual(res.stdout, real.stdout)
 
@@ -30,8 +30,8 @@ class PassThroughTest(vt.VmiTestCase):
         """libvirt's probe: -machine none, no object; the pid is QEMU's own."""
         qmp = self.path('probe.sock')
         pidfile = self.path('probe.pid')
-        res = vw.run(vw.wrap([
-            vt.EMULATOR, '-S', '-no-user-config', '-nodefaults', '-nographic',
+        res = vw.run(vt.emulator_command([
+            '-S', '-no-user-config', '-nodefaults', '-nographic',
             '-machine', 'none,accel=kvm:tcg', '-qmp', f'unix:{qmp},server=on,wait=off',
             '-pidfile', pidfile, '-daemonize']), timeout=vt.WAIT)
         self.assertEqual(res.returncode, 0, res.stderr)
@@ -50,7 +50,7 @@ class PassThroughTest(vt.VmiTestCase):
 
     def test_object_help_lists_introspection(self):
         real = subprocess.run([vt.QEMU, '-object', 'help'], capture_output=True, text=True)
-        res = vw.run(vw.wrap([vt.EMULATOR, '-object', 'help']))
+        res = vw.run(vt.emulator_command(['-object', 'help']))
         self.assertEqual(res.returncode, 0)
         ours = res.stdout.splitlines()
         theirs = real.stdout.splitlines()
@@ -61,7 +61,7 @@ class PassThroughTest(vt.VmiTestCase):
         self.assertEqual(names, sorted(names))
 
     def test_introspection_help(self):
-        res = vw.run(vw.wrap([vt.EMULATOR, '-object', 'introspection,help']))
+        res = vw.run(vt.emulator_command(['-object', 'introspection,help']))
         self.assertEqual(res.returncode, 0)
         self.assertEqual(res.stdout.splitlines(), [
             'introspection options:',
@@ -85,7 +85,7 @@ class OwnOptionsTest(vt.VmiTestCase):
                      ['--qemu', vt.QEMU, '--kvmi-compat', 'documented'],
                      [f'--qemu={vt.QEMU}', '--kvmi-migrate-hold=setup']):
             with self.subTest(args=args):
-                res = vw.run(vw.wrap([vt.EMULATOR] + args + ['-version']))
+                res = vw.run(vt.emulator_command(args + ['-version']))
                 self.assertEqual((res.returncode, res.stdout), (0, real.stdout))
 
     def test_qemu_path(self):
@@ -94,7 +94,7 @@ class OwnOptionsTest(vt.VmiTestCase):
                 missing = self.path('no-such-qemu')
                 args = ['--qemu', missing] if how == 'option' else []
                 env = dict(os.environ, QEMU_KVMI_QEMU=missing)
-                res = vw.run(vw.wrap([vt.EMULATOR] + args + ['-version']),
+                res = vw.run(vt.emulator_command(args + ['-version']),
                              env=env if how == 'env' else None)
                 self.assertEqual(res.returncode, 1)
                 self.assertIn(f'qemu-kvmi: cannot execute {missing}: No such file or directory',
@@ -108,7 +108,7 @@ class OwnOptionsTest(vt.VmiTestCase):
                  "--kvmi-migrate-hold: invalid value 'active'"),
                 (['-version', '--qemu'], {}, '--qemu requires an argument')):
             with self.subTest(args=args, env=env):
-                res = vw.run(vw.wrap([vt.EMULATOR] + args), env=dict(os.environ, **env))
+                res = vw.run(vt.emulator_command(args), env=dict(os.environ, **env))
                 self.assertEqual(res.returncode, 1)
                 self.assertIn(msg, res.stderr)
 
@@ -127,8 +127,10 @@ class ObjectChecksTest(vt.VmiTestCase):
     def chardev(self, cid='c', extra=',reconnect=1'):
         return ['-chardev', f'socket,id={cid},path={self.path("t.sock")}{extra}']
 
-    def check_error(self, args, message, location=True, accel='kvm', options=()):
-        rc, out, err = self.run_emulator(*args, accel=accel, options=options)
+    def check_error(self, args, message, location=True, accel='kvm', kind=None):
+        """qemu-kvmi fails with @message (under valgrind: once per @kind,
+        the name of the case in test_each_error() whose check fails)."""
+        rc, out, err = self.run_emulator(*args, accel=accel, kind=kind)
         self.assertEqual(rc, 1, err)
         obj = [a for i, a in enumerate(args) if i and args[i - 1] == '-object'
                and a.startswith('introspection')]
@@ -182,33 +184,37 @@ class ObjectChecksTest(vt.VmiTestCase):
         ]
         for name, args, message, location in cases:
             with self.subTest(name):
-                self.check_error(args, message, location)
+                self.check_error(args, message, location, kind=name)
 
     def test_missing_kvm(self):
         self.check_error(self.chardev() + ['-object', 'introspection,id=a,chardev=c'],
-                         'VMI: missing KVM support', location=False, accel='tcg')
+                         'VMI: missing KVM support', location=False, accel='tcg',
+                         kind='missing kvm')
 
     def test_order(self):
-        """When several are wrong, the first QEMU checks is reported."""
+        """When several are wrong, the first QEMU checks is reported (each
+        case fails where a case of test_each_error() or test_missing_kvm()
+        does: the same kind of run)."""
         c = self.chardev()
         cases = [
             # property values are set before the object is completed
             (['-object', 'introspection,id=a,command=4294967295'],
-             'VMI: add command: invalid id -1', True, 'kvm'),
+             'VMI: add command: invalid id -1', True, 'kvm', 'invalid command id'),
             # creation comes before the machine: before the KVM check
-            (['-object', 'introspection,id=a'], 'VMI: chardev is not set', True, 'tcg'),
+            (['-object', 'introspection,id=a'], 'VMI: chardev is not set', True, 'tcg',
+             'chardev not set'),
             (['-object', 'introspection,id=a,chardev=nosuch'], 'VMI: missing KVM support',
-             False, 'tcg'),
+             False, 'tcg', 'missing kvm'),
             (['-object', 'introspection,id=a,chardev=nosuch,key=nosuch'],
-             "VMI: device 'nosuch' not found", False, 'kvm'),
+             "VMI: device 'nosuch' not found", False, 'kvm', 'device'),
             (self.chardev(extra='') + ['-object', 'introspection,id=a,chardev=c,key=nosuch'],
-             "VMI: missing reconnect=N for 'c'", False, 'kvm'),
+             "VMI: missing reconnect=N for 'c'", False, 'kvm', 'no reconnect'),
             (c + ['-object', 'introspection,id=a,chardev=c,key=nosuch'],
-             "No secret with id 'nosuch'", False, 'kvm'),
+             "No secret with id 'nosuch'", False, 'kvm', 'no secret'),
         ]
-        for args, message, location, accel in cases:
+        for args, message, location, accel, kind in cases:
             with self.subTest(message=message, accel=accel):
-                err = self.check_error(args, message, location, accel)
+                err = self.check_error(args, message, location, accel, kind)
                 self.assertEqual(len([line for line in err.splitlines() if 'VMI:' in line
                                       or 'Parameter' in line or 'secret' in line]), 1, err)
 

@@ -11,9 +11,9 @@
   vmi-tool will not do (short data, bad cookies, odd KVMI messages).
 
 Environment: VMI_BUILD_DIR, VMI_SOURCE_DIR, and VMI_TEST_WRAPPER (see
-vmiwrap: valgrind...), put before qemu-kvmi and vmi-tool. Under a wrapper,
-waits grow; the emulator's log is always checked for the reports of
-valgrind and the sanitizers.
+vmiwrap: valgrind...), put before qemu-kvmi and vmi-tool once per kind of
+run. Under a wrapper, waits grow; the emulator's log is always checked for
+the reports of valgrind and the sanitizers.
 """
 
 import json
@@ -49,6 +49,17 @@ GUEST_UUID = 'c7a5fdbd-cdaf-9455-926a-d65c16db1809'
 GUEST_NAME = 'vm1'
 # A line of QEMU's error_report() with -msg timestamp=on
 TIMESTAMP_RE = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z'
+
+
+def emulator_command(args, kind=None):
+    """qemu-kvmi with @args, under the test wrapper: every time, or with
+    @kind (what makes this run take a path of its own: the commands the
+    test drives it with, the error it must report...) for the first run of
+    that kind in the test process only (vmiwrap.wrap_once). Without one
+    every run is its own kind: a test must say when its run repeats
+    another's path."""
+    cmd = [EMULATOR] + list(args)
+    return vw.wrap(cmd) if kind is None else vw.wrap_once(('qemu-kvmi', kind), cmd)
 
 
 def wait_for(predicate, timeout=WAIT, interval=0.02, what='condition'):
@@ -459,20 +470,22 @@ class VmiTestCase(unittest.TestCase):
         return os.path.join(self.tmpdir, name)
 
     def emulator_argv(self, *extra, machine='pc', memory='64', name=GUEST_NAME,
-                      guest_uuid=GUEST_UUID, accel='kvm', qmp_sockets=1, options=(), tag=''):
-        """qemu-kvmi's command line for a small VM and its QMP socket paths
-        (named after @tag, for more than one VM)."""
+                      guest_uuid=GUEST_UUID, accel='kvm', qmp_sockets=1, options=(), tag='',
+                      kind=None):
+        """qemu-kvmi's command line for a small VM (see emulator_command()
+        for @kind) and its QMP socket paths (named after @tag, for more than
+        one VM)."""
         qmp_paths = [self.path(f'{tag}qmp{i}.sock') for i in range(qmp_sockets)]
-        argv = vw.wrap([EMULATOR] + list(options))
-        argv += ['-machine', f'{machine},accel={accel}', '-m', memory, '-nodefaults',
+        args = list(options)
+        args += ['-machine', f'{machine},accel={accel}', '-m', memory, '-nodefaults',
                  '-display', 'none', '-msg', 'timestamp=on']
         if name:
-            argv += ['-name', f'guest={name},debug-threads=on']
+            args += ['-name', f'guest={name},debug-threads=on']
         if guest_uuid:
-            argv += ['-uuid', guest_uuid]
+            args += ['-uuid', guest_uuid]
         for path in qmp_paths:
-            argv += ['-qmp', f'unix:{path},server=on,wait=off']
-        return argv + list(extra), qmp_paths
+            args += ['-qmp', f'unix:{path},server=on,wait=off']
+        return emulator_command(args + list(extra), kind), qmp_paths
 
     def start_emulator(self, *extra, env=None, pass_fds=(), wait_qmp=True, **kwargs):
         """Starts qemu-kvmi; extra arguments are QEMU's (or its own options)."""
