@@ -22,10 +22,10 @@ GiB = 1 << 30
 class HandshakeLayoutTest(vt.VmiTestCase):
     """What QEMU sends: 104 + 24 * n bytes, in the RFC layout."""
 
-    def hooked_handshake(self, *extra, **kwargs):
+    def hooked_handshake(self, *extra, kind=None, **kwargs):
         tool = self.raw_tool()
         before = int(time.time() * 1000)
-        emu = self.start_emulator(*self.introspection_args(), *extra, **kwargs)
+        emu = self.start_emulator(*self.introspection_args(), *extra, kind=kind, **kwargs)
         conn = tool.accept()
         hs, raw = conn.recv_handshake()
         after = int(time.time() * 1000)
@@ -48,7 +48,7 @@ class HandshakeLayoutTest(vt.VmiTestCase):
         self.assertEqual([e.padding for e in hs.e820], [0] * len(e820))
 
     def test_pc_64m(self):
-        emu, hs, raw, before, after = self.hooked_handshake()
+        emu, hs, raw, before, after = self.hooked_handshake(kind='handshake')
         self.check_layout(hs, raw, [(0, 64 * MiB, 1), KVM_IDENTITY], before, after)
         self.assertEqual(emu.vmi_lines(), [
             "VMI: the introspection tool won't be 'authenticated'",
@@ -134,7 +134,8 @@ class KeyTest(vt.VmiTestCase):
 
     def test_without_key_any_cookie(self):
         rtool = self.raw_tool()
-        emu = self.start_emulator(*self.introspection_args())
+        # Without a key the handshake takes HandshakeLayoutTest's path
+        emu = self.start_emulator(*self.introspection_args(), kind='handshake')
         conn = rtool.accept()
         conn.handshake(key=b'anything')
         self.assertEqual(conn.request(kw.GET_VERSION)[1], 0)

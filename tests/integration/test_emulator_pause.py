@@ -17,10 +17,11 @@ DELAY_MS = 1000
 
 class HookedTestBase(vt.VmiTestCase):
 
-    def hooked(self, *tool_args, qmp_sockets=1, extra=(), **props):
+    def hooked(self, *tool_args, qmp_sockets=1, extra=(), kind=None, **props):
+        """A hooked VM and its tool; @kind: see vmitest.emulator_command()."""
         tool = self.start_tool('vmi.sock', *tool_args)
         emu = self.start_emulator(*self.introspection_args(**props), *extra,
-                                  qmp_sockets=qmp_sockets)
+                                  qmp_sockets=qmp_sockets, kind=kind)
         tool.expect('ready', uuid=vt.GUEST_UUID)
         return tool, emu
 
@@ -28,7 +29,7 @@ class HookedTestBase(vt.VmiTestCase):
 class PauseTest(HookedTestBase):
 
     def test_stop_held_until_the_tool_closes(self):
-        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS), qmp_sockets=2)
+        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS), qmp_sockets=2, kind='stop')
         mon = emu.qmp()
         other = emu.qmp(1)
         t0 = time.monotonic()
@@ -59,7 +60,7 @@ class PauseTest(HookedTestBase):
         emu.quit(mon)
 
     def test_commands_queue_behind_the_held_stop(self):
-        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS))
+        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS), kind='stop')
         mon = emu.qmp()
         stop = mon.send('stop')
         status = mon.send('query-status')
@@ -90,7 +91,8 @@ class PauseTest(HookedTestBase):
 
     def test_second_stop_while_pending(self):
         """From another monitor: "unhook in progress", and it runs at once."""
-        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS), qmp_sockets=2)
+        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS), qmp_sockets=2,
+                                kind='unhook in progress')
         first = emu.qmp()
         second = emu.qmp(1)
         ident = first.send('stop')
@@ -122,12 +124,17 @@ class PauseTest(HookedTestBase):
         emu.quit(mon)
 
     def test_reconnect_refused_while_paused(self):
-        tool, emu = self.hooked('--unhook-delay', '0')
+        # Under valgrind this emulator runs natively (the 'stop' kind): a
+        # stop with a tool is test_commands_queue_behind_the_held_stop's
+        # path, the cont and the hook after it test_connection_too_soon's;
+        # what is new here is the wait
+        tool, emu = self.hooked('--unhook-delay', '0', kind='stop')
         mon = emu.qmp()
         mon.ok('stop')
         tool.expect('closed', reason='unhook')
-        # reconnect=1, yet nothing for a while
-        tool.absent('connected', 2.5 * vt.SLOW)
+        # reconnect=1, yet nothing for a while (longer if either side runs
+        # under valgrind)
+        tool.absent('connected', 2.5 * max(tool.slow, emu.slow))
         mon.ok('cont')
         tool.expect('handshake', timeout=3 * vt.SLOW)
         tool.expect('ready')
@@ -150,7 +157,7 @@ class PauseTest(HookedTestBase):
         # no handshake: QEMU closes at once
         self.assertTrue(conn.expect_eof())
         emu.wait_log(r'VMI: chr_event_open: too soon \(suspend=1, migrate=0, shutdown=0\)')
-        self.assertTrue(rtool.no_connection(2.5 * vt.SLOW))
+        self.assertTrue(rtool.no_connection(2.5 * emu.slow))
         mon.ok('cont')
         conn = rtool.accept(timeout=3 * vt.SLOW)
         conn.handshake()
@@ -163,7 +170,8 @@ class PauseTest(HookedTestBase):
     def test_cont_while_pending(self):
         """cont during a held stop: "unhook in progress"; it clears the
         pause flag, so the stop, once done, leaves reconnects on."""
-        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS), qmp_sockets=2)
+        tool, emu = self.hooked('--unhook-delay', str(DELAY_MS), qmp_sockets=2,
+                                kind='unhook in progress')
         first = emu.qmp()
         second = emu.qmp(1)
         ident = first.send('stop')

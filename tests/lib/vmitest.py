@@ -297,6 +297,8 @@ class Emulator:
                                      stdout=stdout or subprocess.DEVNULL, stderr=self.logfile,
                                      pass_fds=pass_fds)
         self.pid = self.proc.pid
+        # How much longer this emulator's relay takes to do anything
+        self.slow = vw.slowness(argv)
         self.monitors = {}
         # what only this emulator's processes (QEMU, the relay) have in argv
         self.marker = qmp_paths[0] if qmp_paths else testcase.tmpdir
