@@ -91,8 +91,10 @@ def reports(text):
 def check_reports(testcase, text, what):
     """Fails @testcase if @text (a log or output of @what) holds any report:
     for a program whose exit status reaches no one (a relay, a daemon's
-    child)."""
-    testcase.assertEqual(reports(text), [], f"valgrind or a sanitizer reported problems in {what}")
+    child). The message has the whole report (where it was allocated...)."""
+    found = reports(text)
+    if found:
+        testcase.fail(f"valgrind or a sanitizer reported problems in {what}:\n" + "\n".join(found))
 
 
 def check_run(cmd, rc, stderr):
