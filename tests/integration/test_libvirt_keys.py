@@ -174,7 +174,7 @@ class KeyTest(vp.TestCase):
             ("key-hash without the element", ["key-hash", "noelement"],
              ["domain 'noelement' has no <vmi:introspection>"]),
         ]
-        for what, args, needles in vp.sample(cases, 3):
+        for what, args, needles in cases:
             with self.subTest(what), self.nothing_changes("nokey", "noelement"):
                 self.assertFails(self.vv(*args), 1, *needles)
         with self.nothing_changes("nokey"):

@@ -45,15 +45,6 @@ SETTINGS_PATH = "/etc/libvirt-vmi/libvirt-vmi.conf"
 KEY_DIR = "/run/libvirt-vmi"
 
 
-def sample(cases, every=4):
-    """@cases, or under a test wrapper (valgrind: 2 to 3 s a run of
-    virt-vmi) every @every-th of them: a table of bad inputs runs whole in
-    the plain and sanitizer runs, and each code path it takes still runs
-    under valgrind through the others."""
-    cases = list(cases)
-    return cases[::every] if vw.WRAPPER else cases
-
-
 def element(path=None, vsock=None, reconnect=None, key=None, handshake=None, unhook=None,
             commands=(), events=(), prefix="vmi"):
     """A <vmi:introspection> element (raw XML for domain_xml(metadata=))."""
