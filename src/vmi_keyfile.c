@@ -91,7 +91,6 @@ vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmi
     g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
     VMI_AUTOCLOSE dirfd = -1;
     VMI_AUTOCLOSE fd = -1;
-    int rc;
 
     if (mkdirat(topfd, domUUID, 0700) < 0)
         return vmiKeyFileFail(error, "create directory", dirPath);
@@ -103,8 +102,7 @@ vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmi
     if (!vmiWriteAll(fd, key->data, key->len))
         return vmiKeyFileFail(error, "write", filePath);
     /* a full disk may show only here */
-    rc = close(g_steal_fd(&fd));
-    if (rc < 0)
+    if (close(g_steal_fd(&fd)) < 0)
         return vmiKeyFileFail(error, "write", filePath);
     return TRUE;
 }
