@@ -21,59 +21,25 @@ Usage (as root, after scripts/setup-host.sh): bench/libvirt_bench.py [--rounds N
 Prints a table; bench/RESULTS.md keeps the figures of a run."""
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 import vmilibvirt as vl  # noqa: E402
+import vmitool  # noqa: E402
 import libvirt  # noqa: E402  (python3-libvirt)
 
 NS = "http://libvirt-vmi.org/schemas/introspection/1.0"
 UNHOOK_DELAY_MS = 200
 
 
-class Tool:
-    """vmi-tool, its JSON lines read with the time each arrived."""
-
-    def __init__(self, binary, sock, key_hash, delay_ms):
-        self.events = []
-        self.lock = threading.Condition()
-        self.proc = subprocess.Popen(
-            [binary, "--listen", f"unix:{sock}", "--socket-mode", "0666",
-             "--key-hash", key_hash, "--unhook-delay", str(delay_ms)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for("listening")
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.lock:
-                self.events.append((time.monotonic(), json.loads(line)))
-                self.lock.notify_all()
-
-    def wait_for(self, event, after=0.0, timeout=30):
-        """The time of the first @event that came after @after."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                for t, e in self.events:
-                    if t >= after and e["event"] == event:
-                        return t
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"vmi-tool never reported {event}")
-                self.lock.wait(left)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+def start_tool(sock, key_hash):
+    """vmi-tool on @sock, as the tests run it; it unhooks after UNHOOK_DELAY_MS."""
+    return vmitool.Tool(None, sock, "--socket-mode", "0666", "--unhook-delay",
+                        UNHOOK_DELAY_MS, key_hash=key_hash)
 
 
 def timed(fn, *args):
@@ -107,6 +73,7 @@ def main():
     emulator = os.path.join(args.build, "tests", "kvmi-emulator", "qemu-kvmi")
     tool_bin = os.path.join(args.build, "tests", "vmi-tool", "vmi-tool")
     os.environ.setdefault("VMI_BUILD_DIR", args.build)
+    vmitool.TOOL = tool_bin
 
     d = vl.LibvirtDaemon("bench", emulators=[emulator])
     tool = None
@@ -126,7 +93,7 @@ def main():
         vmi("define", vmi_xml)
         vmi("key-create", "vmi")
         key_hash = vmi("key-hash", "vmi").stdout.strip()
-        tool = Tool(tool_bin, sock, key_hash, UNHOOK_DELAY_MS)
+        tool = start_tool(sock, key_hash)
 
         conn = libvirt.open(d.uri)
         # The product's part alone: the hook and the key file, with no tool
@@ -138,7 +105,7 @@ def main():
                 dom = conn.lookupByName(name)
                 alone[name].append(timed(dom.create))
                 dom.destroy()
-        tool = Tool(tool_bin, sock, key_hash, UNHOOK_DELAY_MS)
+        tool = start_tool(sock, key_hash)
 
         doms = {name: conn.lookupByName(name) for name in ("vmi", "plain")}
         starts = {"vmi": [], "plain": []}
@@ -153,7 +120,7 @@ def main():
                 doms[name].create()
                 starts[name].append(time.monotonic() - t0)
                 if name == "vmi":
-                    hooked.append(tool.wait_for("hooked", after=t0) - t0)
+                    hooked.append(tool.wait_for("hooked", since=t0)["_t"] - t0)
                 doms[name].destroy()
 
         suspends = {"vmi": [], "plain": []}
@@ -161,7 +128,7 @@ def main():
             t0 = time.monotonic()
             dom.create()
             if name == "vmi":
-                tool.wait_for("ready", after=t0)
+                tool.wait_for("ready", since=t0)
             for _ in range(args.rounds):
                 suspends[name].append(timed(dom.suspend))
                 t0 = time.monotonic()
@@ -170,7 +137,7 @@ def main():
                     # the tool connects again after cont: wait until it has
                     # hooked and enabled the UNHOOK event, or QEMU would
                     # just cut the connection at the next pause
-                    tool.wait_for("ready", after=t0)
+                    tool.wait_for("ready", since=t0)
             dom.destroy()
         conn.close()
 

@@ -30,7 +30,8 @@ TOOL = os.path.join(BUILD_DIR, 'tests', 'vmi-tool', 'vmi-tool')
 
 
 class Tool:
-    """vmi-tool started for @testcase, stopped at its cleanup.
+    """vmi-tool started for @testcase, stopped at its cleanup (without
+    one, as in a benchmark, the caller calls stop()).
 
     @path: the unix socket it listens on (with @listen; without, @args give
     the --listen); @key_file / @key_hash: its options of those names.
@@ -61,7 +62,8 @@ class Tool:
         self._unread = []       # read by expect() but not returned
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        testcase.addCleanup(self.stop)
+        if testcase:
+            testcase.addCleanup(self.stop)
         if wait:
             self.listening()
 
@@ -142,20 +144,22 @@ class Tool:
             return
         raise AssertionError(f'unexpected {event} line: {line}')
 
-    def events(self, event=None, **fields):
-        """The lines so far (with @event and @fields)."""
+    def events(self, event=None, since=None, **fields):
+        """The lines so far (with @event and @fields; seen at or after
+        time.monotonic() @since)."""
         with self._cond:
             self._check_lines()
-            return [ln for ln in self.lines if self._matches(ln, event, fields)]
+            return [ln for ln in self.lines if self._matches(ln, event, fields)
+                    and (since is None or ln['_t'] >= since)]
 
-    def wait_for(self, event, timeout=vw.WAIT, count=1, **fields):
-        """Waits until @count lines match; returns the last one. Raises
+    def wait_for(self, event, timeout=vw.WAIT, count=1, since=None, **fields):
+        """Waits until @count lines match (see events()); returns the last one. Raises
         AssertionError with everything seen on timeout or when the tool
         ends first."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                found = self.events(event, **fields)
+                found = self.events(event, since, **fields)
                 if len(found) >= count:
                     return found[count - 1]
                 left = deadline - time.monotonic()
