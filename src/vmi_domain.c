@@ -277,27 +277,13 @@ vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
 }
 
 
-/*
- * A new process on an embedded root reconnects to running domains in a
- * thread that holds a job on each; a destroy does not wait for jobs, so
- * it would race that thread (and lose: "domain is not running"). A call
- * that takes a query job waits for the reconnection to finish.
- */
-static void
-vmiDomainWaitReconnect(vmiConn *conn, vmiDomain *dom)
-{
-    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
-
-    if (conn->embedRoot && dom->running &&
-        virDomainMemoryStats(dom->dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0) < 0)
-        virResetLastError();
-}
-
-
 gboolean
 vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error)
 {
-    vmiDomainWaitReconnect(conn, dom);
+    /* a destroy does not wait for jobs: it would race the reconnection
+     * (and lose: "domain is not running") */
+    if (dom->running)
+        vmiConnWaitReconnect(conn, dom->dom);
     if (virDomainDestroy(dom->dom) < 0) {
         vmiSetLibvirtError(error, "cannot destroy domain '%s'", dom->name);
         return FALSE;

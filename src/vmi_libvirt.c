@@ -127,11 +127,49 @@ vmiConnKeyDirForURI(const char *uri)
 }
 
 
+/*
+ * A process that opens an embedded root reconnects to the root's running
+ * domains in threads libvirt never joins; exiting while one still runs
+ * crashes libvirt 9.0 (its cgroup code calls libnuma after exit() has
+ * freed it). Each such thread holds a job on its domain, so a call that
+ * takes a query job returns only once the reconnection is over.
+ */
+void
+vmiConnWaitReconnect(vmiConn *conn, virDomainPtr dom)
+{
+    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+
+    if (conn->embedRoot &&
+        virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0) < 0)
+        virResetLastError();
+}
+
+
+static void
+vmiConnWaitReconnects(vmiConn *conn)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(conn->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+
+    if (n < 0) {
+        virResetLastError();
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        vmiConnWaitReconnect(conn, doms[i]);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+}
+
+
 void
 vmiConnClose(vmiConn *conn)
 {
     if (!conn)
         return;
+    if (conn->embedRoot && conn->conn)
+        vmiConnWaitReconnects(conn);
     if (conn->secrets && conn->secrets != conn->conn)
         virConnectClose(conn->secrets);
     if (conn->conn)

@@ -19,6 +19,7 @@ struct _vmiConn {
 };
 
 void vmiConnClose(vmiConn *conn);
+void vmiConnWaitReconnect(vmiConn *conn, virDomainPtr dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiConn, vmiConnClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virSecret, virSecretFree)

@@ -108,8 +108,9 @@ class EmbeddedTest(vp.TestCase):
 
         pids = vp.guest_pids("emb")
         places = {f"/proc/{p}": vp.proc_text(p) for p in pids}
-        places["the XML"] = self.e.virsh("dumpxml --security-info emb",
+        places["the XML"] = self.e.virsh("dommemstat emb", "dumpxml --security-info emb",
                                          "dumpxml --inactive --security-info emb").stdout
+        places["libvirt's status XML"] = self.e.status_xml("emb")
         r = self.vv("destroy", "emb")
         outputs.append(r.stdout + r.stderr)
         self.assertEqual(r.rc, 0, r)

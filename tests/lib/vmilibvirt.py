@@ -936,7 +936,12 @@ class EmbeddedRoot:
 
     def virsh(self, *commands, check=True, input=None, timeout=60):
         """One virsh process: each of @commands is a string (virsh syntax)
-        or a list (quoted for virsh); they run in order in one connection."""
+        or a list (quoted for virsh); they run in order in one connection.
+
+        A process that opens the root reconnects to its running domains in
+        threads libvirt 9.0 never joins, and crashes (SIGSEGV) if it exits
+        while one runs: with a domain running, begin with a command that
+        waits for its job (dommemstat NAME)."""
         self._seed()
         text = "; ".join(c if isinstance(c, str) else shlex.join(c) for c in commands)
         return run(pinned([VIRSH, "-c", self.uri, text]), check=check, input=input,
@@ -956,6 +961,11 @@ class EmbeddedRoot:
 
     def domain_log_path(self, name):
         return os.path.join(self.root, "log", "qemu", f"{name}.log")
+
+    def status_xml(self, name):
+        """What libvirt keeps of a running domain (its live XML and more)."""
+        with open(os.path.join(self.root, "run", "qemu", f"{name}.xml")) as f:
+            return f.read()
 
     def qemu_pid(self, name):
         try:
