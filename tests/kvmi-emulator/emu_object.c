@@ -200,6 +200,19 @@ emuParseUint(const char *str, guint64 *out)
 }
 
 
+/* Both visitors read a uint64; visit_type_uint32 then narrows it. */
+static gboolean
+emuNarrowUint32(const char *name, guint64 num, GError **error)
+{
+    if (num > G_MAXUINT32) {
+        g_set_error(error, EMU_ERROR, EMU_ERROR_FAILED,
+                    "Parameter '%s' expects uint32_t", name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
 gboolean
 emuObjectSetText(emuObject *obj, emuCompat compat, const char *name,
                  const char *value, GError **error)
@@ -211,17 +224,13 @@ emuObjectSetText(emuObject *obj, emuCompat compat, const char *name,
     if (!prop)
         return FALSE;
     if (g_str_equal(prop->type, "uint32")) {
-        /* the opts visitor reads a uint64, visit_type_uint32 narrows it */
         if (!emuParseUint(value, &num)) {
             g_set_error(error, EMU_ERROR, EMU_ERROR_FAILED,
                         "Parameter '%s' expects an uint64 value", name);
             return FALSE;
         }
-        if (num > G_MAXUINT32) {
-            g_set_error(error, EMU_ERROR, EMU_ERROR_FAILED,
-                        "Parameter '%s' expects uint32_t", name);
+        if (!emuNarrowUint32(name, num, error))
             return FALSE;
-        }
     } else if (g_str_equal(prop->type, "bool")) {
         if (!emuParseBool(value, &flag)) {
             g_set_error(error, EMU_ERROR, EMU_ERROR_FAILED,
@@ -271,11 +280,8 @@ emuObjectSetJson(emuObject *obj, emuCompat compat, const char *name,
                         "Parameter '%s' expects uint64", name);
             return FALSE;
         }
-        if (num > G_MAXUINT32) {
-            g_set_error(error, EMU_ERROR, EMU_ERROR_FAILED,
-                        "Parameter '%s' expects uint32_t", name);
+        if (!emuNarrowUint32(name, num, error))
             return FALSE;
-        }
     } else if (g_str_equal(prop->type, "bool")) {
         if (!YAJL_IS_TRUE(value) && !YAJL_IS_FALSE(value)) {
             g_set_error(error, EMU_ERROR, EMU_ERROR_FAILED,
