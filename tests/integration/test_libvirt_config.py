@@ -25,24 +25,17 @@ USER_ENV = {"VMI_TEST_USER_ENV": "kept as is", "SECOND": "2"}
 USER_CMDLINE = [("arg", a) for a in USER_ARGS] + [("env", k, v) for k, v in USER_ENV.items()]
 
 
-class ConfigTest(vp.TestCase):
+class ConfigTest(vp.DaemonTestCase):
+    NAME = "config"
+
     @classmethod
     def setUpClass(cls):
-        cls.d = vp.product_daemon("config", emulators=[vl.QEMU, *vp.emulators()])
-        cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-config-")
+        super().setUpClass()
         # One key secret any test may point a domain at
         cls.secret = cls.d.define_secret(b"config test key\n", usage_type="tls",
                                          usage_name="vmi-config-test")
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.tmp.cleanup()
-
     # -- helpers -------------------------------------------------------------
-
-    def vv(self, *args, **kwargs):
-        return vp.virt_vmi(self.d, *args, **kwargs)
 
     def define(self, name, **kwargs):
         kwargs.setdefault("qemu_args", USER_ARGS)

@@ -37,24 +37,14 @@ def parse(out):
     return checks
 
 
-class HostTest(vp.TestCase):
+class HostTest(vp.DaemonTestCase):
+    NAME = "host"
+
     @classmethod
-    def setUpClass(cls):
+    def daemon_emulators(cls):
         cls.readonly = vp.compat_emulator("fork-readonly")
         cls.lastkey = vp.compat_emulator("fork-last-key")
-        cls.d = vp.product_daemon("host", emulators=[vl.QEMU, *vp.emulators(), cls.readonly,
-                                                     cls.lastkey])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-
-    def setUp(self):
-        super().setUp()
-        self.addCleanup(vp.check_wrapper_reports, self, self.d)
-
-    def vv(self, *args, **kwargs):
-        return vp.virt_vmi(self.d, *args, **kwargs)
+        return [*super().daemon_emulators(), cls.readonly, cls.lastkey]
 
     def host_validate(self, *args):
         r = self.vv("host-validate", *args)

@@ -8,9 +8,7 @@ import base64
 import contextlib
 import os
 import sys
-import tempfile
 import unittest
-import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
@@ -20,19 +18,12 @@ import vmilibvirt as vl  # noqa: E402
 import vmiproduct as vp  # noqa: E402
 
 
-class KeyTest(vp.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = vp.product_daemon("keys")
-        cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-keys-")
+class KeyTest(vp.DaemonTestCase):
+    NAME = "keys"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.tmp.cleanup()
-
-    def vv(self, *args, **kwargs):
-        return vp.virt_vmi(self.d, *args, **kwargs)
+    def daemon_emulators(cls):
+        return [vl.QEMU]
 
     def define(self, name, element=True):
         uuid = self.d.define_domain(name, metadata=vp.element(f"/run/vmi/{name}.sock")

@@ -11,6 +11,7 @@ environment, log or output; `virt-vmi status` in each state."""
 import os
 import signal
 import sys
+import grp
 import tempfile
 import unittest
 
@@ -24,27 +25,14 @@ USER_ARGS = ["-msg", "timestamp=on"]
 USER_ENV = {"VMI_TEST_USER_ENV": "kept"}
 
 
-class StartTest(vp.TestCase):
+class StartTest(vp.DaemonTestCase):
+    NAME = "start"
+
     @classmethod
     def setUpClass(cls):
-        cls.d = vp.product_daemon("start", emulators=[vl.QEMU, *vp.emulators()])
-        cls.tools = vp.tool_dir(cls.d)
-        cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-start-")
+        super().setUpClass()
         cls.qemu_uid = vl.pwd_uid(vl.QEMU_USER)
-        import grp
         cls.qemu_gid = grp.getgrnam(vl.QEMU_GROUP).gr_gid
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.tmp.cleanup()
-
-    def setUp(self):
-        super().setUp()
-        self.addCleanup(vp.check_wrapper_reports, self, self.d)
-
-    def vv(self, *args, **kwargs):
-        return vp.virt_vmi(self.d, *args, **kwargs)
 
     def introspected(self, name, key=None, **element):
         """Defines domain @name on the KVMI emulator, its tool socket in

@@ -10,39 +10,20 @@ tool's connection back."""
 
 import os
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
                                 "tests", "lib"))
-import vmilibvirt as vl  # noqa: E402
 import vmiproduct as vp  # noqa: E402
 
 UNHOOK_DELAY_MS = 1500
 UNHOOK_TIMEOUT = 2
 
 
-class SuspendTest(vp.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = vp.product_daemon("suspend", emulators=[vl.QEMU, *vp.emulators()])
-        cls.tools = vp.tool_dir(cls.d)
-        cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-suspend-")
-        os.chmod(cls.tmp.name, 0o755)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.tmp.cleanup()
-
-    def setUp(self):
-        super().setUp()
-        self.addCleanup(vp.check_wrapper_reports, self, self.d)
-
-    def vv(self, *args, **kwargs):
-        return vp.virt_vmi(self.d, *args, **kwargs)
+class SuspendTest(vp.DaemonTestCase):
+    NAME = "suspend"
 
     def running(self, name, *tool_args, key=None, **element):
         """Domain @name on the KVMI emulator, started, with its tool hooked

@@ -21,6 +21,7 @@ import re
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -353,6 +354,43 @@ class TestCase(unittest.TestCase):
         t0 = time.monotonic()
         self.addCleanup(lambda: TIMES.__setitem__(self.id().split(".", 1)[1],
                                                   time.monotonic() - t0))
+
+
+class DaemonTestCase(TestCase):
+    """Tests on one product daemon (self.d, named NAME), started for the
+    class with the hook installed, beside a temporary directory (self.tmp)
+    and a tool socket directory (self.tools) that QEMU's user can reach.
+    Every test ends by checking the domain logs for reports of valgrind or
+    of a sanitizer."""
+
+    NAME = None
+
+    @classmethod
+    def daemon_emulators(cls):
+        return [vl.QEMU, *emulators()]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix=f"vmi-{cls.NAME}-")
+        os.chmod(cls.tmp.name, 0o755)
+        try:
+            cls.d = product_daemon(cls.NAME, emulators=cls.daemon_emulators())
+        except BaseException:
+            cls.tmp.cleanup()
+            raise
+        cls.tools = tool_dir(cls.d)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(check_wrapper_reports, self, self.d)
+
+    def vv(self, *args, **kwargs):
+        return virt_vmi(self.d, *args, **kwargs)
 
 
 def print_times():
