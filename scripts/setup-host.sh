@@ -17,7 +17,7 @@ PACKAGES=(
     # the real thing the tests and the demo run
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
     # checks, benchmarks, and the QMP client of docs/qemu-kvmi.rst's example
-    valgrind python3-libvirt socat
+    valgrind python3-libvirt socat python3-pyflakes
 )
 
 missing=()

@@ -4,9 +4,7 @@ commands, the allow-lists QEMU sets (in each compatibility mode) and the
 kernel's error codes, checked byte by byte with kvmi_wire."""
 
 import os
-import struct
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import vmitest as vt  # noqa: E402

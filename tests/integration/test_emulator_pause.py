@@ -10,7 +10,6 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 import vmitest as vt  # noqa: E402
-from vmitest import kw  # noqa: E402
 
 DELAY_MS = 1000
 

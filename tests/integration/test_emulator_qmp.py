@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))

@@ -12,7 +12,6 @@ asserted at import time.
 
 import collections
 import hashlib
-import socket
 import struct
 
 # ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@ import kvmi_wire as kw  # noqa: E402
 import vmiwrap as vw  # noqa: E402
 from vmitool import TOOL, Tool  # noqa: E402,F401
 # The tests use vt.SLOW and vt.WAIT
-from vmiwrap import SLOW, WAIT  # noqa: E402,F401
+SLOW, WAIT = vw.SLOW, vw.WAIT
 
 EMULATOR = os.path.join(BUILD_DIR, 'tests', 'kvmi-emulator', 'qemu-kvmi')
 QEMU = '/usr/bin/qemu-system-x86_64'
