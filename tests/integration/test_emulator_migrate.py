@@ -75,7 +75,7 @@ class MigrateTest(vt.VmiTestCase):
             "VMI: continue with 'migrate'",
         ])
         # the source stays unhooked; the destination keeps its tool
-        self.tool.absent('connected', 2.5 * max(self.tool.slow, self.src.slow))
+        self.tool.absent('connected', vt.quiet_period(2.5, self.tool.slow, self.src.slow))
         self.assertNotIn({'event': 'closed', 'conn': 2}, [
             {k: line[k] for k in ('event', 'conn')} for line in self.tool.lines])
         self.dst.quit(self.dmon)

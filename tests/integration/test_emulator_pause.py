@@ -133,7 +133,7 @@ class PauseTest(HookedTestBase):
         tool.expect('closed', reason='unhook')
         # reconnect=1, yet nothing for a while (longer if either side runs
         # under valgrind)
-        tool.absent('connected', 2.5 * max(tool.slow, emu.slow))
+        tool.absent('connected', vt.quiet_period(2.5, tool.slow, emu.slow))
         mon.ok('cont')
         tool.expect('handshake', timeout=3 * vt.SLOW)
         tool.expect('ready')
@@ -156,7 +156,7 @@ class PauseTest(HookedTestBase):
         # no handshake: QEMU closes at once
         self.assertTrue(conn.expect_eof())
         emu.wait_log(r'VMI: chr_event_open: too soon \(suspend=1, migrate=0, shutdown=0\)')
-        self.assertTrue(rtool.no_connection(2.5 * emu.slow))
+        self.assertTrue(rtool.no_connection(vt.quiet_period(2.5, emu.slow)))
         mon.ok('cont')
         conn = rtool.accept(timeout=3 * vt.SLOW)
         conn.handshake()

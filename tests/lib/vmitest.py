@@ -39,8 +39,8 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'lib'))
 import kvmi_wire as kw  # noqa: E402
 import vmiwrap as vw  # noqa: E402
 from vmitool import TOOL, Tool  # noqa: E402,F401
-# The tests use vt.SLOW and vt.WAIT
-SLOW, WAIT = vw.SLOW, vw.WAIT
+# The tests use vt.SLOW, vt.WAIT and vt.quiet_period()
+SLOW, WAIT, quiet_period = vw.SLOW, vw.WAIT, vw.quiet_period
 
 EMULATOR = os.path.join(BUILD_DIR, 'tests', 'kvmi-emulator', 'qemu-kvmi')
 QEMU = '/usr/bin/qemu-system-x86_64'

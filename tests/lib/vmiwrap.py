@@ -48,6 +48,16 @@ def wrapped(cmd):
     return bool(WRAPPER) and list(cmd[:len(WRAPPER)]) == WRAPPER
 
 
+def quiet_period(seconds, *slows):
+    """How long to watch for something that must not happen, which a
+    native run would do within @seconds (a reconnect timer, say): twice
+    that if a side runs under the wrapper (@slows: their slowness()). A
+    program already running reacts to its timers a fraction of a second
+    late there; the full SLOW factor is for start-up, which these waits
+    never see."""
+    return seconds * (2 if max(slows, default=1) > 1 else 1)
+
+
 def slowness(cmd):
     """How much longer than natively @cmd takes to react: SLOW if it runs
     under the wrapper, 1 if not (what waits for something @cmd must not
