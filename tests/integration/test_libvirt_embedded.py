@@ -8,6 +8,9 @@ checks refusing a start (arguments out of step, an allow-list the
 emulator cannot enforce) before QEMU runs."""
 
 import os
+import select
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -146,6 +149,41 @@ class EmbeddedTest(vp.TestCase):
         self.assertEqual(self.e.qemu_pids(), [])
         self.assertFalse(os.path.exists(os.path.join(self.key_dir, uuid)))
         self.assertEqual(self.e.virsh("domstate readonly").stdout.strip(), "shut off")
+
+    def test_exit_waits_for_reconnection(self):
+        """A process that opens the root reconnects to its running domains
+        in threads libvirt 9.0 never joins, and crashes if it exits while
+        one runs (docs/how-it-works.rst): virt-vmi waits for them. With
+        QEMU stopped the reconnection cannot end, so virt-vmi, its work
+        done, must still be running; it ends once QEMU continues."""
+        self.define("recon")
+        r = self.vv("start", "recon")
+        self.assertEqual(r.rc, 0, r)
+        self.addCleanup(self.vv, "destroy", "recon")
+        pids = vp.guest_pids("recon")
+        self.assertTrue(pids)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            proc = subprocess.Popen(vl.pinned([vp.VIRT_VMI, "-c", self.e.uri, "get", "recon"]),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=self.e.env())
+            self.addCleanup(proc.kill)
+            lines = [proc.stdout.readline() for _ in range(2)]
+            while lines[-1] and lines[-1] != b"</vmi:introspection>\n":
+                lines.append(proc.stdout.readline())
+            self.assertRegex(lines[0].decode(), r"^<vmi:introspection ")
+            self.assertEqual(lines[-1], b"</vmi:introspection>\n")
+            # Its work is done. 2 s: without the wait it exits at once; with
+            # it, only libvirt's 30 s job timeout would end the wait
+            eof = (select.select([proc.stdout], [], [], 2)[0] and
+                   os.read(proc.stdout.fileno(), 100) == b"")
+            self.assertFalse(eof, "virt-vmi exited while libvirt was reconnecting")
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=30 * vp.SLOW)
+        self.assertEqual((proc.returncode, out, err), (0, b"", b""))
 
     def test_host_validate(self):
         r = self.vv("host-validate", "--emulator", vp.emulator())
