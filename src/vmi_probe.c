@@ -135,6 +135,8 @@ vmiProbeInputPipe(const char *input, GError **error)
 {
     size_t len = strlen(input);
     int fds[2];
+    VMI_AUTOCLOSE readEnd = -1;
+    VMI_AUTOCLOSE writeEnd = -1;
 
     if (len > PIPE_BUF) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
@@ -143,16 +145,14 @@ vmiProbeInputPipe(const char *input, GError **error)
     }
     if (!g_unix_open_pipe(fds, FD_CLOEXEC, error))
         return -1;
-    if (!vmiWriteAll(fds[1], input, len)) {
-        int errsv = errno;
-        close(fds[0]);
-        close(fds[1]);
+    readEnd = fds[0];
+    writeEnd = fds[1];
+    if (!vmiWriteAll(writeEnd, input, len)) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "cannot write the probe's input: %s", g_strerror(errsv));
+                    "cannot write the probe's input: %s", g_strerror(errno));
         return -1;
     }
-    close(fds[1]);
-    return fds[0];
+    return g_steal_fd(&readEnd);
 }
 
 
