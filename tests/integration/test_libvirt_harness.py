@@ -400,7 +400,8 @@ class EmbeddedTest(unittest.TestCase):
             self.assertEqual(proc_uid(pid), vl.pwd_uid(vl.QEMU_USER))
             # A new process reconnects to the running QEMU in a thread holding
             # a job: a call that waits for a job (dommemstat) first.
-            self.assertIn("running", e.virsh("dommemstat seq", "domstate seq").stdout)
+            state = e.virsh("dommemstat seq", "domstate seq").stdout.strip().splitlines()[-1]
+            self.assertEqual(state, "running")
             timed("embedded: dommemstat+destroy (own process)", e.virsh,
                   "dommemstat seq", "destroy seq")
             self.assertTrue(wait_gone(pid, 2))
