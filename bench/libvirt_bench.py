@@ -70,8 +70,8 @@ def main():
 
     virt_vmi = os.path.join(args.build, "src", "virt-vmi")
     hook = os.path.join(args.build, "src", "libvirt-vmi-hook")
-    emulator = os.path.join(args.build, "tests", "kvmi-emulator", "qemu-kvmi")
-    tool_bin = os.path.join(args.build, "tests", "vmi-tool", "vmi-tool")
+    emulator = os.path.join(args.build, "tools", "kvmi-emulator", "qemu-kvmi")
+    tool_bin = os.path.join(args.build, "tools", "vmi-tool", "vmi-tool")
     os.environ.setdefault("VMI_BUILD_DIR", args.build)
     vmitool.TOOL = tool_bin
 

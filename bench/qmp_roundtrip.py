@@ -79,8 +79,8 @@ def main():
     ap.add_argument('--rounds', type=int, default=20)
     ap.add_argument('--per-round', type=int, default=200)
     args = ap.parse_args()
-    emulator = os.path.join(args.build_dir, 'tests', 'kvmi-emulator', 'qemu-kvmi')
-    tool = os.path.join(args.build_dir, 'tests', 'vmi-tool', 'vmi-tool')
+    emulator = os.path.join(args.build_dir, 'tools', 'kvmi-emulator', 'qemu-kvmi')
+    tool = os.path.join(args.build_dir, 'tools', 'vmi-tool', 'vmi-tool')
 
     tmp = tempfile.mkdtemp(prefix='qmpbench-')
     procs = []

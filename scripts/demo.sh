@@ -12,8 +12,8 @@ scripts/setup-host.sh >/dev/null
 
 BUILD=$TOP/build
 VIRT_VMI=$BUILD/src/virt-vmi
-EMULATOR=$BUILD/tests/kvmi-emulator/qemu-kvmi
-TOOL=$BUILD/tests/vmi-tool/vmi-tool
+EMULATOR=$BUILD/tools/kvmi-emulator/qemu-kvmi
+TOOL=$BUILD/tools/vmi-tool/vmi-tool
 DEMO=$TOP/.vmi-demo
 ROOT=$DEMO/root
 URI="qemu:///embed?root=$ROOT"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "conf/vmi_error.h"
-#include "vmi_sync.h"
+#include "core/vmi_sync.h"
 #include "testutils.h"
 
 static const char *datadir;

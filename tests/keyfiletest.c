@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmi_keyfile.h"
+#include "core/vmi_keyfile.h"
 
 #define UUID "c7a5fdbd-edaf-9455-926a-d65c16db1809"
 

@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "qemu_vmi.h"
+#include "core/qemu_vmi.h"
 
 /* QEMU 7.2: a connected unix client chardev reads "unix:" */
 #define REPLY_CONNECTED \

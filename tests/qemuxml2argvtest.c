@@ -11,7 +11,7 @@
 
 #include "conf/vmi_domain_xml.h"
 #include "conf/vmi_schema.h"
-#include "qemu_vmi.h"
+#include "core/qemu_vmi.h"
 #include "testutils.h"
 
 #define BARE_UUID "00000000-0000-4000-8000-000000000001"

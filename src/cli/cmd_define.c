@@ -2,7 +2,7 @@
  * virt-vmi define FILE: define a whole domain carrying the element
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 #include "vmi_load.h"
 
 

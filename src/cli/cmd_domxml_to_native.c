@@ -3,7 +3,7 @@
  */
 #include "vmi_cli.h"
 #include "vmi_load.h"
-#include "qemu_vmi.h"
+#include "core/qemu_vmi.h"
 
 
 static int

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 #include "conf/vmi_error.h"
 #include "conf/vmi_schema.h"
 

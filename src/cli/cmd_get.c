@@ -2,7 +2,7 @@
  * virt-vmi get DOMAIN: print the element
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 
 
 static int

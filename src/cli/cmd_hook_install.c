@@ -9,8 +9,8 @@
 
 #include "vmi_cli.h"
 #include "vmi_config.h"
-#include "vmi_libvirt.h"
-#include "vmi_settings.h"
+#include "libvirt/vmi_libvirt.h"
+#include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
 
 #define VMI_HOOK_DIR "/etc/libvirt/hooks/qemu.d"

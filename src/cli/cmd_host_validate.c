@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "vmi_cli.h"
-#include "vmi_domain.h"
-#include "vmi_host_validate.h"
+#include "libvirt/vmi_domain.h"
+#include "libvirt/vmi_host_validate.h"
 
 static const char *const vmiCheckResultNames[] = { "PASS", "WARN", "FAIL" };
 static const char *const vmiCheckResultColors[] = { "\033[32m", "\033[33m", "\033[31m" };

@@ -2,7 +2,7 @@
  * virt-vmi key-create DOMAIN: a random key in a new libvirt secret
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 
 
 static int

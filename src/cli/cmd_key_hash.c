@@ -2,7 +2,7 @@
  * virt-vmi key-hash DOMAIN: the cookie the tool must send
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 
 
 static int

@@ -2,7 +2,7 @@
  * virt-vmi key-import DOMAIN --file F: an operator's key in a new secret
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 
 
 static int

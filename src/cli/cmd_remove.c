@@ -2,7 +2,7 @@
  * virt-vmi remove DOMAIN: drop the element and its arguments
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 
 
 static int

@@ -2,7 +2,7 @@
  * virt-vmi set DOMAIN [OPTIONS]: write <vmi:introspection> from options
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 #include "conf/vmi_error.h"
 #include "conf/vmi_kvmi.h"
 

@@ -2,7 +2,7 @@
  * virt-vmi start DOMAIN, virt-vmi destroy DOMAIN
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 
 
 static int

@@ -5,8 +5,8 @@
 #include <grp.h>
 
 #include "vmi_cli.h"
-#include "vmi_domain.h"
-#include "vmi_status.h"
+#include "libvirt/vmi_domain.h"
+#include "libvirt/vmi_status.h"
 
 #define ROW "%-17s "
 

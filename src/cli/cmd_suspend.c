@@ -5,7 +5,7 @@
  * hooks, for at most the unhook timeout: suspend shows that wait.
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 #include "vmi_progress.h"
 
 #define VMI_UNHOOK_TIMEOUT_DEFAULT 60

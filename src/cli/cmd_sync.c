@@ -3,7 +3,7 @@
  * element after changes made behind our back
  */
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 
 
 /* Returns FALSE after printing why it could not sync @name. */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "vmi_cli.h"
-#include "vmi_domain.h"
+#include "libvirt/vmi_domain.h"
 
 
 /* Consumes @error. */

@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmi_fd.h"
-#include "vmi_libvirt.h"
-#include "vmi_secret.h"
+#include "core/vmi_fd.h"
+#include "libvirt/vmi_libvirt.h"
+#include "libvirt/vmi_secret.h"
 
 #define VMI_HOOK_KEY_TIMEOUT_SECONDS 30
 

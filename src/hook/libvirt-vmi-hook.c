@@ -32,9 +32,9 @@
 #include <unistd.h>
 
 #include "vmi_config.h"
-#include "qemu_vmi.h"
-#include "vmi_lifecycle.h"
-#include "vmi_settings.h"
+#include "core/qemu_vmi.h"
+#include "core/vmi_lifecycle.h"
+#include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
 
 #define VMI_HOOK_TIMEOUT_SECONDS 60

@@ -2,7 +2,7 @@
 """vmi-tool against a peer that plays QEMU's introspection object and the
 KVMI kernel, byte by byte from tests/lib/kvmi_wire.py (notes/kvmi.md).
 
-Environment: VMI_BUILD_DIR (finds tests/vmi-tool/vmi-tool), VMI_SOURCE_DIR
+Environment: VMI_BUILD_DIR (finds tools/vmi-tool/vmi-tool), VMI_SOURCE_DIR
 (finds tests/lib), VMI_TEST_WRAPPER (optional command prefix, e.g. valgrind:
 see tests/lib/vmiwrap.py).
 """

@@ -38,7 +38,7 @@ SOURCE_DIR = os.path.abspath(os.environ.get("VMI_SOURCE_DIR",
 BUILD_DIR = os.path.abspath(os.environ.get("VMI_BUILD_DIR", os.path.join(SOURCE_DIR, "build")))
 VIRT_VMI = os.path.join(BUILD_DIR, "src", "virt-vmi")
 HOOK = os.path.join(BUILD_DIR, "src", "libvirt-vmi-hook")
-QEMU_KVMI = os.path.join(BUILD_DIR, "tests", "kvmi-emulator", "qemu-kvmi")
+QEMU_KVMI = os.path.join(BUILD_DIR, "tools", "kvmi-emulator", "qemu-kvmi")
 
 VMI_NS = "http://libvirt-vmi.org/schemas/introspection/1.0"
 HOOK_PATH = "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"

@@ -3,7 +3,7 @@
 - VmiTestCase: a unittest.TestCase with a private temporary directory and
   cleanups that run even when a test fails: every process a test starts is
   killed, every socket closed, the directory removed.
-- Emulator: qemu-kvmi (tests/kvmi-emulator) around the real QEMU 7.2, with a
+- Emulator: qemu-kvmi (tools/kvmi-emulator) around the real QEMU 7.2, with a
   small VM (KVM, 64 MiB, no disk, no NIC) and its stderr in a log file.
 - Qmp: a QMP client (events collected, replies matched by order or id).
 - Tool: the reference tool vmi-tool (vmitool.Tool).
@@ -42,7 +42,7 @@ from vmitool import TOOL, Tool  # noqa: E402,F401
 # The tests use vt.SLOW, vt.WAIT and vt.quiet_period()
 SLOW, WAIT, quiet_period = vw.SLOW, vw.WAIT, vw.quiet_period
 
-EMULATOR = os.path.join(BUILD_DIR, 'tests', 'kvmi-emulator', 'qemu-kvmi')
+EMULATOR = os.path.join(BUILD_DIR, 'tools', 'kvmi-emulator', 'qemu-kvmi')
 QEMU = '/usr/bin/qemu-system-x86_64'
 
 GUEST_UUID = 'c7a5fdbd-cdaf-9455-926a-d65c16db1809'

@@ -26,7 +26,7 @@ import vmiwrap as vw
 
 BUILD_DIR = os.environ.get('VMI_BUILD_DIR', os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                          '..', '..', 'build'))
-TOOL = os.path.join(BUILD_DIR, 'tests', 'vmi-tool', 'vmi-tool')
+TOOL = os.path.join(BUILD_DIR, 'tools', 'vmi-tool', 'vmi-tool')
 
 
 class Tool:

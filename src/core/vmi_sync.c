@@ -9,9 +9,9 @@
  */
 #include <string.h>
 
-#include "vmi_sync.h"
+#include "core/vmi_sync.h"
 #include "conf/vmi_error.h"
-#include "qemu_vmi.h"
+#include "core/qemu_vmi.h"
 
 
 typedef struct {

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-#include "qemu_vmi.h"
+#include "core/qemu_vmi.h"
 #include "conf/vmi_error.h"
 #include "conf/vmi_kvmi.h"
 

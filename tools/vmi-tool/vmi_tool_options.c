@@ -11,7 +11,7 @@
 
 #include "vmi_tool.h"
 #include "vmi_config.h"
-#include "vmi_kvmi.h"
+#include "conf/vmi_kvmi.h"
 
 #define VMI_TOOL_DELAY_MAX_MS (24 * 3600 * 1000)
 #define VMI_TOOL_TIMEOUT_MAX_S 3600

@@ -8,7 +8,7 @@
 #include <libxml/xpath.h>
 #include <string.h>
 
-#include "vmi_libvirt.h"
+#include "libvirt/vmi_libvirt.h"
 #include "conf/vmi_error.h"
 #include "conf/vmi_xml.h"
 

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmi_host_validate.h"
-#include "vmi_domain.h"
-#include "vmi_libvirt.h"
-#include "vmi_probe.h"
-#include "vmi_settings.h"
+#include "libvirt/vmi_host_validate.h"
+#include "libvirt/vmi_domain.h"
+#include "libvirt/vmi_libvirt.h"
+#include "core/vmi_probe.h"
+#include "core/vmi_settings.h"
 
 #define VMI_KVMI_PARAM "/sys/module/kvm/parameters/introspection"
 #define VMI_HOOK_PATH "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"

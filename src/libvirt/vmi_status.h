@@ -6,9 +6,9 @@
 
 #include <glib.h>
 
-#include "qemu_vmi.h"
-#include "vmi_domain.h"
-#include "vmi_keyfile.h"
+#include "core/qemu_vmi.h"
+#include "libvirt/vmi_domain.h"
+#include "core/vmi_keyfile.h"
 
 typedef enum {
     VMI_LISTEN_UNKNOWN,

@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmi_keyfile.h"
-#include "vmi_fd.h"
-#include "qemu_vmi.h"
+#include "core/vmi_keyfile.h"
+#include "core/vmi_fd.h"
+#include "core/qemu_vmi.h"
 #include "conf/vmi_error.h"
 
 

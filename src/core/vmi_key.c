@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmi_key.h"
-#include "vmi_fd.h"
+#include "core/vmi_key.h"
+#include "core/vmi_fd.h"
 #include "conf/vmi_error.h"
 
 

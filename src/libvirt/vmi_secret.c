@@ -8,8 +8,8 @@
 #include <string.h>
 #include <libvirt/virterror.h>
 
-#include "vmi_secret.h"
-#include "vmi_libvirt.h"
+#include "libvirt/vmi_secret.h"
+#include "libvirt/vmi_libvirt.h"
 #include "conf/vmi_error.h"
 
 

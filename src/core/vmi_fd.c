@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "vmi_fd.h"
+#include "core/vmi_fd.h"
 
 
 /* Closes *@fd if open and marks it closed, keeping errno for the caller's

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "vmi_tool_conn.h"
-#include "vmi_kvmi.h"
+#include "conf/vmi_kvmi.h"
 
 static void vmiToolSessionSendNext(vmiToolConn *conn);
 

@@ -7,10 +7,10 @@
  *   hand over the key file to QEMU's user (libvirt's DAC label)
  *   clean up  the key file goes
  */
-#include "vmi_lifecycle.h"
-#include "vmi_keyfile.h"
-#include "vmi_probe.h"
-#include "vmi_sync.h"
+#include "core/vmi_lifecycle.h"
+#include "core/vmi_keyfile.h"
+#include "core/vmi_probe.h"
+#include "core/vmi_sync.h"
 #include "conf/vmi_error.h"
 
 

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmi_status.h"
-#include "vmi_secret.h"
-#include "vmi_sync.h"
+#include "libvirt/vmi_status.h"
+#include "libvirt/vmi_secret.h"
+#include "core/vmi_sync.h"
 
 
 void

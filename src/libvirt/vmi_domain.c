@@ -9,11 +9,11 @@
 
 #include <libvirt/virterror.h>
 
-#include "vmi_domain.h"
-#include "vmi_keyfile.h"
-#include "vmi_lifecycle.h"
-#include "vmi_secret.h"
-#include "vmi_sync.h"
+#include "libvirt/vmi_domain.h"
+#include "core/vmi_keyfile.h"
+#include "core/vmi_lifecycle.h"
+#include "libvirt/vmi_secret.h"
+#include "core/vmi_sync.h"
 #include "conf/vmi_error.h"
 
 

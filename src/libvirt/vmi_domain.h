@@ -7,8 +7,8 @@
 #include <glib.h>
 
 #include "conf/vmi_domain_xml.h"
-#include "vmi_libvirt.h"
-#include "vmi_secret.h"
+#include "libvirt/vmi_libvirt.h"
+#include "libvirt/vmi_secret.h"
 
 typedef struct _vmiDomain vmiDomain;
 struct _vmiDomain {

@@ -7,7 +7,7 @@
  *
  * A missing file means the defaults.
  */
-#include "vmi_settings.h"
+#include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
 
 

@@ -6,7 +6,7 @@
 #include <glib.h>
 #include <sys/types.h>
 
-#include "vmi_key.h"
+#include "core/vmi_key.h"
 
 typedef struct {
     gboolean exists;

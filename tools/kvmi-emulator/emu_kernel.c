@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 
 #include "emu_kernel.h"
-#include "vmi_kvmi.h"
+#include "conf/vmi_kvmi.h"
 
 #define EMU_KVMI_VERSION 1
 #define EMU_KVMI_ALWAYS_ALLOWED ((G_GUINT64_CONSTANT(1) << VMI_KVMI_GET_VERSION) | \

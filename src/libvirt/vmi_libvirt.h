@@ -6,7 +6,7 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
-#include "qemu_vmi.h"
+#include "core/qemu_vmi.h"
 
 
 typedef struct _vmiConn vmiConn;

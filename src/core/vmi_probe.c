@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmi_probe.h"
-#include "vmi_fd.h"
+#include "core/vmi_probe.h"
+#include "core/vmi_fd.h"
 #include "conf/vmi_error.h"
 
 #define VMI_PROBE_TIMEOUT_SECONDS 20

@@ -8,7 +8,7 @@
 #include <glib.h>
 
 #include "conf/vmi_domain_xml.h"
-#include "vmi_key.h"
+#include "core/vmi_key.h"
 
 /* Reads the key a libvirt secret holds: in-process, or through a helper. */
 typedef vmiKey *(*vmiKeyFetchFunc)(gpointer opaque, const char *secretUUID, GError **error);

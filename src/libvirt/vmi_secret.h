@@ -6,7 +6,7 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
-#include "vmi_key.h"
+#include "core/vmi_key.h"
 
 #define VMI_SECRET_USAGE_PREFIX "libvirt-vmi/"
 
