@@ -127,7 +127,7 @@ class ObjectChecksTest(vt.VmiTestCase):
     def chardev(self, cid='c', extra=',reconnect=1'):
         return ['-chardev', f'socket,id={cid},path={self.path("t.sock")}{extra}']
 
-    def check_error(self, args, message, location=True, accel='kvm', kind=None):
+    def check_error(self, args, message, location=True, accel=vt.HOST_ACCEL, kind=None):
         """qemu-kvmi fails with @message (under valgrind: once per @kind,
         the name of the case in test_each_error() whose check fails)."""
         rc, out, err = self.run_emulator(*args, accel=accel, kind=kind)
@@ -188,7 +188,7 @@ class ObjectChecksTest(vt.VmiTestCase):
 
     def test_missing_kvm(self):
         self.check_error(self.chardev() + ['-object', 'introspection,id=a,chardev=c'],
-                         'VMI: missing KVM support', location=False, accel='tcg',
+                         'VMI: missing KVM support', location=False, accel=vt.NO_KVM,
                          kind='missing kvm')
 
     def test_order(self):
@@ -199,18 +199,18 @@ class ObjectChecksTest(vt.VmiTestCase):
         cases = [
             # property values are set before the object is completed
             (['-object', 'introspection,id=a,command=4294967295'],
-             'VMI: add command: invalid id -1', True, 'kvm', 'invalid command id'),
+             'VMI: add command: invalid id -1', True, vt.HOST_ACCEL, 'invalid command id'),
             # creation comes before the machine: before the KVM check
-            (['-object', 'introspection,id=a'], 'VMI: chardev is not set', True, 'tcg',
+            (['-object', 'introspection,id=a'], 'VMI: chardev is not set', True, vt.NO_KVM,
              'chardev not set'),
             (['-object', 'introspection,id=a,chardev=nosuch'], 'VMI: missing KVM support',
-             False, 'tcg', 'missing kvm'),
+             False, vt.NO_KVM, 'missing kvm'),
             (['-object', 'introspection,id=a,chardev=nosuch,key=nosuch'],
-             "VMI: device 'nosuch' not found", False, 'kvm', 'device'),
+             "VMI: device 'nosuch' not found", False, vt.HOST_ACCEL, 'device'),
             (self.chardev(extra='') + ['-object', 'introspection,id=a,chardev=c,key=nosuch'],
-             "VMI: missing reconnect=N for 'c'", False, 'kvm', 'no reconnect'),
+             "VMI: missing reconnect=N for 'c'", False, vt.HOST_ACCEL, 'no reconnect'),
             (c + ['-object', 'introspection,id=a,chardev=c,key=nosuch'],
-             "No secret with id 'nosuch'", False, 'kvm', 'no secret'),
+             "No secret with id 'nosuch'", False, vt.HOST_ACCEL, 'no secret'),
         ]
         for args, message, location, accel, kind in cases:
             with self.subTest(message=message, accel=accel):
@@ -237,7 +237,7 @@ class ObjectChecksTest(vt.VmiTestCase):
 class ProbeTest(vt.VmiTestCase):
     """The three-way probe of notes/kvmi.md tells the compatibility modes apart."""
 
-    def probe(self, mode, accel='kvm', env=False):
+    def probe(self, mode, accel=vt.HOST_ACCEL, env=False):
         args = ['-object', 'introspection,id=p,chardev=c,command=4294967295,command=2',
                 '-chardev', f'socket,id=c,path={self.path("probe.sock")},reconnect=1',
                 '-qmp', 'stdio']
@@ -278,7 +278,7 @@ class ProbeTest(vt.VmiTestCase):
 
     def test_fork_last_key_without_kvm(self):
         """A probe under TCG stops at the KVM check: still neither message."""
-        rc, out, err = self.probe('fork-last-key', accel='tcg')
+        rc, out, err = self.probe('fork-last-key', accel=vt.NO_KVM)
         self.assertEqual(rc, 1)
         self.assertIn('qemu-kvmi: VMI: missing KVM support', err)
         self.assertNotIn(INVALID_ID, err)

@@ -47,8 +47,9 @@ class ObjectAddTest(vt.VmiTestCase):
         tool = self.start_tool()
         self.assertEqual(self.add(chardev='vmic', handshake_timeout=5), {'return': {}, 'id': 'cmd-2'})
         # the warning comes from inside the QMP command: no prefix
-        self.assertIn("\nwarning: VMI: the introspection tool won't be 'authenticated'\n",
-                      self.emu.log())
+        # (a line of its own; under KVM, QEMU has written lines before it)
+        self.assertRegex(self.emu.log(),
+                         "(?m)^warning: VMI: the introspection tool won't be 'authenticated'$")
         tool.expect('ready', uuid=vt.GUEST_UUID, timeout=3 * vt.SLOW)
         objects = self.mon.ok('qom-list', {'path': '/objects'})
         self.assertIn({'name': 'vmi0', 'type': 'child<introspection>'}, objects)
@@ -132,10 +133,47 @@ class ObjectAddTest(vt.VmiTestCase):
 
     def test_missing_kvm(self):
         chardev = ['-chardev', f'socket,id=vmic,path={self.path("vmi.sock")},reconnect=1']
-        self.emu = self.start_emulator(*chardev, accel='tcg')
+        self.emu = self.start_emulator(*chardev, accel=vt.NO_KVM)
         self.mon = self.emu.qmp()
         self.assertEqual(self.add(chardev='vmic')['error']['desc'], 'VMI: missing KVM support')
         self.emu.quit(self.mon)
+
+    def test_tcg_stands_in_for_kvm(self):
+        """--kvmi-kvm=tcg (QEMU_KVMI_KVM): a TCG guest hooks, on any host."""
+        chardev = ['-chardev', f'socket,id=vmic,path={self.path("vmi.sock")},reconnect=1']
+        for how in ('option', 'env'):
+            with self.subTest(how=how):
+                tool = self.start_tool('vmi.sock')
+                options = ['--kvmi-kvm=tcg'] if how == 'option' else []
+                env = {'QEMU_KVMI_KVM': 'tcg'} if how == 'env' else {}
+                self.emu = self.start_emulator(*chardev, accel='tcg', options=options, env=env)
+                self.mon = self.emu.qmp()
+                self.assertEqual(self.mon.ok('query-kvm')['enabled'], False)
+                self.assertEqual(self.add(chardev='vmic')['return'], {})
+                tool.expect('hooked', timeout=3 * vt.SLOW)
+                self.emu.quit(self.mon)
+                tool.stop()
+
+    def test_default_kvm_follows_the_host(self):
+        """Without the option, a TCG guest counts as a KVM one only on a
+        host that has no /dev/kvm at all."""
+        chardev = ['-chardev', f'socket,id=vmic,path={self.path("vmi.sock")},reconnect=1']
+        self.emu = self.start_emulator(*chardev, accel='tcg')
+        self.mon = self.emu.qmp()
+        rsp = self.add(chardev='vmic')
+        if os.path.exists('/dev/kvm'):
+            self.assertEqual(rsp['error']['desc'], 'VMI: missing KVM support')
+        else:
+            self.assertEqual(rsp['return'], {})
+        self.emu.quit(self.mon)
+
+    def test_bad_kvm_mode(self):
+        for args, env in ((['--kvmi-kvm=kvm'], {}), ([], {'QEMU_KVMI_KVM': 'kvm'})):
+            with self.subTest(args=args, env=env):
+                rc, _, err = self.run_emulator(*args, env=env)
+                self.assertEqual(rc, 1)
+                self.assertIn("qemu-kvmi: --kvmi-kvm: invalid value 'kvm' (expected host or tcg)",
+                              err)
 
     def test_compat_modes(self):
         for mode, desc in (('fork-readonly', 'Insufficient permission to perform this operation'),
@@ -331,7 +369,7 @@ class ProxyTest(vt.VmiTestCase):
     def test_unprivileged_user(self):
         """As an unprivileged QEMU user: nothing of the emulator needs more."""
         os.chmod(self.tmpdir, 0o777)
-        argv, qmp_paths = self.emulator_argv(accel='tcg')
+        argv, qmp_paths = self.emulator_argv(accel=vt.NO_KVM)
         argv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] + argv
         emu = vt.Emulator(self, argv, dict(os.environ), self.path('nobody.log'), qmp_paths)
         mon = emu.qmp()

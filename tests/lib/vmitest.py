@@ -461,6 +461,15 @@ class RawTool:
 # The test case
 # ---------------------------------------------------------------------------
 
+# The guest's accelerator: KVM where this host has it. Where it has not,
+# qemu-kvmi's default (--kvmi-kvm=tcg) lets a TCG guest stand in for a KVM
+# one, so that every test of a hooked guest runs on any host.
+HOST_ACCEL = 'kvm' if os.access('/dev/kvm', os.R_OK | os.W_OK) else 'tcg'
+# A guest without KVM on every host: TCG, with the emulator told to take
+# KVM from the host alone (as the real KVMI QEMU does).
+NO_KVM = 'no-kvm'
+
+
 class VmiTestCase(unittest.TestCase):
     """A test with its own temporary directory and guaranteed cleanups."""
 
@@ -472,13 +481,16 @@ class VmiTestCase(unittest.TestCase):
         return os.path.join(self.tmpdir, name)
 
     def emulator_argv(self, *extra, machine='pc', memory='64', name=GUEST_NAME,
-                      guest_uuid=GUEST_UUID, accel='kvm', qmp_sockets=1, options=(), tag='',
-                      kind=None):
+                      guest_uuid=GUEST_UUID, accel=HOST_ACCEL, qmp_sockets=1, options=(),
+                      tag='', kind=None):
         """qemu-kvmi's command line for a small VM (see emulator_command()
         for @kind) and its QMP socket paths (named after @tag, for more than
-        one VM)."""
+        one VM). @accel: HOST_ACCEL, NO_KVM or QEMU's accelerator list."""
         qmp_paths = [self.path(f'{tag}qmp{i}.sock') for i in range(qmp_sockets)]
         args = list(options)
+        if accel == NO_KVM:
+            args.append('--kvmi-kvm=host')
+            accel = 'tcg'
         args += ['-machine', f'{machine},accel={accel}', '-m', memory, '-nodefaults',
                  '-display', 'none', '-msg', 'timestamp=on']
         if name:

@@ -21,12 +21,19 @@ typedef enum {
     EMU_MIGRATE_HOLD_WAIT_UNPLUG,   /* kvmi-v12: "wait-unplug" */
 } emuMigrateHold;
 
+/* What the introspection object takes for KVM. */
+typedef enum {
+    EMU_KVM_HOST,                   /* the host's: a TCG guest has "missing KVM support" */
+    EMU_KVM_TCG,                    /* a host without KVM: a TCG guest stands in for a KVM one */
+} emuKvmMode;
+
 typedef struct {
     emuCompat compat;
+    emuKvmMode kvmMode;
     emuMigrateHold migrateHold;
     guint8 uuid[16];
     char *guestName;
-    gboolean kvm;
+    gboolean kvm;                   /* the object finds KVM support */
     gboolean machineReady;
     GArray *e820;                   /* emuVmiE820Entry, QEMU's table order */
     emuSession *priv;               /* the private QMP session */

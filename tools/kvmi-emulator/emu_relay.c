@@ -222,8 +222,9 @@ emuRelayGotKvm(emuSession *session, yajl_val ret, const char *desc, gpointer opa
 {
     emuReadyQuery *query = opaque;
 
-    emuCtx.kvm = YAJL_IS_TRUE(emuJsonGet(ret, "enabled"));
-    query->in.kvm = emuCtx.kvm;
+    /* the e820 table is the one QEMU built: KVM's pages only under real KVM */
+    query->in.kvm = YAJL_IS_TRUE(emuJsonGet(ret, "enabled"));
+    emuCtx.kvm = query->in.kvm || emuCtx.kvmMode == EMU_KVM_TCG;
     emuSessionCall(session, "human-monitor-command", "{\"command-line\": \"info mtree\"}",
                    emuRelayGotMtree, query);
 }

@@ -30,6 +30,7 @@ typedef struct {
     char *qemu;
     emuCompat compat;
     emuMigrateHold migrateHold;
+    emuKvmMode kvmMode;
     GPtrArray *qemuArgv;        /* argv[0] and QEMU's arguments */
 } emuOptions;
 
@@ -61,6 +62,17 @@ emuSetOption(emuOptions *opts, const char *name, const char *value)
         opts->compat = n;
         return TRUE;
     }
+    if (g_str_equal(name, "kvmi-kvm")) {
+        if (g_str_equal(value, "host")) {
+            opts->kvmMode = EMU_KVM_HOST;
+        } else if (g_str_equal(value, "tcg")) {
+            opts->kvmMode = EMU_KVM_TCG;
+        } else {
+            emuError("--kvmi-kvm: invalid value '%s' (expected host or tcg)", value);
+            return FALSE;
+        }
+        return TRUE;
+    }
     if (g_str_equal(value, "setup")) {
         opts->migrateHold = EMU_MIGRATE_HOLD_SETUP;
     } else if (g_str_equal(value, "wait-unplug")) {
@@ -79,13 +91,16 @@ emuSetOption(emuOptions *opts, const char *name, const char *value)
 static gboolean
 emuParseOptions(int argc, char **argv, emuOptions *opts)
 {
-    static const char *const names[] = { "qemu", "kvmi-compat", "kvmi-migrate-hold" };
+    static const char *const names[] = { "qemu", "kvmi-compat", "kvmi-migrate-hold",
+                                         "kvmi-kvm" };
     static const char *const envs[] = { "QEMU_KVMI_QEMU", "QEMU_KVMI_COMPAT",
-                                        "QEMU_KVMI_MIGRATE_HOLD" };
+                                        "QEMU_KVMI_MIGRATE_HOLD", "QEMU_KVMI_KVM" };
     int i;
     guint n;
 
     opts->qemu = g_strdup(EMU_QEMU_DEFAULT);
+    /* a host without KVM can run no KVM guest at all: TCG stands in */
+    opts->kvmMode = g_file_test("/dev/kvm", G_FILE_TEST_EXISTS) ? EMU_KVM_HOST : EMU_KVM_TCG;
     opts->qemuArgv = g_ptr_array_new();
     g_ptr_array_add(opts->qemuArgv, argv[0]);
     for (n = 0; n < G_N_ELEMENTS(names); n++) {
@@ -304,7 +319,8 @@ emuEmulate(const emuOptions *opts, emuCmdline *cmd)
 
     emuCtx.compat = opts->compat;
     emuCtx.migrateHold = opts->migrateHold;
-    emuCtx.kvm = cmd->kvm;
+    emuCtx.kvmMode = opts->kvmMode;
+    emuCtx.kvm = cmd->kvm || (opts->kvmMode == EMU_KVM_TCG && cmd->accelUsable);
     memcpy(emuCtx.uuid, cmd->uuid, sizeof(emuCtx.uuid));
     emuCtx.guestName = g_strdup(cmd->guestName);
     emuCtx.chardevs = g_ptr_array_new_with_free_func((GDestroyNotify)emuChardevFree);
