@@ -254,16 +254,22 @@ class CapsCache:
 
     libvirt checks a file itself (binary ctime, its own version and ctime,
     kernel, KVM) and probes again when it is stale: whatever a daemon probed
-    is absorbed back here when it stops, so the cache heals itself."""
+    is absorbed back here when it stops, so the cache heals itself.
 
-    def __init__(self, path=None):
+    @consumer: "daemon" or "embed", each with files of its own. libvirt's
+    "own ctime" is the newest ctime of what the process loaded: libvirtd and
+    its driver modules, or, for an embedded root, the QEMU driver module
+    alone. Where the packages were unpacked across a second boundary the two
+    differ, and a file one of them wrote is stale for the other."""
+
+    def __init__(self, path=None, consumer="daemon"):
         if path is None:
             path = os.environ.get("VMI_LIBVIRT_CAPS_CACHE")
         if not path:
             build = os.environ.get("VMI_BUILD_DIR")
             path = (os.path.join(build, "tests", "libvirt-caps-cache") if build else
                     os.path.join(tempfile.gettempdir(), f"libvirt-vmi-caps-cache-{os.getuid()}"))
-        self.path = path
+        self.path = path = os.path.join(path, consumer)
         os.makedirs(path, exist_ok=True)
 
     @staticmethod
@@ -879,7 +885,7 @@ class EmbeddedRoot:
         self.root = os.path.abspath(root)
         self.uri = f"qemu:///embed?root={self.root}"
         self.emulators = list(emulators)
-        self.caps = caps_cache or CapsCache()
+        self.caps = caps_cache or CapsCache(consumer="embed")
         self.timings = {}
         os.makedirs(os.path.join(self.root, "etc"), exist_ok=True)
         # QEMU (as @user) must reach its files under the root
