@@ -3,31 +3,28 @@
  * element after changes made behind our back
  */
 #include "vmi_cli.h"
-#include "libvirt/vmi_domain.h"
+#include "libvirt/vmi_domain_sync.h"
 
 
 /* Returns FALSE after printing why it could not sync @name. */
 static gboolean
 vmiSyncOne(vmiConn *conn, const char *name)
 {
-    g_autoptr(vmiDomain) dom = NULL;
-    g_autoptr(vmiDef) def = NULL;
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(vmiDomain) dom = NULL;
     g_autoptr(GError) err = NULL;
 
-    if (!(dom = vmiDomainLoad(conn, name, 0, &err)))
-        goto error;
-    /* Without the element, leftover arguments of ours are removed. */
-    if (dom->xml->vmi && !(def = vmiDomainGetDef(dom, &err)))
-        goto error;
-    if (!vmiDomainApply(conn, dom, def, changes, &err))
-        goto error;
-    vmiCliReportChanges(dom, dom->name, changes);
-    return TRUE;
-
- error:
-    g_printerr("error: domain '%s': %s\n", name, err->message);
-    return FALSE;
+    switch (vmiDomainSync(conn, name, &dom, changes, &err)) {
+    case VMI_SYNC_IN_STEP:
+    case VMI_SYNC_CHANGED:
+        vmiCliReportChanges(dom, dom->name, changes);
+        return TRUE;
+    case VMI_SYNC_INVALID:
+    case VMI_SYNC_FAILED:
+    default:
+        g_printerr("error: domain '%s': %s\n", name, err->message);
+        return FALSE;
+    }
 }
 
 
