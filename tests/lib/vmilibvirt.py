@@ -705,6 +705,16 @@ class LibvirtDaemon:
             raise RuntimeError(f"libvirtd does not answer: {r.stderr}"
                                f"{_tail_errors(self.log_path)}")
 
+    def restart_libvirtd(self, timeout=30):
+        """Stops libvirtd (SIGTERM) and starts it again in the same
+        namespace, as an upgrade or `systemctl restart` does: running
+        domains go on, and libvirtd reconnects to them."""
+        self._libvirtd.terminate()
+        self._libvirtd.wait(timeout)
+        self._libvirtd = self._spawn("libvirtd", [LIBVIRTD, "-p", "/run/libvirt/libvirtd.pid"])
+        self._wait_for("libvirtd", lambda: self.virsh("uri", check=False, timeout=timeout).rc == 0,
+                       self._libvirtd, timeout)
+
     def reload(self, timeout=10):
         """SIGHUP: libvirtd looks for hook scripts again (it only runs
         qemu.d scripts if one was there when it started or last reloaded).

@@ -16,10 +16,13 @@ virt-vmi runs in the daemon's mount namespace, where /run/libvirt-vmi and
 
 import base64
 import hashlib
+import json
 import os
 import re
 import shlex
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,12 +41,15 @@ SOURCE_DIR = os.path.abspath(os.environ.get("VMI_SOURCE_DIR",
 BUILD_DIR = os.path.abspath(os.environ.get("VMI_BUILD_DIR", os.path.join(SOURCE_DIR, "build")))
 VIRT_VMI = os.path.join(BUILD_DIR, "src", "virt-vmi")
 HOOK = os.path.join(BUILD_DIR, "src", "libvirt-vmi-hook")
+VIRT_VMID = os.path.join(BUILD_DIR, "src", "virt-vmid")
 QEMU_KVMI = os.path.join(BUILD_DIR, "tools", "kvmi-emulator", "qemu-kvmi")
 
 VMI_NS = "http://libvirt-vmi.org/schemas/introspection/1.0"
 HOOK_PATH = "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"
 SETTINGS_PATH = "/etc/libvirt-vmi/libvirt-vmi.conf"
 KEY_DIR = "/run/libvirt-vmi"
+VMID_SOCKET = KEY_DIR + "/virt-vmid.sock"
+VMID_PID_FILE = KEY_DIR + "/virt-vmid.pid"
 
 
 def element(path=None, vsock=None, reconnect=None, key=None, handshake=None, unhook=None,
@@ -177,6 +183,81 @@ def product_daemon(name, emulators=None, **kwargs):
         d.stop()
         raise
     return d
+
+
+class Vmid:
+    """virt-vmid --foreground watching @d (a LibvirtDaemon), in its
+    namespace, under the test wrapper once per test file; stopped (SIGTERM,
+    and checked for reports of valgrind or a sanitizer) at @testcase's
+    cleanup."""
+
+    def __init__(self, testcase, d, *args):
+        self.d = d
+        self.log_path = os.path.join(d.dir, f"virt-vmid-{time.monotonic_ns()}.log")
+        self.argv = vw.wrap_once(("virt-vmid",), [VIRT_VMID, "-c", d.uri, "--foreground",
+                                                  "--verbose", *args])
+        self._log = open(self.log_path, "w")
+        self.proc = d.popen_in_namespace(self.argv, stdin=subprocess.DEVNULL,
+                                         stdout=self._log, stderr=self._log,
+                                         start_new_session=True)
+        testcase.addCleanup(self.stop, testcase)
+        wait_until(lambda: self._answers() or self.proc.poll() is not None,
+                   30 * SLOW, "virt-vmid's socket")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"virt-vmid exited with {self.proc.returncode}: {self.log()}")
+        self.wait_connected()
+
+    def wait_connected(self):
+        """Until every connection of the daemon is up."""
+        wait_until(lambda: all(c["connected"] for c in self.status()["connections"]),
+                   30 * SLOW, "virt-vmid connected to libvirt")
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def _answers(self):
+        try:
+            self.status()
+            return True
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+
+    def status(self, request="status"):
+        """The daemon's answer to @request, parsed."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10 * SLOW)
+            s.connect(self.d.host_path(VMID_SOCKET))
+            s.sendall(request.encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return json.loads(data)
+
+    def domain(self, name):
+        """The daemon's entry for domain @name, or None."""
+        return next((e for e in self.status()["domains"] if e["name"] == name), None)
+
+    def stop(self, testcase=None):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30 * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        if testcase is not None and self.proc.returncode not in (0, -9):
+            vw.check_run(self.argv, self.proc.returncode, self.log())
+            testcase.assertEqual(self.proc.returncode, 0, self.log())
+        if self.proc.returncode == 0:
+            # a clean stop leaves nothing behind
+            for path in (VMID_SOCKET, VMID_PID_FILE):
+                if os.path.exists(self.d.host_path(path)):
+                    raise AssertionError(f"virt-vmid left {path} behind: {self.log()}")
 
 
 def dumpxml(d, name):

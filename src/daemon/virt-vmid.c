@@ -1,0 +1,292 @@
+/*
+ * virt-vmid: the resident libvirt-vmi daemon (docs/virt-vmid.rst)
+ *
+ * Keeps the QEMU arguments of every domain in step with its
+ * <vmi:introspection> element whoever edits it (virsh edit, virsh
+ * metadata, an API client), and answers status requests on a root-only
+ * socket. One per host: a second one refuses, naming the first.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
+#include <libvirt-glib/libvirt-glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmi_config.h"
+#include "core/qemu_vmi.h"
+#include "core/vmi_settings.h"
+#include "daemon/vmid_conn.h"
+#include "libvirt/vmi_libvirt.h"
+
+#define VMID_RUN_DIR VMI_QEMU_KEY_DIR_DEFAULT
+#define VMID_PID_FILE VMID_RUN_DIR "/virt-vmid.pid"
+#define VMID_SOCKET VMID_RUN_DIR "/virt-vmid.sock"
+
+/* Exit codes, documented in docs/virt-vmid.rst. */
+enum {
+    VMID_EXIT_OK = 0,
+    VMID_EXIT_FAILURE = 1,
+    VMID_EXIT_USAGE = 2,
+    VMID_EXIT_RUNNING = 3,      /* another virt-vmid runs */
+};
+
+typedef struct {
+    GMainLoop *loop;
+    GPtrArray *conns;           /* vmidConn * */
+    GSocketService *service;
+} vmidDaemon;
+
+
+/* Holds a write lock on the pid file for the life of the process, as
+ * libvirt's daemons do; returns -1 (after saying why) when it cannot. */
+static int
+vmidAcquirePidFile(const char *path, int *exitCode)
+{
+    struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    g_autofree char *pid = NULL;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+    *exitCode = VMID_EXIT_FAILURE;
+    if (fd < 0) {
+        g_printerr("virt-vmid: cannot open %s: %s\n", path, g_strerror(errno));
+        return -1;
+    }
+    if (fcntl(fd, F_SETLK, &lock) < 0) {
+        char buf[32] = "";
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+        buf[MAX(n, 0)] = '\0';
+        g_printerr("virt-vmid: another virt-vmid is running (pid %s, %s)\n",
+                   *g_strstrip(buf) ? buf : "unknown", path);
+        *exitCode = VMID_EXIT_RUNNING;
+        close(fd);
+        return -1;
+    }
+    pid = g_strdup_printf("%d\n", getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) != (ssize_t)strlen(pid)) {
+        g_printerr("virt-vmid: cannot write %s: %s\n", path, g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+
+static char *
+vmidStatusJSON(vmidDaemon *d)
+{
+    yajl_gen gen = yajl_gen_alloc(NULL);
+    const unsigned char *buf;
+    size_t len;
+    char *out;
+
+    yajl_gen_map_open(gen);
+    yajl_gen_string(gen, (const unsigned char *)"daemon", 6);
+    yajl_gen_bool(gen, 1);
+    yajl_gen_string(gen, (const unsigned char *)"pid", 3);
+    yajl_gen_integer(gen, getpid());
+    yajl_gen_string(gen, (const unsigned char *)"connections", 11);
+    yajl_gen_array_open(gen);
+    for (guint i = 0; i < d->conns->len; i++)
+        vmidConnDescribeSelf(g_ptr_array_index(d->conns, i), gen);
+    yajl_gen_array_close(gen);
+    yajl_gen_string(gen, (const unsigned char *)"domains", 7);
+    yajl_gen_array_open(gen);
+    for (guint i = 0; i < d->conns->len; i++)
+        vmidConnDescribe(g_ptr_array_index(d->conns, i), gen);
+    yajl_gen_array_close(gen);
+    yajl_gen_map_close(gen);
+    yajl_gen_get_buf(gen, &buf, &len);
+    out = g_strndup((const char *)buf, len);
+    yajl_gen_free(gen);
+    return out;
+}
+
+
+/* One request a connection: a line "status"; the answer one JSON line. */
+static gboolean
+vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source,
+             gpointer opaque)
+{
+    vmidDaemon *d = opaque;
+    GSocket *sock = g_socket_connection_get_socket(client);
+    g_autoptr(GCredentials) creds = g_socket_get_credentials(sock, NULL);
+    g_autoptr(GDataInputStream) in = NULL;
+    g_autofree char *line = NULL;
+    g_autofree char *reply = NULL;
+    GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(client));
+
+    /* the socket is 0600 already; the peer's uid is checked all the same */
+    if (!creds || g_credentials_get_unix_user(creds, NULL) != 0) {
+        g_warning("refused a client that is not root");
+        return TRUE;
+    }
+    g_socket_set_timeout(sock, 5);
+    in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(client)));
+    line = g_data_input_stream_read_line_utf8(in, NULL, NULL, NULL);
+    if (line && g_str_equal(g_strstrip(line), "status"))
+        reply = vmidStatusJSON(d);
+    else
+        reply = g_strdup("{\"error\":\"unknown request (expected: status)\"}");
+    g_output_stream_write_all(out, reply, strlen(reply), NULL, NULL, NULL);
+    g_output_stream_write_all(out, "\n", 1, NULL, NULL, NULL);
+    return TRUE;
+}
+
+
+static gboolean
+vmidListen(vmidDaemon *d, GError **error)
+{
+    g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(VMID_SOCKET);
+    mode_t old;
+    gboolean ok;
+
+    /* the pid file's lock is ours: a socket left here is a dead daemon's */
+    unlink(VMID_SOCKET);
+    d->service = g_socket_service_new();
+    old = umask(0177);
+    ok = g_socket_listener_add_address(G_SOCKET_LISTENER(d->service), addr,
+                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                                       NULL, NULL, error);
+    umask(old);
+    if (!ok || chmod(VMID_SOCKET, 0600) < 0) {
+        if (ok)
+            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                        "cannot set the mode of %s: %s", VMID_SOCKET, g_strerror(errno));
+        return FALSE;
+    }
+    g_signal_connect(d->service, "incoming", G_CALLBACK(vmidOnClient), d);
+    g_socket_service_start(d->service);
+    return TRUE;
+}
+
+
+static gboolean
+vmidOnSignal(gpointer opaque)
+{
+    vmidDaemon *d = opaque;
+
+    g_message("stopping");
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+
+static char *
+vmidDefaultURI(void)
+{
+    g_autoptr(vmiSettings) settings = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!(settings = vmiSettingsLoad(VMI_SETTINGS_FILE, &err))) {
+        g_printerr("virt-vmid: %s\n", err->message);
+        return NULL;
+    }
+    return g_strdup(settings->hookURI);
+}
+
+
+static gboolean
+vmidCheckURIs(char **uris)
+{
+    for (; *uris; uris++) {
+        if (g_str_has_prefix(*uris, "qemu:///embed")) {
+            g_printerr("virt-vmid: -c %s: an embedded root belongs to the one process that "
+                       "opens it; use virt-vmi there instead of the daemon\n", *uris);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    g_auto(GStrv) uris = NULL;
+    gboolean foreground = FALSE;
+    gboolean verbose = FALSE;
+    gboolean version = FALSE;
+    const GOptionEntry entries[] = {
+        { "connect", 'c', 0, G_OPTION_ARG_STRING_ARRAY, &uris,
+          "libvirt URI to watch (repeatable; default: the URI of "
+          VMI_SETTINGS_FILE ", qemu:///system)", "URI" },
+        { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+          "Stay in the foreground, logging to standard error", NULL },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log each sync and event", NULL },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
+        { NULL }
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- the libvirt-vmi daemon");
+    g_autoptr(GError) err = NULL;
+    vmidDaemon d = { 0 };
+    int pidFd, exitCode;
+
+    g_option_context_set_summary(ctx,
+        "Keeps every domain's QEMU arguments in step with its <vmi:introspection>\n"
+        "element, whoever edits it, and reports the domains' state on\n" VMID_SOCKET ".");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        g_printerr("virt-vmid: %s (see virt-vmid --help)\n", err->message);
+        return VMID_EXIT_USAGE;
+    }
+    if (version) {
+        g_print("virt-vmid %s\n", VMI_VERSION);
+        return VMID_EXIT_OK;
+    }
+    if (argc > 1) {
+        g_printerr("virt-vmid: unexpected argument '%s' (see virt-vmid --help)\n", argv[1]);
+        return VMID_EXIT_USAGE;
+    }
+    if (!uris) {
+        uris = g_new0(char *, 2);
+        if (!(uris[0] = vmidDefaultURI()))
+            return VMID_EXIT_FAILURE;
+    }
+    if (!vmidCheckURIs(uris))
+        return VMID_EXIT_USAGE;
+    if (verbose)
+        g_setenv("G_MESSAGES_DEBUG", G_LOG_DOMAIN, FALSE);
+
+    if (g_mkdir_with_parents(VMID_RUN_DIR, 0711) < 0) {
+        g_printerr("virt-vmid: cannot create %s: %s\n", VMID_RUN_DIR, g_strerror(errno));
+        return VMID_EXIT_FAILURE;
+    }
+    if (!foreground && daemon(0, 0) < 0) {
+        g_printerr("virt-vmid: cannot daemonize: %s\n", g_strerror(errno));
+        return VMID_EXIT_FAILURE;
+    }
+    if ((pidFd = vmidAcquirePidFile(VMID_PID_FILE, &exitCode)) < 0)
+        return exitCode;
+
+    gvir_init(NULL, NULL);
+    gvir_event_register();
+    vmiLibvirtInit();
+    d.loop = g_main_loop_new(NULL, FALSE);
+    if (!vmidListen(&d, &err)) {
+        g_printerr("virt-vmid: cannot listen on %s: %s\n", VMID_SOCKET, err->message);
+        return VMID_EXIT_FAILURE;
+    }
+    d.conns = g_ptr_array_new_with_free_func((GDestroyNotify)vmidConnFree);
+    for (guint i = 0; uris[i]; i++)
+        g_ptr_array_add(d.conns, vmidConnNew(uris[i]));
+    g_unix_signal_add(SIGTERM, vmidOnSignal, &d);
+    g_unix_signal_add(SIGINT, vmidOnSignal, &d);
+    g_message("running (pid %d)", getpid());
+    g_main_loop_run(d.loop);
+
+    g_socket_service_stop(d.service);
+    g_socket_listener_close(G_SOCKET_LISTENER(d.service));
+    g_object_unref(d.service);
+    unlink(VMID_SOCKET);
+    g_ptr_array_unref(d.conns);
+    g_main_loop_unref(d.loop);
+    unlink(VMID_PID_FILE);
+    close(pidFd);
+    return VMID_EXIT_OK;
+}

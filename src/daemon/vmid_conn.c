@@ -1,0 +1,344 @@
+/*
+ * vmid_conn.c: a libvirt connection of virt-vmid
+ *
+ * Every domain whose element and QEMU arguments are out of step is synced
+ * with one virDomainDefineXML: at (re)connection for all domains, then on
+ * each DEFINED and METADATA_CHANGE event. A domain in step is never
+ * redefined, so the DEFINED event of our own define ends there. Events
+ * only queue the domain: the sync runs from an idle source, outside
+ * libvirt's event dispatch.
+ */
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <string.h>
+
+#include "daemon/vmid_conn.h"
+#include "conf/vmi_conf.h"
+#include "libvirt/vmi_domain_sync.h"
+
+#define VMID_BACKOFF_MIN_SECONDS 1
+#define VMID_BACKOFF_MAX_SECONDS 30
+
+typedef struct {
+    char *name;
+    gboolean hasElement;
+    vmiSyncResult sync;
+    char *error;            /* why the last sync failed, or NULL */
+    gint64 since;           /* when @sync last changed, µs since the epoch */
+} vmidDomain;
+
+struct _vmidConn {
+    char *uri;
+    vmiConn *conn;
+    int lifecycleId;
+    int metadataId;
+    guint reconnectId;
+    guint backoff;
+    guint syncId;
+    GHashTable *pending;    /* UUIDs to sync */
+    GHashTable *domains;    /* UUID -> vmidDomain */
+};
+
+static void vmidConnScheduleReconnect(vmidConn *vc);
+
+
+static void
+vmidDomainFree(vmidDomain *d)
+{
+    g_free(d->name);
+    g_free(d->error);
+    g_free(d);
+}
+
+
+static const char *
+vmidSyncName(vmiSyncResult sync)
+{
+    switch (sync) {
+    case VMI_SYNC_INVALID:
+        return "invalid";
+    case VMI_SYNC_FAILED:
+        return "failed";
+    case VMI_SYNC_IN_STEP:
+    case VMI_SYNC_CHANGED:
+    default:
+        return "in-step";
+    }
+}
+
+
+static void
+vmidConnSyncOne(vmidConn *vc, const char *uuid)
+{
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(vmiDomain) dom = NULL;
+    g_autoptr(GError) err = NULL;
+    vmiSyncResult result = vmiDomainSync(vc->conn, uuid, &dom, changes, &err);
+    vmidDomain *d;
+    guint i;
+
+    if (!dom) {
+        /* undefined meanwhile, or a transient domain: nothing to keep */
+        g_hash_table_remove(vc->domains, uuid);
+        return;
+    }
+    if (!(d = g_hash_table_lookup(vc->domains, uuid))) {
+        d = g_new0(vmidDomain, 1);
+        d->sync = result;
+        d->since = g_get_real_time();
+        g_hash_table_insert(vc->domains, g_strdup(uuid), d);
+    }
+    g_free(d->name);
+    d->name = g_strdup(dom->name);
+    d->hasElement = dom->xml->vmi != NULL;
+    if (vmidSyncName(d->sync) != vmidSyncName(result))
+        d->since = g_get_real_time();
+    d->sync = result;
+    g_clear_pointer(&d->error, g_free);
+    if (err) {
+        d->error = g_strdup(err->message);
+        g_warning("domain '%s' (%s): %s", dom->name, uuid, err->message);
+    }
+    for (i = 0; i < changes->len; i++)
+        g_message("domain '%s' (%s): %s", dom->name, uuid, (char *)changes->pdata[i]);
+}
+
+
+static gboolean
+vmidConnSyncPending(gpointer opaque)
+{
+    vmidConn *vc = opaque;
+    g_autoptr(GHashTable) pending = g_steal_pointer(&vc->pending);
+    GHashTableIter iter;
+    gpointer uuid;
+
+    vc->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    vc->syncId = 0;
+    if (!vc->conn)
+        return G_SOURCE_REMOVE;
+    g_hash_table_iter_init(&iter, pending);
+    while (g_hash_table_iter_next(&iter, &uuid, NULL))
+        vmidConnSyncOne(vc, uuid);
+    return G_SOURCE_REMOVE;
+}
+
+
+static void
+vmidConnQueue(vmidConn *vc, virDomainPtr dom)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (virDomainGetUUIDString(dom, uuid) < 0)
+        return;
+    g_debug("%s: domain %s queued for a sync", vc->uri, uuid);
+    g_hash_table_add(vc->pending, g_strdup(uuid));
+    if (!vc->syncId)
+        vc->syncId = g_idle_add(vmidConnSyncPending, vc);
+}
+
+
+static int
+vmidConnOnLifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+                    void *opaque)
+{
+    vmidConn *vc = opaque;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (event == VIR_DOMAIN_EVENT_DEFINED)
+        vmidConnQueue(vc, dom);
+    else if (event == VIR_DOMAIN_EVENT_UNDEFINED && virDomainGetUUIDString(dom, uuid) == 0)
+        g_hash_table_remove(vc->domains, uuid);
+    return 0;
+}
+
+
+static void
+vmidConnOnMetadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+                   void *opaque)
+{
+    if (type == VIR_DOMAIN_METADATA_ELEMENT && g_strcmp0(nsuri, VMI_NAMESPACE_URI) == 0)
+        vmidConnQueue(opaque, dom);
+}
+
+
+static void
+vmidConnQueueAll(vmidConn *vc)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(vc->conn->conn, &doms,
+                                     VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
+
+    if (n < 0) {
+        g_warning("%s: cannot list the domains: %s", vc->uri, virGetLastErrorMessage());
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        vmidConnQueue(vc, doms[i]);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+}
+
+
+static void
+vmidConnDrop(vmidConn *vc)
+{
+    if (!vc->conn)
+        return;
+    if (vc->lifecycleId >= 0)
+        virConnectDomainEventDeregisterAny(vc->conn->conn, vc->lifecycleId);
+    if (vc->metadataId >= 0)
+        virConnectDomainEventDeregisterAny(vc->conn->conn, vc->metadataId);
+    vc->lifecycleId = vc->metadataId = -1;
+    virResetLastError();
+    g_clear_pointer(&vc->conn, vmiConnClose);
+}
+
+
+/* libvirt closed the connection (libvirtd stopped, or restarted). */
+static void
+vmidConnOnClose(virConnectPtr conn, int reason, void *opaque)
+{
+    vmidConn *vc = opaque;
+
+    g_message("%s: connection closed, reconnecting", vc->uri);
+    /* not from inside libvirt's callback: the connection is still in use */
+    vmidConnScheduleReconnect(vc);
+}
+
+
+static gboolean
+vmidConnConnect(vmidConn *vc)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!(vc->conn = vmiConnOpen(vc->uri, &err))) {
+        g_warning("%s", err->message);
+        return FALSE;
+    }
+    vc->lifecycleId = virConnectDomainEventRegisterAny(
+        vc->conn->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        VIR_DOMAIN_EVENT_CALLBACK(vmidConnOnLifecycle), vc, NULL);
+    vc->metadataId = virConnectDomainEventRegisterAny(
+        vc->conn->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+        VIR_DOMAIN_EVENT_CALLBACK(vmidConnOnMetadata), vc, NULL);
+    if (vc->lifecycleId < 0 || vc->metadataId < 0 ||
+        virConnectRegisterCloseCallback(vc->conn->conn, vmidConnOnClose, vc, NULL) < 0) {
+        g_warning("%s: cannot register for events: %s", vc->uri, virGetLastErrorMessage());
+        vmidConnDrop(vc);
+        return FALSE;
+    }
+    g_message("%s: connected", vc->uri);
+    vc->backoff = VMID_BACKOFF_MIN_SECONDS;
+    /* what changed while we were away: everything is checked again */
+    g_hash_table_remove_all(vc->domains);
+    vmidConnQueueAll(vc);
+    return TRUE;
+}
+
+
+static gboolean
+vmidConnRetry(gpointer opaque)
+{
+    vmidConn *vc = opaque;
+
+    vc->reconnectId = 0;
+    vmidConnDrop(vc);
+    if (!vmidConnConnect(vc))
+        vmidConnScheduleReconnect(vc);
+    return G_SOURCE_REMOVE;
+}
+
+
+static void
+vmidConnScheduleReconnect(vmidConn *vc)
+{
+    if (vc->reconnectId)
+        return;
+    vc->reconnectId = g_timeout_add_seconds(vc->backoff, vmidConnRetry, vc);
+    vc->backoff = MIN(vc->backoff * 2, VMID_BACKOFF_MAX_SECONDS);
+}
+
+
+vmidConn *
+vmidConnNew(const char *uri)
+{
+    vmidConn *vc = g_new0(vmidConn, 1);
+
+    vc->uri = g_strdup(uri);
+    vc->lifecycleId = vc->metadataId = -1;
+    vc->backoff = VMID_BACKOFF_MIN_SECONDS;
+    vc->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    vc->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify)vmidDomainFree);
+    if (!vmidConnConnect(vc))
+        vmidConnScheduleReconnect(vc);
+    return vc;
+}
+
+
+void
+vmidConnFree(vmidConn *vc)
+{
+    if (!vc)
+        return;
+    if (vc->reconnectId)
+        g_source_remove(vc->reconnectId);
+    if (vc->syncId)
+        g_source_remove(vc->syncId);
+    if (vc->conn)
+        virConnectUnregisterCloseCallback(vc->conn->conn, vmidConnOnClose);
+    vmidConnDrop(vc);
+    g_hash_table_unref(vc->pending);
+    g_hash_table_unref(vc->domains);
+    g_free(vc->uri);
+    g_free(vc);
+}
+
+
+static void
+vmidGenString(yajl_gen gen, const char *key, const char *value)
+{
+    yajl_gen_string(gen, (const unsigned char *)key, strlen(key));
+    if (value)
+        yajl_gen_string(gen, (const unsigned char *)value, strlen(value));
+    else
+        yajl_gen_null(gen);
+}
+
+
+void
+vmidConnDescribeSelf(vmidConn *vc, yajl_gen gen)
+{
+    yajl_gen_map_open(gen);
+    vmidGenString(gen, "uri", vc->uri);
+    yajl_gen_string(gen, (const unsigned char *)"connected", strlen("connected"));
+    yajl_gen_bool(gen, vc->conn != NULL);
+    yajl_gen_map_close(gen);
+}
+
+
+void
+vmidConnDescribe(vmidConn *vc, yajl_gen gen)
+{
+    GHashTableIter iter;
+    gpointer uuid, value;
+
+    g_hash_table_iter_init(&iter, vc->domains);
+    while (g_hash_table_iter_next(&iter, &uuid, &value)) {
+        vmidDomain *d = value;
+        g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(d->since / G_USEC_PER_SEC);
+        g_autofree char *since = g_date_time_format_iso8601(when);
+
+        if (!d->hasElement)
+            continue;
+        yajl_gen_map_open(gen);
+        vmidGenString(gen, "name", d->name);
+        vmidGenString(gen, "uuid", uuid);
+        vmidGenString(gen, "uri", vc->uri);
+        vmidGenString(gen, "sync", vmidSyncName(d->sync));
+        vmidGenString(gen, "since", since);
+        vmidGenString(gen, "error", d->error);
+        yajl_gen_map_close(gen);
+    }
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""virt-vmid on a real libvirtd: an element set with `virsh metadata --set`
+(or removed, or made invalid) is synced by the daemon alone, with one
+define and never a define for a domain in step, and the next `virsh start`
+hooks; domains out of step when it starts are synced at once; it reconnects
+after libvirtd restarts; a second daemon is refused, naming the first; its
+socket is root-only and answers status."""
+
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
+                                               os.path.join(os.path.dirname(__file__), "..", "..")),
+                                "tests", "lib"))
+import vmilibvirt as vl  # noqa: E402
+import vmiproduct as vp  # noqa: E402
+
+USER_ARGS = ["-msg", "timestamp=on"]
+DEFINE_CALL = re.compile(r"virDomainDefineXML(Flags)?:\d+ : conn=")
+
+
+class VmidTest(vp.DaemonTestCase):
+    NAME = "vmid"
+
+    def plain_domain(self, name):
+        """A domain on the KVMI emulator with the user's own arguments and no
+        element. Returns its UUID."""
+        uuid = self.d.define_domain(name, emulator=vp.domain_emulator(), qemu_args=USER_ARGS)
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.addCleanup(self.d.virsh, "destroy", name, check=False)
+        return uuid
+
+    def sock(self, name):
+        return os.path.join(self.tools, f"{name}.sock")
+
+    def set_metadata(self, name, element):
+        """`virsh metadata --set`: the element alone changes, as a management
+        layer's edit would."""
+        self.d.virsh("metadata", name, "--uri", vp.VMI_NS, "--key", "vmi", "--config",
+                     "--set", element)
+
+    def args(self, name):
+        """The <qemu:arg> values of @name's persistent definition."""
+        return [c[1] for c in vp.commandline(vp.dumpxml(self.d, name)) if c[0] == "arg"]
+
+    def ours(self, name):
+        """Our arguments in @name's persistent definition."""
+        return [a for a in self.args(name) if "introspection" in a or "vmi0" in a]
+
+    def defines_since(self, mark):
+        return len(DEFINE_CALL.findall(self.d.log_text(mark)))
+
+    def settle(self, mark, what):
+        """Waits until libvirtd has seen a define since @mark, then a
+        quiet second more: a define loop would show there."""
+        vp.wait_until(lambda: self.defines_since(mark) >= 1, 30 * vp.SLOW, what)
+        time.sleep(1 * vp.SLOW)
+
+    def test_metadata_set_then_start_hooks(self):
+        name = "meta"
+        self.plain_domain(name)
+        vmid = vp.Vmid(self, self.d)
+        self.assertEqual(self.ours(name), [])
+        mark = self.d.log_size()
+        self.set_metadata(name, vp.element(self.sock(name), reconnect=1, prefix=None))
+        self.settle(mark, "the daemon's define")
+        # one define, its own DEFINED event ends there
+        self.assertEqual(self.defines_since(mark), 1, vmid.log())
+        self.assertTrue(self.ours(name), vp.dumpxml(self.d, name))
+        self.assertEqual(self.args(name)[:2], USER_ARGS)
+        entry = vmid.domain(name)
+        self.assertEqual((entry["sync"], entry["error"]), ("in-step", None), entry)
+        # the next start hooks, with no other command
+        tool = vp.tool(self, self.sock(name))
+        self.d.virsh("start", name)
+        tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+
+    def test_removed_element_removes_our_arguments(self):
+        name = "removed"
+        self.plain_domain(name)
+        r = self.vv("set", name, "--socket", self.sock(name))
+        self.assertEqual(r.rc, 0, r)
+        self.assertTrue(self.ours(name))
+        vmid = vp.Vmid(self, self.d)
+        mark = self.d.log_size()
+        self.d.virsh("metadata", name, "--uri", vp.VMI_NS, "--config", "--remove")
+        self.settle(mark, "the daemon's define")
+        self.assertEqual(self.defines_since(mark), 1, vmid.log())
+        self.assertEqual(self.ours(name), [])
+        self.assertEqual(self.args(name), USER_ARGS)
+        self.assertIsNone(vmid.domain(name))
+
+    def test_invalid_element_left_untouched(self):
+        name = "invalid"
+        self.plain_domain(name)
+        vmid = vp.Vmid(self, self.d)
+        before = vp.dumpxml(self.d, name)
+        mark = self.d.log_size()
+        self.set_metadata(name, vp.element(self.sock(name), unhook=0, prefix=None))
+        vp.wait_until(lambda: (vmid.domain(name) or {}).get("sync") == "invalid",
+                      30 * vp.SLOW, "the daemon to report the element invalid")
+        entry = vmid.domain(name)
+        self.assertIn("unhook", entry["error"])
+        self.assertIn("'0'", entry["error"])
+        self.assertEqual(self.defines_since(mark), 0)
+        self.assertEqual(vp.commandline(vp.dumpxml(self.d, name)), vp.commandline(before))
+        self.assertRegex(vmid.log(), rf"domain '{name}' \([0-9a-f-]+\): .*unhook")
+
+    def test_out_of_step_at_start_up(self):
+        """Domains edited while no daemon ran are synced when it starts; a
+        domain in step is not redefined."""
+        stale, fine = "stale", "fine"
+        self.plain_domain(stale)
+        self.plain_domain(fine)
+        self.assertEqual(self.vv("set", fine, "--socket", self.sock(fine)).rc, 0)
+        self.set_metadata(stale, vp.element(self.sock(stale), prefix=None))
+        fine_xml = vp.dumpxml(self.d, fine)
+        mark = self.d.log_size()
+        vmid = vp.Vmid(self, self.d)
+        vp.wait_until(lambda: self.ours(stale), 30 * vp.SLOW, "the stale domain synced")
+        time.sleep(1 * vp.SLOW)
+        self.assertEqual(self.defines_since(mark), 1, vmid.log())
+        self.assertEqual(vp.dumpxml(self.d, fine), fine_xml)
+        self.assertEqual({vmid.domain(n)["sync"] for n in (stale, fine)}, {"in-step"})
+
+    def test_reconnects_after_libvirtd_restarts(self):
+        name = "restart"
+        self.plain_domain(name)
+        vmid = vp.Vmid(self, self.d)
+        self.d.restart_libvirtd()
+        vp.wait_until(lambda: len(re.findall(r": connected$", vmid.log(), re.M)) >= 2,
+                      60 * vp.SLOW, "the daemon to reconnect")
+        self.assertRegex(vmid.log(), r"(?m): connection closed, reconnecting$")
+        vmid.wait_connected()
+        mark = self.d.log_size()
+        self.set_metadata(name, vp.element(self.sock(name), prefix=None))
+        self.settle(mark, "the daemon's define after the restart")
+        self.assertEqual(self.defines_since(mark), 1, vmid.log())
+        self.assertTrue(self.ours(name))
+
+    def test_second_daemon_refused(self):
+        vmid = vp.Vmid(self, self.d)
+        r = self.d.run_in_namespace([vp.VIRT_VMID, "-c", self.d.uri, "--foreground"],
+                                    timeout=30 * vp.SLOW)
+        self.assertEqual(r.rc, 3, r)
+        self.assertIn(f"another virt-vmid is running (pid {vmid_pid(self.d, vmid)}, "
+                      f"{vp.VMID_PID_FILE})", r.stderr)
+        # the first one still answers
+        self.assertTrue(vmid.status()["daemon"])
+
+    def test_socket_is_root_only(self):
+        vmid = vp.Vmid(self, self.d)
+        st = os.stat(self.d.host_path(vp.VMID_SOCKET))
+        self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o600))
+        self.assertEqual(vmid.status("nonsense"),
+                         {"error": "unknown request (expected: status)"})
+        status = vmid.status()
+        self.assertEqual((status["daemon"], status["domains"]), (True, []))
+        self.assertEqual(status["connections"], [{"uri": self.d.uri, "connected": True}])
+        self.assertEqual(status["pid"], vmid_pid(self.d, vmid))
+
+    def test_usage_errors(self):
+        cases = [
+            (["--no-such-option"], 2, "Unknown option --no-such-option"),
+            (["extra"], 2, "unexpected argument 'extra'"),
+            (["-c", "qemu:///embed?root=/tmp/x"], 2,
+             "-c qemu:///embed?root=/tmp/x: an embedded root belongs to the one process"),
+        ]
+        for args, rc, needle in cases:
+            with self.subTest(args=args):
+                r = self.d.run_in_namespace([vp.VIRT_VMID, "--foreground", *args])
+                self.assertEqual(r.rc, rc, r)
+                self.assertIn(needle, r.stderr)
+        r = vl.run([vp.VIRT_VMID, "--help"])
+        self.assertEqual(r.rc, 0)
+        self.assertIn("--connect", r.stdout)
+
+
+def vmid_pid(d, vmid):
+    with open(d.host_path(vp.VMID_PID_FILE)) as f:
+        return int(f.read())
+
+
+def tearDownModule():
+    vp.print_times()
+
+
+if __name__ == "__main__":
+    vp.skip_unless_ready()
+    unittest.main(verbosity=2)
