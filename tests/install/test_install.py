@@ -30,7 +30,7 @@ PROGRAMS = [("bindir", "virt-vmi"),
 TEST_TOOLS = {"qemu-kvmi": "tools/kvmi-emulator", "vmi-tool": "tools/vmi-tool"}
 # At the least these pages; every page docs/ holds is checked too
 MAN_PAGES = ["virt-vmi.1", "libvirt-vmi-hook.8", "libvirt-vmi-hook-key.8"]
-HTML_DOCS = ["formatdomain-vmi", "how-it-works"]
+HTML_DOCS = ["formatdomain-vmi", "how-it-works", "kvmi", "testing"]
 # libvirt reads its hooks here whatever the prefix
 HOOK_LINK = "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"
 
