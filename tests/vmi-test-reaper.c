@@ -3,7 +3,7 @@
  *
  * libvirt daemonizes QEMU, so QEMU is reparented to the nearest subreaper
  * when it detaches; on these machines PID 1 reaps late and every destroy
- * would wait seconds for the zombie (notes/machine.md). This process
+ * would wait seconds for the zombie (docs/testing.rst). This process
  * adopts and reaps every orphan of the test at once, and when the test
  * ends, however it ends, it terminates whatever the test left running.
  *

@@ -2,7 +2,7 @@
  * vmi_probe.c: tell the three kinds of introspection object apart
  *
  * The published KVMI QEMU branches do not implement allow-lists as
- * documented (notes/kvmi.md): their command/event properties cannot be
+ * documented (docs/kvmi.rst): their command/event properties cannot be
  * set, or only the last repeated key counts. One run of the emulator,
  * with no KVMI kernel needed, tells which: an id of 4294967295 followed
  * by a valid one is refused ("VMI: add command: invalid id -1") only when

@@ -6,7 +6,7 @@
  * The hook's only use of libvirt, apart so that the hook itself does not
  * load libvirt for every operation of every domain. It calls the secret
  * driver only. Exit status 0 with the key, 1 with the reason on standard
- * error, 2 on a bad command line.
+ * error, 2 on a bad command line. See docs/libvirt-vmi-hook-key.rst.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmi_config.h"
 #include "core/vmi_fd.h"
 #include "libvirt/vmi_libvirt.h"
 #include "libvirt/vmi_secret.h"
@@ -38,6 +39,16 @@ main(int argc, char **argv)
     GError *err = NULL;
     struct stat st;
 
+    if (argc == 2 && (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h"))) {
+        g_print("Usage: %s URI SECRET-UUID > PIPE\n"
+                "Writes the introspection key a libvirt secret holds to a pipe,\n"
+                "for libvirt-vmi-hook; see man libvirt-vmi-hook-key.\n", argv[0]);
+        return 0;
+    }
+    if (argc == 2 && g_str_equal(argv[1], "--version")) {
+        g_print("libvirt-vmi-hook-key %s\n", VMI_VERSION);
+        return 0;
+    }
     if (argc != 3 || !g_uuid_string_is_valid(argv[2])) {
         g_printerr("usage: %s URI SECRET-UUID > PIPE\n", argv[0]);
         return 2;

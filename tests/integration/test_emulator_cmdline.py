@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """qemu-kvmi on the command line: what it passes through untouched, its own
 options, and the introspection object's checks when QEMU starts, with the
-patched QEMU's messages, order and exit status (notes/kvmi.md)."""
+patched QEMU's messages, order and exit status (docs/kvmi.rst, "The
+introspection object")."""
 
 import os
 import re
@@ -235,7 +236,7 @@ class ObjectChecksTest(vt.VmiTestCase):
 
 
 class ProbeTest(vt.VmiTestCase):
-    """The three-way probe of notes/kvmi.md tells the compatibility modes apart."""
+    """The three-way probe (docs/kvmi.rst) tells the compatibility modes apart."""
 
     def probe(self, mode, accel=vt.HOST_ACCEL, env=False):
         args = ['-object', 'introspection,id=p,chardev=c,command=4294967295,command=2',

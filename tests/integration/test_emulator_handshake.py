@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The introspection handshake of qemu-kvmi with a real QEMU 7.2: the bytes
 QEMU sends (checked field by field with kvmi_wire), the key, the timeouts,
-bad data and the reconnects after each failure (notes/kvmi.md)."""
+bad data and the reconnects after each failure (docs/kvmi.rst, "The
+handshake")."""
 
 import os
 import re

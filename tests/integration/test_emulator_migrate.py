@@ -2,7 +2,7 @@
 """Migration between two emulated KVMI QEMUs on this host: the source holds
 the migration in "setup" (or kvmi-v12's "wait-unplug") until the tool has
 unhooked, then it completes; the destination hooks afresh; a cancel while
-held (notes/kvmi.md)."""
+held (docs/kvmi.rst, "Unhooking")."""
 
 import os
 import sys

@@ -2,7 +2,7 @@
 """Pause, power-down and reset under qemu-kvmi, as a KVMI QEMU does them:
 `stop` answered only once the tool has unhooked (it closes the socket) or
 unhook_timeout fired, reconnects refused while paused, `cont` re-enabling
-them, power-down delayed, resets unhooking at once (notes/kvmi.md)."""
+them, power-down delayed, resets unhooking at once (docs/kvmi.rst, "Unhooking")."""
 
 import os
 import sys

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """vmi-tool against a peer that plays QEMU's introspection object and the
-KVMI kernel, byte by byte from tests/lib/kvmi_wire.py (notes/kvmi.md).
+KVMI kernel, byte by byte from tests/lib/kvmi_wire.py (docs/kvmi.rst).
 
 Environment: VMI_BUILD_DIR (finds tools/vmi-tool/vmi-tool), VMI_SOURCE_DIR
 (finds tests/lib), VMI_TEST_WRAPPER (optional command prefix, e.g. valgrind:
@@ -747,7 +747,7 @@ class OptionsTest(ToolTestCase):
 
 
 class WireModuleTest(unittest.TestCase):
-    """kvmi_wire itself, against the numbers in notes/kvmi.md."""
+    """kvmi_wire itself, against the numbers in docs/kvmi.rst."""
 
     def test_layouts(self):
         data = kw.pack_qemu_handshake(uuid=GUEST_UUID.bytes, cpu_type=1, start_time=7, name='vm', e820=E820)

@@ -1,12 +1,12 @@
 """The byte layouts of QEMU's introspection handshake and of KVMI v8.
 
-Written straight from ../shared/notes/kvmi.md, independently of the C code
-of vmi-tool and of the emulator, so that tests of either can check its bytes
-field by field against the notes. Stdlib only.
+Written straight from docs/kvmi.rst, independently of the C code of
+vmi-tool and of the emulator, so that tests of either can check its bytes
+field by field against the documented layouts. Stdlib only.
 
 Byte order is host-native everywhere (struct's '=' prefix: native order,
 standard sizes, no implicit alignment); every padding and hole of the C
-structs is spelled out, and the sizes and offsets the notes give are
+structs is spelled out, and the sizes and offsets docs/kvmi.rst gives are
 asserted at import time.
 """
 
@@ -29,7 +29,7 @@ import struct
 E820_ENTRY = struct.Struct('=QQII')
 E820_ENTRY_SIZE = 24
 
-_HS_FIELDS = [           # (name, format, offset in the notes)
+_HS_FIELDS = [           # (name, format, offset in docs/kvmi.rst)
     ('struct_size', 'I', 0),
     ('uuid', '16s', 4),
     ('cpu_type', 'B', 20),
@@ -277,7 +277,7 @@ def recv_tool_reply(sock):
 
 
 # ---------------------------------------------------------------------------
-# The notes' sizes and offsets
+# The documented sizes and offsets (docs/kvmi.rst)
 # ---------------------------------------------------------------------------
 
 def _offsets(fields):

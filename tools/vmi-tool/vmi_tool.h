@@ -4,7 +4,7 @@
  * vmi-tool is the reference KVMI introspection tool: it listens, QEMU's
  * introspection object connects, and per connection the tool reads the
  * handshake, authenticates itself, and talks KVMI v8 with the kernel
- * (notes/kvmi.md). Every connection is an independent state machine on
+ * (docs/kvmi.rst). Every connection is an independent state machine on
  * one GLib main loop; every happening is one JSON line on stdout.
  */
 #pragma once

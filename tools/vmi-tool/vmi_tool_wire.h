@@ -1,7 +1,7 @@
 /*
  * vmi_tool_wire.h: the byte layouts a KVMI introspection tool sees
  *
- * Written from notes/kvmi.md: the QEMU introspection object's handshake
+ * Written from docs/kvmi.rst: the QEMU introspection object's handshake
  * (RFC layout) and the KVMI v8 messages the kernel speaks after the hook.
  * Byte order is host-native; the sizes and offsets are those of x86-64
  * and are checked at compile time, so a wrong field fails the build.
