@@ -23,13 +23,14 @@ import vmiwrap as vw  # noqa: E402
 
 # The installed programs: (directory option, name)
 PROGRAMS = [("bindir", "virt-vmi"),
+            ("sbindir", "virt-vmid"),
             ("libexecdir", "libvirt-vmi-hook"),
             ("libexecdir", "libvirt-vmi-hook-key")]
 # The test world's programs, with -Dtest_tools=true only: {name: where
 # the build puts it}
 TEST_TOOLS = {"qemu-kvmi": "tools/kvmi-emulator", "vmi-tool": "tools/vmi-tool"}
 # At the least these pages; every page docs/ holds is checked too
-MAN_PAGES = ["virt-vmi.1", "libvirt-vmi-hook.8", "libvirt-vmi-hook-key.8"]
+MAN_PAGES = ["virt-vmi.1", "virt-vmid.8", "libvirt-vmi-hook.8", "libvirt-vmi-hook-key.8"]
 HTML_DOCS = ["formatdomain-vmi", "how-it-works", "kvmi", "testing"]
 # libvirt reads its hooks here whatever the prefix
 HOOK_LINK = "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"
@@ -120,6 +121,16 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(target, hook)
         # the link resolves, inside the tree, to the installed hook
         self.assertTrue(os.path.isfile(self.installed(target)), target)
+
+    def test_systemd_unit(self):
+        """virt-vmid.service, starting the installed daemon after libvirtd."""
+        unit = os.path.join(self.opts["prefix"], "lib", "systemd", "system", "virt-vmid.service")
+        self.assert_file(unit)
+        with open(self.installed(unit)) as f:
+            text = f.read()
+        daemon = os.path.join(self.dir_of("sbindir"), "virt-vmid")
+        self.assertIn(f"\nExecStart={daemon} --foreground\n", text)
+        self.assertIn("\nAfter=libvirtd.service\n", text)
 
     def test_schema(self):
         schema = os.path.join(self.dir_of("datadir"), "libvirt", "schemas",

@@ -9,7 +9,6 @@ socket is root-only and answers status."""
 import os
 import re
 import stat
-import subprocess
 import sys
 import time
 import unittest
