@@ -142,6 +142,45 @@ class VmidTest(vp.DaemonTestCase):
         self.assertEqual(self.defines_since(mark), 1, vmid.log())
         self.assertTrue(self.ours(name))
 
+    def test_killed_mid_sync(self):
+        """kill -9 while it syncs a stream of edits: the definition is the old
+        or the new one, never half of one (a sync is one define); a new
+        daemon brings the domain in step, and it starts hooked."""
+        name = "killed"
+        self.plain_domain(name)
+        previous = None
+        for round in range(5):
+            vmid = vp.Vmid(self, self.d)
+            reconnect = 1 + round % 3
+            mark = self.d.log_size()
+            self.set_metadata(name, vp.element(self.sock(name), reconnect=reconnect,
+                                               prefix=None))
+            # somewhere in the sync: after the event, about when it defines
+            vp.wait_until(lambda: "queued for a sync" in vmid.log(), 30 * vp.SLOW,
+                          "the daemon to queue the domain")
+            time.sleep(0.002 * round)
+            vmid.proc.kill()
+            vmid.stop()
+            xml = vp.dumpxml(self.d, name)
+            ours = self.ours(name)
+            # all of the old arguments or all of the new, and the user's kept
+            self.assertEqual(self.args(name)[:2], USER_ARGS, xml)
+            if ours:
+                chardev = next(a for a in ours if a.startswith("socket,"))
+                self.assertEqual(len(ours), 2, ours)
+                self.assertIn(int(re.search(r"reconnect=(\d+)", chardev).group(1)),
+                              (previous, reconnect), ours)
+                previous = int(re.search(r"reconnect=(\d+)", chardev).group(1))
+            self.assertLessEqual(self.defines_since(mark), 1)
+        vmid = vp.Vmid(self, self.d)
+        vp.wait_until(lambda: (vmid.domain(name) or {}).get("sync") == "in-step",
+                      30 * vp.SLOW, "the new daemon to bring the domain in step")
+        # the last edit's value: 1 + 4 % 3
+        self.assertIn("reconnect=2", " ".join(self.ours(name)))
+        tool = vp.tool(self, self.sock(name))
+        self.d.virsh("start", name)
+        tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+
     def test_second_daemon_refused(self):
         vmid = vp.Vmid(self, self.d)
         r = self.d.run_in_namespace([vp.VIRT_VMID, "-c", self.d.uri, "--foreground"],
