@@ -10,6 +10,7 @@
 #include "libvirt/vmi_host_validate.h"
 #include "libvirt/vmi_domain.h"
 #include "libvirt/vmi_libvirt.h"
+#include "core/vmi_keyfile.h"
 #include "core/vmi_probe.h"
 #include "core/vmi_settings.h"
 
@@ -110,7 +111,7 @@ vmiCheckRuntimeDir(GPtrArray *checks, const char *keyDir)
         vmiCheckAdd(checks, what, VMI_CHECK_PASS, "absent: made at the first start");
     } else if (!S_ISDIR(st.st_mode)) {
         vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "not a directory");
-    } else if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+    } else if (!vmiKeyDirIsSafe(st.st_uid, st.st_mode)) {
         vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
                     "owner uid %u, mode %04o: it must be uid %u's and not writable by "
                     "group or others (chown root; chmod 0711)",
