@@ -47,7 +47,7 @@ vmiQemuBuildChardev(const vmiDef *def)
 static char *
 vmiQemuBuildSecret(const char *keyDir, const char *domainUUID)
 {
-    g_autofree char *path = vmiKeyFilePath(keyDir ? keyDir : VMI_QEMU_KEY_DIR_DEFAULT,
+    g_autofree char *path = vmiKeyFilePath(keyDir ? keyDir : VMI_KEY_DIR_DEFAULT,
                                                 domainUUID);
     GString *buf = g_string_new("secret,id=" VMI_QEMU_SECRET_ID ",format=raw,file=");
 
@@ -88,7 +88,7 @@ vmiQemuBuildIntrospection(const vmiDef *def)
 
 /*
  * Returns the arguments as argv elements: option, value, option, value...
- * @keyDir NULL means VMI_QEMU_KEY_DIR_DEFAULT.
+ * @keyDir NULL means VMI_KEY_DIR_DEFAULT.
  */
 GStrv
 vmiQemuBuildArgs(const vmiDef *def, const char *domainUUID, const char *keyDir)

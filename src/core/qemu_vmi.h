@@ -10,11 +10,11 @@
 #include <glib.h>
 
 #include "conf/vmi_conf.h"
+#include "core/vmi_paths.h"
 
 #define VMI_QEMU_CHARDEV_ID "charvmi0"
 #define VMI_QEMU_OBJECT_ID "vmi0"
 #define VMI_QEMU_SECRET_ID "vmi0-key"
-#define VMI_QEMU_KEY_DIR_DEFAULT "/run/libvirt-vmi"
 
 GStrv vmiQemuBuildArgs(const vmiDef *def, const char *domainUUID,
                        const char *keyDir);
