@@ -17,6 +17,14 @@ const vmiRange vmiRangeTimeout = { 1, 3600, "seconds" };
 const vmiRange vmiRangeVsockCid = { 1, G_MAXUINT32 - 1, NULL };
 const vmiRange vmiRangeVsockPort = { 0, G_MAXUINT32 - 1, NULL };
 
+const vmiAttrInfo vmiAttrs[VMI_ATTR_LAST] = {
+    [VMI_ATTR_SOURCE_CID] = { "source", "cid", "vsockCid", &vmiRangeVsockCid, 0 },
+    [VMI_ATTR_SOURCE_PORT] = { "source", "port", "vsockPort", &vmiRangeVsockPort, 0 },
+    [VMI_ATTR_RECONNECT_TIMEOUT] = { "reconnect", "timeout", "seconds", &vmiRangeTimeout, 10 },
+    [VMI_ATTR_TIMEOUTS_HANDSHAKE] = { "timeouts", "handshake", "seconds", &vmiRangeTimeout, 10 },
+    [VMI_ATTR_TIMEOUTS_UNHOOK] = { "timeouts", "unhook", "seconds", &vmiRangeTimeout, 60 },
+};
+
 
 const char *
 vmiSourceTypeToString(vmiSourceType type)
@@ -599,7 +607,15 @@ vmiDefEqual(const vmiDef *a, const vmiDef *b)
 guint
 vmiDefReconnect(const vmiDef *def)
 {
-    return def->reconnect ? def->reconnect : VMI_RECONNECT_DEFAULT;
+    return def->reconnect ? def->reconnect : vmiAttrs[VMI_ATTR_RECONNECT_TIMEOUT].qemuDefault;
+}
+
+
+/* How long QEMU waits for the tool to unhook, set or not. */
+guint
+vmiDefUnhookTimeout(const vmiDef *def)
+{
+    return def->unhookTimeout ? def->unhookTimeout : vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault;
 }
 
 

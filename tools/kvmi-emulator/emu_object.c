@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "emu_object.h"
+#include "conf/vmi_conf.h"
 
 /* QEMU's QERR_* texts, as the object's properties produce them. */
 #define EMU_QERR_PERMISSION_DENIED "Insufficient permission to perform this operation"
@@ -61,8 +62,9 @@ emuObjectNew(const char *id)
     emuObject *obj = g_new0(emuObject, 1);
 
     obj->id = g_strdup(id);
-    obj->handshakeTimeout = EMU_HANDSHAKE_TIMEOUT_DEFAULT;
-    obj->unhookTimeout = EMU_UNHOOK_TIMEOUT_DEFAULT;
+    /* QEMU's defaults, which conf's table records */
+    obj->handshakeTimeout = vmiAttrs[VMI_ATTR_TIMEOUTS_HANDSHAKE].qemuDefault;
+    obj->unhookTimeout = vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault;
     obj->asyncUnhook = TRUE;
     obj->unhookOnShutdown = TRUE;
     obj->commands = g_array_new(FALSE, FALSE, sizeof(guint32));

@@ -27,8 +27,6 @@ const char *emuCompatToString(emuCompat compat);
 int emuCompatFromString(const char *str);
 
 #define EMU_OBJECT_TYPE "introspection"
-#define EMU_HANDSHAKE_TIMEOUT_DEFAULT 10
-#define EMU_UNHOOK_TIMEOUT_DEFAULT 60
 
 typedef struct {
     char *id;
