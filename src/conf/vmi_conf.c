@@ -7,10 +7,9 @@
 #include "vmi_error.h"
 #include "vmi_kvmi.h"
 
-static const char *const vmiSourceTypeNames[VMI_SOURCE_LAST] = {
-    [VMI_SOURCE_UNIX] = "unix",
-    [VMI_SOURCE_VSOCK] = "vsock",
-};
+VMI_ENUM_IMPL(vmiSourceType, VMI_SOURCE_LAST,
+              "unix",
+              "vsock");
 
 const vmiRange vmiRangeTimeout = { 1, 3600, "seconds" };
 /* 0 is the hypervisor's and -1 is VMADDR_CID_ANY / VMADDR_PORT_ANY */
@@ -24,28 +23,6 @@ const vmiAttrInfo vmiAttrs[VMI_ATTR_LAST] = {
     [VMI_ATTR_TIMEOUTS_HANDSHAKE] = { "timeouts", "handshake", "seconds", &vmiRangeTimeout, 10 },
     [VMI_ATTR_TIMEOUTS_UNHOOK] = { "timeouts", "unhook", "seconds", &vmiRangeTimeout, 60 },
 };
-
-
-const char *
-vmiSourceTypeToString(vmiSourceType type)
-{
-    if ((unsigned)type >= VMI_SOURCE_LAST)
-        return NULL;
-    return vmiSourceTypeNames[type];
-}
-
-
-int
-vmiSourceTypeFromString(const char *str)
-{
-    int i;
-
-    for (i = 0; i < VMI_SOURCE_LAST; i++) {
-        if (g_str_equal(vmiSourceTypeNames[i], str))
-            return i;
-    }
-    return -1;
-}
 
 
 vmiDef *

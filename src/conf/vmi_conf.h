@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 
 #include "vmi_xml.h"
+#include "vmi_enum.h"
 
 #define VMI_NAMESPACE_URI "http://libvirt-vmi.org/schemas/introspection/1.0"
 #define VMI_NAMESPACE_PREFIX "vmi"
@@ -25,8 +26,7 @@ typedef enum {
     VMI_SOURCE_LAST
 } vmiSourceType;
 
-const char *vmiSourceTypeToString(vmiSourceType type);
-int vmiSourceTypeFromString(const char *str);
+VMI_ENUM_DECL(vmiSourceType);
 
 typedef struct {
     vmiSourceType type;

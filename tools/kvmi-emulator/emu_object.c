@@ -11,11 +11,10 @@
 /* QEMU's QERR_* texts, as the object's properties produce them. */
 #define EMU_QERR_PERMISSION_DENIED "Insufficient permission to perform this operation"
 
-static const char *const compatNames[] = {
-    [EMU_COMPAT_DOCUMENTED] = "documented",
-    [EMU_COMPAT_FORK_READONLY] = "fork-readonly",
-    [EMU_COMPAT_FORK_LAST_KEY] = "fork-last-key",
-};
+VMI_ENUM_IMPL(emuCompat, EMU_COMPAT_LAST,
+              "documented",
+              "fork-readonly",
+              "fork-last-key");
 
 /* Sorted by name, as QEMU lists them. */
 static const emuObjectProp objectProps[] = {
@@ -33,26 +32,6 @@ GQuark
 emuErrorQuark(void)
 {
     return g_quark_from_static_string("emu-error-quark");
-}
-
-
-const char *
-emuCompatToString(emuCompat compat)
-{
-    return compatNames[compat];
-}
-
-
-int
-emuCompatFromString(const char *str)
-{
-    guint i;
-
-    for (i = 0; i < G_N_ELEMENTS(compatNames); i++) {
-        if (g_str_equal(compatNames[i], str))
-            return i;
-    }
-    return -1;
 }
 
 
