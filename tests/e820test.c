@@ -47,7 +47,7 @@ testCase(gconstpointer data)
 
     g_assert_cmpuint(table->len, ==, c->count);
     for (i = 0; i < c->count; i++) {
-        emuVmiE820Entry *e = &g_array_index(table, emuVmiE820Entry, i);
+        kvmiWireE820Entry *e = &g_array_index(table, kvmiWireE820Entry, i);
 
         g_assert_cmphex(e->address, ==, c->expected[i].address);
         g_assert_cmphex(e->length, ==, c->expected[i].length);

@@ -1,11 +1,14 @@
 /*
  * generatedtest: the parts of committed files that are generated from
- * the KVMI name table (src/conf/vmi_kvmi.c), so that table stays the
- * single source of truth. With VIR_TEST_REGENERATE_OUTPUT=1 the files
- * are rewritten instead of compared.
+ * the KVMI name table (src/conf/vmi_kvmi.c) and the table of numeric
+ * attributes (vmiAttrs, src/conf/vmi_conf.c), so that those tables stay
+ * the single source of truth; and the docs' tables, held to vmiAttrs.
+ * With VIR_TEST_REGENERATE_OUTPUT=1 the files are rewritten instead of
+ * compared.
  */
 #include <string.h>
 
+#include "conf/vmi_conf.h"
 #include "conf/vmi_kvmi.h"
 #include "testutils.h"
 
@@ -41,6 +44,41 @@ formatRNG(void)
     formatRNGKind(buf, &vmiKvmiCommands, "Command");
     g_string_append_c(buf, '\n');
     formatRNGKind(buf, &vmiKvmiEvents, "Event");
+    return g_string_free(buf, FALSE);
+}
+
+
+/* One <define> per schema type, in the table's order. */
+static char *
+formatRNGRanges(void)
+{
+    g_autoptr(GPtrArray) done = g_ptr_array_new();
+    GString *buf = g_string_new(NULL);
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(vmiAttrs); i++) {
+        const vmiAttrInfo *info = &vmiAttrs[i];
+
+        if (g_ptr_array_find_with_equal_func(done, info->schemaType, g_str_equal, NULL))
+            continue;
+        g_ptr_array_add(done, (gpointer)info->schemaType);
+        if (done->len > 1)
+            g_string_append_c(buf, '\n');
+        g_string_append_printf(buf,
+                               "  <define name=\"%s\">\n"
+                               "    <data type=\"unsignedInt\">\n"
+                               "      <param name=\"pattern\">[0-9]+</param>\n",
+                               info->schemaType);
+        /* unsignedInt starts at 0 anyway */
+        if (info->range->min > 0)
+            g_string_append_printf(buf, "      <param name=\"minInclusive\">%" G_GUINT64_FORMAT
+                                   "</param>\n", info->range->min);
+        g_string_append_printf(buf,
+                               "      <param name=\"maxInclusive\">%" G_GUINT64_FORMAT "</param>\n"
+                               "    </data>\n"
+                               "  </define>\n",
+                               info->range->max);
+    }
     return g_string_free(buf, FALSE);
 }
 
@@ -94,6 +132,7 @@ formatDocs(void)
 
 
 typedef struct {
+    const char *name;       /* the test's */
     const char *file;       /* relative to the source root */
     const char *begin;      /* marker lines around the generated text */
     const char *end;
@@ -101,10 +140,13 @@ typedef struct {
 } GeneratedRegion;
 
 static const GeneratedRegion regions[] = {
-    { "src/conf/schemas/introspection.rng",
+    { "rng/attribute-ranges", "src/conf/schemas/introspection.rng",
+      "  <!-- BEGIN GENERATED: attribute ranges -->\n",
+      "  <!-- END GENERATED: attribute ranges -->\n", formatRNGRanges },
+    { "rng/kvmi-ids", "src/conf/schemas/introspection.rng",
       "  <!-- BEGIN GENERATED: KVMI v8 ids -->\n",
       "  <!-- END GENERATED: KVMI v8 ids -->\n", formatRNG },
-    { "docs/formatdomain-vmi.rst",
+    { "docs/kvmi-ids", "docs/formatdomain-vmi.rst",
       ".. BEGIN GENERATED: KVMI v8 ids\n",
       ".. END GENERATED: KVMI v8 ids\n", formatDocs },
 };
@@ -141,6 +183,70 @@ testRegion(gconstpointer data)
 }
 
 
+/*
+ * The row of @attr in the table of section ``@element`` of the element's
+ * page, its continuation lines joined, blanks squeezed.
+ */
+static char *
+docsAttrRow(const char *docs, const char *element, const char *attr)
+{
+    g_autofree char *heading = g_strdup_printf("\n``%s``\n---", element);
+    g_autofree char *start = g_strdup_printf("\n``%s`` ", attr);
+    g_autoptr(GRegex) blanks = g_regex_new("\\s+", 0, 0, NULL);
+    g_autoptr(GString) row = g_string_new(NULL);
+    const char *section = strstr(docs, heading);
+    const char *next, *line, *eol;
+
+    g_assert_nonnull(section);
+    section += strlen(heading);
+    next = strstr(section, "\n---");
+    line = strstr(section, start);
+    g_assert_true(line && (!next || line < next));
+    for (line++; *line; line = eol + 1) {
+        eol = strchrnul(line, '\n');
+        if (row->len && line[0] != ' ')
+            break;
+        g_string_append_len(row, line, eol - line);
+        g_string_append_c(row, ' ');
+        if (!*eol)
+            break;
+    }
+    return g_regex_replace_literal(blanks, row->str, -1, 0, " ", 0, NULL);
+}
+
+
+/* docs/formatdomain-vmi.rst states each attribute's range and default as
+ * vmiAttrs has them. */
+static void
+testDocsAttrs(gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(srcdir, "docs/formatdomain-vmi.rst", NULL);
+    g_autofree char *docs = NULL;
+    g_autoptr(GError) err = NULL;
+    size_t i;
+
+    g_assert_true(g_file_get_contents(path, &docs, NULL, &err));
+    for (i = 0; i < G_N_ELEMENTS(vmiAttrs); i++) {
+        const vmiAttrInfo *info = &vmiAttrs[i];
+        g_autofree char *row = docsAttrRow(docs, info->element, info->attribute);
+        g_autofree char *range = g_strdup_printf("%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
+                                                 info->range->min, info->range->max);
+        g_autofree char *dflt = g_strdup_printf("\\b%u\\b", info->qemuDefault);
+
+        if (!strstr(row, range))
+            g_test_message("%s/@%s: the docs say '%s', not %s",
+                           info->element, info->attribute, row, range);
+        g_assert_nonnull(strstr(row, range));
+        if (info->qemuDefault) {
+            if (!g_regex_match_simple(dflt, row, 0, 0))
+                g_test_message("%s/@%s: the docs say '%s', without the default %u",
+                               info->element, info->attribute, row, info->qemuDefault);
+            g_assert_true(g_regex_match_simple(dflt, row, 0, 0));
+        }
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -152,8 +258,9 @@ main(int argc, char **argv)
     srcdir = argv[1];
 
     for (i = 0; i < G_N_ELEMENTS(regions); i++) {
-        g_autofree char *name = g_strdup_printf("/generated/%s", regions[i].file);
+        g_autofree char *name = g_strdup_printf("/generated/%s", regions[i].name);
         g_test_add_data_func(name, &regions[i], testRegion);
     }
+    g_test_add_data_func("/generated/docs/attribute-ranges", NULL, testDocsAttrs);
     return g_test_run();
 }

@@ -13,7 +13,7 @@ vmiCmdDomxmlToNativeRun(const vmiCliGlobal *global, int argc, char **argv)
     g_autofree char *uuid = NULL;
     const GOptionEntry entries[] = {
         { "key-dir", 0, 0, G_OPTION_ARG_FILENAME, &keyDir,
-          "Directory of the per-run key files (default " VMI_QEMU_KEY_DIR_DEFAULT ")", "DIR" },
+          "Directory of the per-run key files (default " VMI_KEY_DIR_DEFAULT ")", "DIR" },
         { "uuid", 0, 0, G_OPTION_ARG_STRING, &uuid,
           "The domain's UUID, for a bare <vmi:introspection> element", "UUID" },
         { NULL }

@@ -10,25 +10,10 @@
 #include "vmi_cli.h"
 #include "vmi_config.h"
 #include "libvirt/vmi_libvirt.h"
+#include "core/vmi_paths.h"
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
 
-#define VMI_HOOK_DIR "/etc/libvirt/hooks/qemu.d"
-#define VMI_HOOK_NAME "50-libvirt-vmi"
-
-
-/* Next to this program in a build tree, else where it was installed. */
-static char *
-vmiHookFindBinary(void)
-{
-    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-    g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
-    g_autofree char *sibling = dir ? g_build_filename(dir, "libvirt-vmi-hook", NULL) : NULL;
-
-    if (sibling && g_file_test(sibling, G_FILE_TEST_IS_EXECUTABLE))
-        return g_steal_pointer(&sibling);
-    return g_build_filename(VMI_LIBEXECDIR, "libvirt-vmi-hook", NULL);
-}
 
 
 /*
@@ -83,10 +68,10 @@ static int
 vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
 {
     g_autoptr(GOptionContext) ctx = vmiCliOptionContext(&vmiCmdHookInstall, NULL);
-    g_autofree char *hook = vmiHookFindBinary();
-    g_autofree char *target = g_build_filename(VMI_HOOK_DIR, VMI_HOOK_NAME, NULL);
+    g_autofree char *hook = vmiFindSibling("/proc/self/exe", VMI_HOOK_BINARY);
+    g_autofree char *target = g_strdup(VMI_HOOK_PATH);
     g_autofree char *embedKeys = NULL;
-    const char *uri = global->uri ? global->uri : "qemu:///system";
+    const char *uri = global->uri ? global->uri : VMI_DEFAULT_URI;
     gboolean hadDir = g_file_test(VMI_HOOK_DIR, G_FILE_TEST_IS_DIR);
     GError *err = NULL;
     int rc;
@@ -97,7 +82,7 @@ vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
         return vmiCliUsage(ctx, "hook-install takes no arguments");
 
     embedKeys = vmiConnKeyDirForURI(uri);
-    if (!g_str_equal(embedKeys, VMI_QEMU_KEY_DIR_DEFAULT))
+    if (!g_str_equal(embedKeys, VMI_KEY_DIR_DEFAULT))
         return vmiCliUsage(ctx, "the embedded driver (%s) runs no hooks: "
                            "virt-vmi start does their work in-process", uri);
 
@@ -121,9 +106,9 @@ vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
 const vmiCliCommand vmiCmdHookInstall = {
     "hook-install", "",
     "Install the libvirt hook (daemon mode)",
-    "Install libvirt-vmi's hook as " VMI_HOOK_DIR "/" VMI_HOOK_NAME " (a link), and\n"
+    "Install libvirt-vmi's hook as " VMI_HOOK_PATH " (a link), and\n"
     "record in " VMI_SETTINGS_FILE " the libvirt URI it reads key secrets\n"
-    "through (-c URI; default qemu:///system). libvirtd only sees qemu.d if\n"
+    "through (-c URI; default " VMI_DEFAULT_URI "). libvirtd only sees qemu.d if\n"
     "it existed when libvirtd started.",
     vmiCmdHookInstallRun,
 };

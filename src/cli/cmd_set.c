@@ -151,21 +151,38 @@ vmiSetApplyOptions(const vmiSetOptions *opts, vmiDef *def, GError **error)
 }
 
 
+/* "WHAT (1-3600, or 'default': 10)", from conf's table */
+static char *
+vmiSetSecondsHelp(const char *what, vmiAttrId attr)
+{
+    const vmiAttrInfo *info = &vmiAttrs[attr];
+
+    return g_strdup_printf("%s (%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ", or 'default': %u)",
+                           what, info->range->min, info->range->max, info->qemuDefault);
+}
+
+
 static int
 vmiCmdSetRun(const vmiCliGlobal *global, int argc, char **argv)
 {
     g_auto(vmiSetOptions) opts = { 0 };
+    g_autofree char *reconnectHelp =
+        vmiSetSecondsHelp("Seconds between QEMU's connection attempts", VMI_ATTR_RECONNECT_TIMEOUT);
+    g_autofree char *handshakeHelp =
+        vmiSetSecondsHelp("Seconds QEMU waits for the handshake", VMI_ATTR_TIMEOUTS_HANDSHAKE);
+    g_autofree char *unhookHelp =
+        vmiSetSecondsHelp("Seconds QEMU waits for the unhook", VMI_ATTR_TIMEOUTS_UNHOOK);
     const GOptionEntry entries[] = {
         { "socket", 0, 0, G_OPTION_ARG_FILENAME, &opts.socket,
           "The tool listens on this unix socket (absolute path)", "PATH" },
         { "vsock", 0, 0, G_OPTION_ARG_STRING, &opts.vsock,
           "The tool listens on this vsock address", "CID:PORT" },
         { "reconnect", 0, 0, G_OPTION_ARG_STRING, &opts.reconnect,
-          "Seconds between QEMU's connection attempts (1-3600, or 'default': 10)", "SECONDS" },
+          reconnectHelp, "SECONDS" },
         { "handshake-timeout", 0, 0, G_OPTION_ARG_STRING, &opts.handshake,
-          "Seconds QEMU waits for the handshake (1-3600, or 'default': 10)", "SECONDS" },
+          handshakeHelp, "SECONDS" },
         { "unhook-timeout", 0, 0, G_OPTION_ARG_STRING, &opts.unhook,
-          "Seconds QEMU waits for the unhook (1-3600, or 'default': 60)", "SECONDS" },
+          unhookHelp, "SECONDS" },
         { "allow-command", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.commands,
           "Allow only these KVMI commands (repeat; 'all' drops the list)", "NAME|ID" },
         { "allow-event", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts.events,

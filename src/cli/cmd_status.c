@@ -7,6 +7,7 @@
 #include "vmi_cli.h"
 #include "libvirt/vmi_domain.h"
 #include "libvirt/vmi_status.h"
+#include "core/vmi_keyfile.h"
 
 #define ROW "%-17s "
 
@@ -49,6 +50,8 @@ vmiStatusPrintConnection(const vmiStatus *st)
 static void
 vmiStatusPrintKey(const vmiStatus *st, const char *keyDir, const char *uuid)
 {
+    g_autofree char *path = vmiKeyFilePath(keyDir, uuid);
+
     if (!st->def->keySecret) {
         g_print(ROW "none: the tool is not authenticated (virt-vmi key-create adds a key)\n", "Key:");
         return;
@@ -61,12 +64,12 @@ vmiStatusPrintKey(const vmiStatus *st, const char *keyDir, const char *uuid)
     } else if (st->keyFile.exists) {
         struct passwd *pw = getpwuid(st->keyFile.uid);
         struct group *gr = getgrgid(st->keyFile.gid);
-        g_print(ROW "%s/%s/key: present, mode %04o in a %04o directory, owner %s:%s%s\n",
-                "Key file:", keyDir, uuid, st->keyFile.mode, st->keyFile.dirMode,
+        g_print(ROW "%s: present, mode %04o in a %04o directory, owner %s:%s%s\n",
+                "Key file:", path, st->keyFile.mode, st->keyFile.dirMode,
                 pw ? pw->pw_name : "?", gr ? gr->gr_name : "?",
                 st->running ? "" : " (left by a crash: the next start replaces it)");
     } else {
-        g_print(ROW "%s/%s/key: absent%s\n", "Key file:", keyDir, uuid,
+        g_print(ROW "%s: absent%s\n", "Key file:", path,
                 st->running ? " (QEMU read it at start; it should be there while the domain runs)" :
                               " (written at the next start)");
     }

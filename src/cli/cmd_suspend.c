@@ -8,8 +8,6 @@
 #include "libvirt/vmi_domain.h"
 #include "vmi_progress.h"
 
-#define VMI_UNHOOK_TIMEOUT_DEFAULT 60
-
 
 static gboolean
 vmiSuspendJob(gpointer opaque, GError **error)
@@ -40,7 +38,7 @@ vmiCmdSuspendRun(const vmiCliGlobal *global, int argc, char **argv)
         return rc;
 
     if (dom->xml->vmi && (def = vmiDomainGetDef(dom, NULL))) {
-        limit = def->unhookTimeout ? def->unhookTimeout : VMI_UNHOOK_TIMEOUT_DEFAULT;
+        limit = vmiDefUnhookTimeout(def);
         what = g_strdup_printf("Suspending '%s': waiting for the introspection tool to unhook",
                                dom->name);
     } else {

@@ -7,37 +7,22 @@
 #include "vmi_error.h"
 #include "vmi_kvmi.h"
 
-static const char *const vmiSourceTypeNames[VMI_SOURCE_LAST] = {
-    [VMI_SOURCE_UNIX] = "unix",
-    [VMI_SOURCE_VSOCK] = "vsock",
-};
+VMI_ENUM_IMPL(vmiSourceType, VMI_SOURCE_LAST,
+              "unix",
+              "vsock");
 
 const vmiRange vmiRangeTimeout = { 1, 3600, "seconds" };
 /* 0 is the hypervisor's and -1 is VMADDR_CID_ANY / VMADDR_PORT_ANY */
 const vmiRange vmiRangeVsockCid = { 1, G_MAXUINT32 - 1, NULL };
 const vmiRange vmiRangeVsockPort = { 0, G_MAXUINT32 - 1, NULL };
 
-
-const char *
-vmiSourceTypeToString(vmiSourceType type)
-{
-    if ((unsigned)type >= VMI_SOURCE_LAST)
-        return NULL;
-    return vmiSourceTypeNames[type];
-}
-
-
-int
-vmiSourceTypeFromString(const char *str)
-{
-    int i;
-
-    for (i = 0; i < VMI_SOURCE_LAST; i++) {
-        if (g_str_equal(vmiSourceTypeNames[i], str))
-            return i;
-    }
-    return -1;
-}
+const vmiAttrInfo vmiAttrs[VMI_ATTR_LAST] = {
+    [VMI_ATTR_SOURCE_CID] = { "source", "cid", "vsockCid", &vmiRangeVsockCid, 0 },
+    [VMI_ATTR_SOURCE_PORT] = { "source", "port", "vsockPort", &vmiRangeVsockPort, 0 },
+    [VMI_ATTR_RECONNECT_TIMEOUT] = { "reconnect", "timeout", "seconds", &vmiRangeTimeout, 10 },
+    [VMI_ATTR_TIMEOUTS_HANDSHAKE] = { "timeouts", "handshake", "seconds", &vmiRangeTimeout, 10 },
+    [VMI_ATTR_TIMEOUTS_UNHOOK] = { "timeouts", "unhook", "seconds", &vmiRangeTimeout, 60 },
+};
 
 
 vmiDef *
@@ -599,7 +584,15 @@ vmiDefEqual(const vmiDef *a, const vmiDef *b)
 guint
 vmiDefReconnect(const vmiDef *def)
 {
-    return def->reconnect ? def->reconnect : VMI_RECONNECT_DEFAULT;
+    return def->reconnect ? def->reconnect : vmiAttrs[VMI_ATTR_RECONNECT_TIMEOUT].qemuDefault;
+}
+
+
+/* How long QEMU waits for the tool to unhook, set or not. */
+guint
+vmiDefUnhookTimeout(const vmiDef *def)
+{
+    return def->unhookTimeout ? def->unhookTimeout : vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault;
 }
 
 

@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 
 #include "vmi_xml.h"
+#include "vmi_enum.h"
 
 #define VMI_NAMESPACE_URI "http://libvirt-vmi.org/schemas/introspection/1.0"
 #define VMI_NAMESPACE_PREFIX "vmi"
@@ -25,8 +26,7 @@ typedef enum {
     VMI_SOURCE_LAST
 } vmiSourceType;
 
-const char *vmiSourceTypeToString(vmiSourceType type);
-int vmiSourceTypeFromString(const char *str);
+VMI_ENUM_DECL(vmiSourceType);
 
 typedef struct {
     vmiSourceType type;
@@ -53,7 +53,30 @@ extern const vmiRange vmiRangeTimeout;
 extern const vmiRange vmiRangeVsockCid;
 extern const vmiRange vmiRangeVsockPort;
 
-#define VMI_RECONNECT_DEFAULT 10
+/*
+ * The numeric attributes: what is allowed and what QEMU uses when one is
+ * left out. The parser, virt-vmi's help texts and the tests that hold
+ * the schema and the docs to them all read this one table.
+ */
+typedef enum {
+    VMI_ATTR_SOURCE_CID,
+    VMI_ATTR_SOURCE_PORT,
+    VMI_ATTR_RECONNECT_TIMEOUT,
+    VMI_ATTR_TIMEOUTS_HANDSHAKE,
+    VMI_ATTR_TIMEOUTS_UNHOOK,
+
+    VMI_ATTR_LAST
+} vmiAttrId;
+
+typedef struct {
+    const char *element;
+    const char *attribute;
+    const char *schemaType;     /* its <define> in the schema */
+    const vmiRange *range;
+    guint qemuDefault;          /* 0: none */
+} vmiAttrInfo;
+
+extern const vmiAttrInfo vmiAttrs[VMI_ATTR_LAST];
 
 vmiDef *vmiDefNew(void);
 vmiDef *vmiDefCopy(const vmiDef *def);
@@ -69,6 +92,7 @@ char *vmiDefFormat(const vmiDef *def);
 
 gboolean vmiDefEqual(const vmiDef *a, const vmiDef *b);
 guint vmiDefReconnect(const vmiDef *def);
+guint vmiDefUnhookTimeout(const vmiDef *def);
 guint64 vmiDefEffectiveCommands(const vmiDef *def);
 guint64 vmiDefEffectiveEvents(const vmiDef *def);
 

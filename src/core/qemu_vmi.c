@@ -6,6 +6,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "core/qemu_vmi.h"
+#include "core/vmi_keyfile.h"
 #include "conf/vmi_error.h"
 #include "conf/vmi_kvmi.h"
 
@@ -21,22 +22,6 @@ vmiQemuAppendValue(GString *buf, const char *value)
             g_string_append_c(buf, ',');
         g_string_append_c(buf, *p);
     }
-}
-
-
-char *
-vmiQemuKeyDir(const char *keyDir, const char *domainUUID)
-{
-    return g_build_filename(keyDir ? keyDir : VMI_QEMU_KEY_DIR_DEFAULT,
-                            domainUUID, NULL);
-}
-
-
-char *
-vmiQemuKeyFile(const char *keyDir, const char *domainUUID)
-{
-    return g_build_filename(keyDir ? keyDir : VMI_QEMU_KEY_DIR_DEFAULT,
-                            domainUUID, VMI_QEMU_KEY_FILE, NULL);
 }
 
 
@@ -62,7 +47,8 @@ vmiQemuBuildChardev(const vmiDef *def)
 static char *
 vmiQemuBuildSecret(const char *keyDir, const char *domainUUID)
 {
-    g_autofree char *path = vmiQemuKeyFile(keyDir, domainUUID);
+    g_autofree char *path = vmiKeyFilePath(keyDir ? keyDir : VMI_KEY_DIR_DEFAULT,
+                                                domainUUID);
     GString *buf = g_string_new("secret,id=" VMI_QEMU_SECRET_ID ",format=raw,file=");
 
     vmiQemuAppendValue(buf, path);
@@ -102,7 +88,7 @@ vmiQemuBuildIntrospection(const vmiDef *def)
 
 /*
  * Returns the arguments as argv elements: option, value, option, value...
- * @keyDir NULL means VMI_QEMU_KEY_DIR_DEFAULT.
+ * @keyDir NULL means VMI_KEY_DIR_DEFAULT.
  */
 GStrv
 vmiQemuBuildArgs(const vmiDef *def, const char *domainUUID, const char *keyDir)

@@ -10,15 +10,12 @@
 #include <glib.h>
 
 #include "conf/vmi_conf.h"
+#include "core/vmi_paths.h"
 
 #define VMI_QEMU_CHARDEV_ID "charvmi0"
 #define VMI_QEMU_OBJECT_ID "vmi0"
 #define VMI_QEMU_SECRET_ID "vmi0-key"
-#define VMI_QEMU_KEY_DIR_DEFAULT "/run/libvirt-vmi"
-#define VMI_QEMU_KEY_FILE "key"
 
-char *vmiQemuKeyDir(const char *keyDir, const char *domainUUID);
-char *vmiQemuKeyFile(const char *keyDir, const char *domainUUID);
 GStrv vmiQemuBuildArgs(const vmiDef *def, const char *domainUUID,
                        const char *keyDir);
 gboolean vmiQemuArgIsOurs(const char *option, const char *value);

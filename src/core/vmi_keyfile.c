@@ -19,7 +19,6 @@
 
 #include "core/vmi_keyfile.h"
 #include "core/vmi_fd.h"
-#include "core/qemu_vmi.h"
 #include "conf/vmi_error.h"
 
 
@@ -34,7 +33,28 @@ vmiKeyFileFail(GError **error, const char *what, const char *path)
 }
 
 
-/* KEYDIR must be root's own and closed to others' writes. */
+char *
+vmiKeyFileDirPath(const char *keyDir, const char *domUUID)
+{
+    return g_build_filename(keyDir, domUUID, NULL);
+}
+
+
+char *
+vmiKeyFilePath(const char *keyDir, const char *domUUID)
+{
+    return g_build_filename(keyDir, domUUID, VMI_KEY_FILE_NAME, NULL);
+}
+
+
+/* KEYDIR must be this process's (root's) own and closed to others' writes. */
+gboolean
+vmiKeyDirIsSafe(uid_t owner, mode_t mode)
+{
+    return owner == geteuid() && !(mode & 022);
+}
+
+
 static int
 vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
 {
@@ -50,7 +70,7 @@ vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
             vmiKeyFileFail(error, "open directory", keyDir);
         return -1;
     }
-    if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+    if (fstat(fd, &st) < 0 || !vmiKeyDirIsSafe(st.st_uid, st.st_mode)) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
                     "refusing key directory '%s': it must be owned by uid %u and not "
                     "writable by group or others", keyDir, (unsigned)geteuid());
@@ -64,11 +84,11 @@ vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
 static gboolean
 vmiKeyFileRemoveAt(int topfd, const char *keyDir, const char *domUUID, GError **error)
 {
-    g_autofree char *path = g_build_filename(keyDir, domUUID, NULL);
+    g_autofree char *path = vmiKeyFileDirPath(keyDir, domUUID);
     VMI_AUTOCLOSE dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
     if (dirfd >= 0) {
-        if (unlinkat(dirfd, VMI_QEMU_KEY_FILE, 0) < 0 && errno != ENOENT)
+        if (unlinkat(dirfd, VMI_KEY_FILE_NAME, 0) < 0 && errno != ENOENT)
             return vmiKeyFileFail(error, "remove the key file in", path);
     } else if (errno == ENOTDIR || errno == ELOOP) {
         /* not ours: something planted in its place */
@@ -87,8 +107,8 @@ static gboolean
 vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmiKey *key,
                    GError **error)
 {
-    g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
-    g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
+    g_autofree char *dirPath = vmiKeyFileDirPath(keyDir, domUUID);
+    g_autofree char *filePath = vmiKeyFilePath(keyDir, domUUID);
     VMI_AUTOCLOSE dirfd = -1;
     VMI_AUTOCLOSE fd = -1;
 
@@ -96,7 +116,7 @@ vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmi
         return vmiKeyFileFail(error, "create directory", dirPath);
     if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return vmiKeyFileFail(error, "set up directory", dirPath);
-    if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE,
+    if ((fd = openat(dirfd, VMI_KEY_FILE_NAME,
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
         return vmiKeyFileFail(error, "create", filePath);
     if (!vmiWriteAll(fd, key->data, key->len))
@@ -136,8 +156,8 @@ gboolean
 vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
                 GError **error)
 {
-    g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
-    g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
+    g_autofree char *dirPath = vmiKeyFileDirPath(keyDir, domUUID);
+    g_autofree char *filePath = vmiKeyFilePath(keyDir, domUUID);
     VMI_AUTOCLOSE topfd = -1;
     VMI_AUTOCLOSE dirfd = -1;
     VMI_AUTOCLOSE fd = -1;
@@ -150,7 +170,7 @@ vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
     if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
         fchown(dirfd, uid, gid) < 0)
         return vmiKeyFileFail(error, "hand over directory", dirPath);
-    if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+    if ((fd = openat(dirfd, VMI_KEY_FILE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
         fchown(fd, uid, gid) < 0)
         return vmiKeyFileFail(error, "hand over", filePath);
     return TRUE;
@@ -177,8 +197,8 @@ gboolean
 vmiKeyFileGetState(const char *keyDir, const char *domUUID,
                    vmiKeyFileState *state, GError **error)
 {
-    g_autofree char *dirPath = g_build_filename(keyDir, domUUID, NULL);
-    g_autofree char *filePath = g_build_filename(dirPath, VMI_QEMU_KEY_FILE, NULL);
+    g_autofree char *dirPath = vmiKeyFileDirPath(keyDir, domUUID);
+    g_autofree char *filePath = vmiKeyFilePath(keyDir, domUUID);
     struct stat st;
 
     memset(state, 0, sizeof(*state));

@@ -8,6 +8,9 @@
 
 #include "core/vmi_key.h"
 
+/* the name of the file in KEYDIR/DOMAIN-UUID/ */
+#define VMI_KEY_FILE_NAME "key"
+
 typedef struct {
     gboolean exists;
     guint mode;             /* permission bits of the file */
@@ -15,6 +18,10 @@ typedef struct {
     uid_t uid;
     gid_t gid;
 } vmiKeyFileState;
+
+char *vmiKeyFileDirPath(const char *keyDir, const char *domUUID);
+char *vmiKeyFilePath(const char *keyDir, const char *domUUID);
+gboolean vmiKeyDirIsSafe(uid_t owner, mode_t mode);
 
 gboolean vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
                          GError **error);

@@ -23,12 +23,11 @@
 
 #define VMI_PROBE_TIMEOUT_SECONDS 20
 
-static const char *const vmiProbeResultNames[VMI_PROBE_LAST] = {
-    [VMI_PROBE_ENFORCED] = "enforced",
-    [VMI_PROBE_READONLY] = "readonly",
-    [VMI_PROBE_LAST_ONLY] = "last-only",
-    [VMI_PROBE_NO_OBJECT] = "no-object",
-};
+VMI_ENUM_IMPL(vmiProbeResult, VMI_PROBE_LAST,
+              "enforced",
+              "readonly",
+              "last-only",
+              "no-object");
 
 static const char *const vmiProbeResultDescriptions[VMI_PROBE_LAST] = {
     [VMI_PROBE_ENFORCED] = "enforces allow-lists: every repeated command=/event= counts",
@@ -42,29 +41,9 @@ static const char *const vmiProbeResultDescriptions[VMI_PROBE_LAST] = {
 
 
 const char *
-vmiProbeResultToString(vmiProbeResult result)
-{
-    return (unsigned)result < VMI_PROBE_LAST ? vmiProbeResultNames[result] : NULL;
-}
-
-
-const char *
 vmiProbeResultDescribe(vmiProbeResult result)
 {
     return (unsigned)result < VMI_PROBE_LAST ? vmiProbeResultDescriptions[result] : NULL;
-}
-
-
-static int
-vmiProbeResultFromString(const char *str)
-{
-    int i;
-
-    for (i = 0; i < VMI_PROBE_LAST; i++) {
-        if (g_str_equal(vmiProbeResultNames[i], str))
-            return i;
-    }
-    return -1;
 }
 
 

@@ -16,7 +16,7 @@ typedef enum {
     VMI_PROBE_LAST
 } vmiProbeResult;
 
-const char *vmiProbeResultToString(vmiProbeResult result);
+VMI_ENUM_DECL(vmiProbeResult);
 const char *vmiProbeResultDescribe(vmiProbeResult result);
 
 gboolean vmiProbeEmulator(const char *emulator, const char *const *env,

@@ -39,6 +39,6 @@ vmiSettingsLoad(const char *path, GError **error)
 
     settings->hookURI = g_key_file_get_string(file, "hook", "uri", NULL);
     if (!settings->hookURI)
-        settings->hookURI = g_strdup("qemu:///system");
+        settings->hookURI = g_strdup(VMI_DEFAULT_URI);
     return g_steal_pointer(&settings);
 }

@@ -5,8 +5,7 @@
 
 #include <glib.h>
 
-#define VMI_SETTINGS_FILE "/etc/libvirt-vmi/libvirt-vmi.conf"
-#define VMI_CACHE_DIR "/var/cache/libvirt-vmi"
+#include "core/vmi_paths.h"
 
 typedef struct {
     char *hookURI;      /* the daemon the hook reads key secrets from */

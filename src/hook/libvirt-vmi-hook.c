@@ -34,11 +34,11 @@
 #include "vmi_config.h"
 #include "core/qemu_vmi.h"
 #include "core/vmi_lifecycle.h"
+#include "core/vmi_paths.h"
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
 
 #define VMI_HOOK_TIMEOUT_SECONDS 60
-#define VMI_HOOK_KEY_HELPER "libvirt-vmi-hook-key"
 
 typedef enum {
     VMI_HOOK_PREPARE,
@@ -87,24 +87,6 @@ vmiHookFail(const char *domain, GError *error)
 }
 
 
-/*
- * Beside this program in a build tree, or where both are installed; via
- * argv[0], which names the program even under a wrapper such as valgrind
- * and, through the qemu.d symlink, resolves to where it really is.
- */
-static char *
-vmiHookFindHelper(const char *argv0)
-{
-    g_autofree char *self = realpath(argv0, NULL);
-    g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
-    g_autofree char *sibling = dir ? g_build_filename(dir, VMI_HOOK_KEY_HELPER, NULL) : NULL;
-
-    if (sibling && g_file_test(sibling, G_FILE_TEST_IS_EXECUTABLE))
-        return g_steal_pointer(&sibling);
-    return g_build_filename(VMI_LIBEXECDIR, VMI_HOOK_KEY_HELPER, NULL);
-}
-
-
 /* The key, on the helper's standard output; its errors on its stderr. */
 static vmiKey *
 vmiHookFetchKey(gpointer opaque, const char *secretUUID, GError **error)
@@ -145,7 +127,7 @@ vmiHookRun(const char *argv0, const char *domain, vmiHookAction action)
     g_autoptr(vmiDef) def = NULL;
     g_autofree char *label = NULL;
     vmiHookKeySource src = { NULL, NULL };
-    vmiLifecycle lc = { vmiHookFetchKey, &src, VMI_QEMU_KEY_DIR_DEFAULT, VMI_CACHE_DIR };
+    vmiLifecycle lc = { vmiHookFetchKey, &src, VMI_KEY_DIR_DEFAULT, VMI_CACHE_DIR };
     GError *err = NULL;
     int rc = 0;
 
@@ -176,7 +158,9 @@ vmiHookRun(const char *argv0, const char *domain, vmiHookAction action)
         if (!(settings = vmiSettingsLoad(VMI_SETTINGS_FILE, &err)))
             return vmiHookFail(domain, err);
         src.uri = settings->hookURI;
-        src.helper = vmiHookFindHelper(argv0);
+        /* argv[0] names this program even under a wrapper such as
+         * valgrind; through the qemu.d link it resolves to where it is */
+        src.helper = vmiFindSibling(argv0, VMI_HOOK_KEY_HELPER);
     }
     if (!(action == VMI_HOOK_PREPARE ? vmiLifecyclePrepare(&lc, dom, def, &err) :
                                        vmiLifecycleCheck(&lc, dom, def, &err)))

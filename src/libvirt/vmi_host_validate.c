@@ -10,11 +10,12 @@
 #include "libvirt/vmi_host_validate.h"
 #include "libvirt/vmi_domain.h"
 #include "libvirt/vmi_libvirt.h"
+#include "core/vmi_keyfile.h"
 #include "core/vmi_probe.h"
+#include "core/vmi_paths.h"
 #include "core/vmi_settings.h"
 
 #define VMI_KVMI_PARAM "/sys/module/kvm/parameters/introspection"
-#define VMI_HOOK_PATH "/etc/libvirt/hooks/qemu.d/50-libvirt-vmi"
 
 
 void
@@ -91,7 +92,7 @@ vmiCheckHook(GPtrArray *checks, vmiConn *conn)
         return;
     }
     if (conn && !g_str_equal(settings->hookURI, conn->uri) &&
-        !(g_str_equal(settings->hookURI, "qemu:///system") && g_str_equal(conn->uri, "qemu:///system")))
+        !(g_str_equal(settings->hookURI, VMI_DEFAULT_URI) && g_str_equal(conn->uri, VMI_DEFAULT_URI)))
         vmiCheckAdd(checks, what, VMI_CHECK_WARN,
                     "%s is installed, but reads key secrets through %s, not %s (%s)",
                     VMI_HOOK_PATH, settings->hookURI, conn->uri, VMI_SETTINGS_FILE);
@@ -110,7 +111,7 @@ vmiCheckRuntimeDir(GPtrArray *checks, const char *keyDir)
         vmiCheckAdd(checks, what, VMI_CHECK_PASS, "absent: made at the first start");
     } else if (!S_ISDIR(st.st_mode)) {
         vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "not a directory");
-    } else if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+    } else if (!vmiKeyDirIsSafe(st.st_uid, st.st_mode)) {
         vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
                     "owner uid %u, mode %04o: it must be uid %u's and not writable by "
                     "group or others (chown root; chmod 0711)",

@@ -122,8 +122,8 @@ vmiConnKeyDirForURI(const char *uri)
     g_autofree char *root = vmiURIEmbedRoot(uri);
 
     if (!root)
-        return g_strdup(VMI_QEMU_KEY_DIR_DEFAULT);
-    return g_build_filename(root, "run", "libvirt-vmi", NULL);
+        return g_strdup(VMI_KEY_DIR_DEFAULT);
+    return g_build_filename(root, VMI_KEY_DIR_DEFAULT, NULL);
 }
 
 

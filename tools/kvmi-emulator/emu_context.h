@@ -35,7 +35,7 @@ typedef struct {
     char *guestName;
     gboolean kvm;                   /* the object finds KVM support */
     gboolean machineReady;
-    GArray *e820;                   /* emuVmiE820Entry, QEMU's table order */
+    GArray *e820;                   /* kvmiWireE820Entry, QEMU's table order */
     emuSession *priv;               /* the private QMP session */
     GPtrArray *chardevs;            /* emuChardev *, the ones the emulator runs */
     emuVmi *vmi;                    /* the introspection object, or NULL */

@@ -18,7 +18,7 @@
 static void
 emuE820Add(GArray *table, guint64 address, guint64 length, guint32 type)
 {
-    emuVmiE820Entry entry = { address, length, type, 0 };
+    kvmiWireE820Entry entry = { address, length, type, 0 };
 
     g_array_append_val(table, entry);
 }
@@ -63,7 +63,7 @@ emuE820EnforcesAmdHole(const char *type)
 GArray *
 emuE820Build(const emuE820Input *in)
 {
-    GArray *table = g_array_new(FALSE, TRUE, sizeof(emuVmiE820Entry));
+    GArray *table = g_array_new(FALSE, TRUE, sizeof(kvmiWireE820Entry));
     guint64 start, end;
 
     /* KVM's pages come first: kvm_arch_init() runs before the machine */

@@ -20,5 +20,5 @@ typedef struct {
     guint physBits;
 } emuE820Input;
 
-/* emuVmiE820Entry, in QEMU's table order */
+/* kvmiWireE820Entry, in QEMU's table order */
 GArray *emuE820Build(const emuE820Input *in);

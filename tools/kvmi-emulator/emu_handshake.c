@@ -10,8 +10,8 @@
 static gint
 emuE820Compare(gconstpointer a, gconstpointer b)
 {
-    const emuVmiE820Entry *ea = a;
-    const emuVmiE820Entry *eb = b;
+    const kvmiWireE820Entry *ea = a;
+    const kvmiWireE820Entry *eb = b;
 
     return (ea->address > eb->address) - (ea->address < eb->address);
 }
@@ -21,13 +21,13 @@ GBytes *
 emuHandshakeBuild(const guint8 *uuid, gint64 startTimeMs, const char *name,
                   const GArray *e820)
 {
-    emuVmiToIntrospector hs;
-    g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(emuVmiE820Entry));
+    kvmiWireQemuHandshake hs;
+    g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(kvmiWireE820Entry));
     GByteArray *out;
     guint n = e820 ? e820->len : 0;
 
-    if (n > EMU_VMI_MAX_E820) {
-        emuWarn("VMI: discard e820 info (size %u, max %d)", n, EMU_VMI_MAX_E820);
+    if (n > KVMI_WIRE_MAX_E820) {
+        emuWarn("VMI: discard e820 info (size %u, max %d)", n, KVMI_WIRE_MAX_E820);
         n = 0;
     }
     if (n) {
@@ -36,9 +36,9 @@ emuHandshakeBuild(const guint8 *uuid, gint64 startTimeMs, const char *name,
     }
 
     memset(&hs, 0, sizeof(hs));
-    hs.structSize = sizeof(hs) + n * sizeof(emuVmiE820Entry);
+    hs.structSize = sizeof(hs) + n * sizeof(kvmiWireE820Entry);
     memcpy(hs.uuid, uuid, sizeof(hs.uuid));
-    hs.cpuType = EMU_VMI_CPU_TYPE_X86_64;
+    hs.cpuType = KVMI_WIRE_CPU_TYPE_X86_64;
     hs.startTime = startTimeMs;
     if (name)
         g_strlcpy(hs.name, name, sizeof(hs.name));
@@ -50,8 +50,8 @@ emuHandshakeBuild(const guint8 *uuid, gint64 startTimeMs, const char *name,
         guint i;
 
         for (i = 0; i < n; i++)
-            g_array_index(entries, emuVmiE820Entry, i).padding = 0;
-        g_byte_array_append(out, (const guint8 *)entries->data, n * sizeof(emuVmiE820Entry));
+            g_array_index(entries, kvmiWireE820Entry, i).padding = 0;
+        g_byte_array_append(out, (const guint8 *)entries->data, n * sizeof(kvmiWireE820Entry));
     }
     return g_byte_array_free_to_bytes(out);
 }
@@ -61,7 +61,7 @@ void
 emuHandshakeCookie(GBytes *key, guint8 *hash)
 {
     g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA1);
-    gsize len = EMU_VMI_COOKIE_HASH_SIZE;
+    gsize len = KVMI_WIRE_COOKIE_LEN;
     gsize keyLen;
     const guint8 *data = g_bytes_get_data(key, &keyLen);
 

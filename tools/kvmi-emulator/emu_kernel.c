@@ -23,7 +23,7 @@ struct _emuKernel {
     guint32 eventSeq;
     guint closedIdle;
     gboolean waitingVcpus;
-    emuKvmiMsgHdr waitingHdr;
+    kvmiWireMsgHdr waitingHdr;
     gboolean dead;
 };
 
@@ -169,11 +169,11 @@ emuKernelShutdown(emuKernel *kernel)
 
 /* Header, error code and payload (only when err is 0) in one write. */
 static void
-emuKernelReply(emuKernel *kernel, const emuKvmiMsgHdr *req, gint32 err,
+emuKernelReply(emuKernel *kernel, const kvmiWireMsgHdr *req, gint32 err,
                const void *payload, gsize size)
 {
-    emuKvmiMsgHdr hdr = { req->id, 0, req->seq };
-    emuKvmiErrorCode ec = { err, 0 };
+    kvmiWireMsgHdr hdr = { req->id, 0, req->seq };
+    kvmiWireErrorCode ec = { err, 0 };
     g_autoptr(GByteArray) out = g_byte_array_new();
 
     if (err)
@@ -188,9 +188,9 @@ emuKernelReply(emuKernel *kernel, const emuKvmiMsgHdr *req, gint32 err,
 
 
 static void
-emuKernelGetVersion(emuKernel *kernel, const emuKvmiMsgHdr *hdr)
+emuKernelGetVersion(emuKernel *kernel, const kvmiWireMsgHdr *hdr)
 {
-    emuKvmiGetVersionReply rpl;
+    kvmiWireGetVersionReply rpl;
 
     memset(&rpl, 0, sizeof(rpl));
     rpl.version = EMU_KVMI_VERSION;
@@ -200,47 +200,47 @@ emuKernelGetVersion(emuKernel *kernel, const emuKvmiMsgHdr *hdr)
 
 
 static void
-emuKernelCheckCommand(emuKernel *kernel, const emuKvmiMsgHdr *hdr, const emuKvmiVmCheck *req)
+emuKernelCheckCommand(emuKernel *kernel, const kvmiWireMsgHdr *hdr, const kvmiWireVmCheck *req)
 {
     gint32 ec = 0;
 
     if (req->padding1 || req->padding2)
-        ec = -EMU_KVM_EINVAL;
+        ec = -KVMI_WIRE_KVM_EINVAL;
     else if (!emuMaskHas(emuKernelKnownCommands(), req->id))
-        ec = -EMU_KVM_ENOENT;
+        ec = -KVMI_WIRE_KVM_ENOENT;
     else if (!emuMaskHas(kernel->commandMask, req->id))
-        ec = -EMU_KVM_EPERM;
+        ec = -KVMI_WIRE_KVM_EPERM;
     emuKernelReply(kernel, hdr, ec, NULL, 0);
 }
 
 
 static void
-emuKernelCheckEvent(emuKernel *kernel, const emuKvmiMsgHdr *hdr, const emuKvmiVmCheck *req)
+emuKernelCheckEvent(emuKernel *kernel, const kvmiWireMsgHdr *hdr, const kvmiWireVmCheck *req)
 {
     gint32 ec = 0;
 
     if (req->padding1 || req->padding2)
-        ec = -EMU_KVM_EINVAL;
+        ec = -KVMI_WIRE_KVM_EINVAL;
     else if (!emuMaskHas(emuKernelKnownEvents(), req->id))
-        ec = -EMU_KVM_ENOENT;
+        ec = -KVMI_WIRE_KVM_ENOENT;
     else if (!emuMaskHas(kernel->eventMask, req->id))
-        ec = -EMU_KVM_EPERM;
+        ec = -KVMI_WIRE_KVM_EPERM;
     emuKernelReply(kernel, hdr, ec, NULL, 0);
 }
 
 
 static void
-emuKernelControlEvents(emuKernel *kernel, const emuKvmiMsgHdr *hdr,
-                       const emuKvmiVmControlEvents *req)
+emuKernelControlEvents(emuKernel *kernel, const kvmiWireMsgHdr *hdr,
+                       const kvmiWireVmControlEvents *req)
 {
     gint32 ec = 0;
 
     if (req->padding1 || req->padding2 || req->enable > 1)
-        ec = -EMU_KVM_EINVAL;
+        ec = -KVMI_WIRE_KVM_EINVAL;
     else if (req->eventId != VMI_KVMI_EVENT_UNHOOK)    /* the only VM event */
-        ec = -EMU_KVM_EINVAL;
+        ec = -KVMI_WIRE_KVM_EINVAL;
     else if (!emuMaskHas(kernel->eventMask, req->eventId))
-        ec = -EMU_KVM_EPERM;
+        ec = -KVMI_WIRE_KVM_EPERM;
     else if (req->enable)
         kernel->vmEventsEnabled |= G_GUINT64_CONSTANT(1) << req->eventId;
     else
@@ -252,7 +252,7 @@ emuKernelControlEvents(emuKernel *kernel, const emuKvmiMsgHdr *hdr,
 void
 emuKernelVcpuCount(emuKernel *kernel, guint count)
 {
-    emuKvmiVmGetInfoReply rpl;
+    kvmiWireVmGetInfoReply rpl;
 
     if (!kernel->waitingVcpus)
         return;
@@ -265,10 +265,10 @@ emuKernelVcpuCount(emuKernel *kernel, guint count)
 
 
 static void
-emuKernelVmCommand(emuKernel *kernel, const emuKvmiMsgHdr *hdr, const guint8 *payload)
+emuKernelVmCommand(emuKernel *kernel, const kvmiWireMsgHdr *hdr, const guint8 *payload)
 {
     if (!emuMaskHas(kernel->commandMask, hdr->id)) {
-        emuKernelReply(kernel, hdr, -EMU_KVM_EPERM, NULL, 0);
+        emuKernelReply(kernel, hdr, -KVMI_WIRE_KVM_EPERM, NULL, 0);
         return;
     }
     switch (hdr->id) {
@@ -276,13 +276,13 @@ emuKernelVmCommand(emuKernel *kernel, const emuKvmiMsgHdr *hdr, const guint8 *pa
         emuKernelGetVersion(kernel, hdr);
         break;
     case VMI_KVMI_VM_CHECK_COMMAND:
-        emuKernelCheckCommand(kernel, hdr, (const emuKvmiVmCheck *)payload);
+        emuKernelCheckCommand(kernel, hdr, (const kvmiWireVmCheck *)payload);
         break;
     case VMI_KVMI_VM_CHECK_EVENT:
-        emuKernelCheckEvent(kernel, hdr, (const emuKvmiVmCheck *)payload);
+        emuKernelCheckEvent(kernel, hdr, (const kvmiWireVmCheck *)payload);
         break;
     case VMI_KVMI_VM_CONTROL_EVENTS:
-        emuKernelControlEvents(kernel, hdr, (const emuKvmiVmControlEvents *)payload);
+        emuKernelControlEvents(kernel, hdr, (const kvmiWireVmControlEvents *)payload);
         break;
     case VMI_KVMI_VM_GET_INFO:
         /* the reply waits for QEMU: the next message waits for the reply */
@@ -291,17 +291,17 @@ emuKernelVmCommand(emuKernel *kernel, const emuKvmiMsgHdr *hdr, const guint8 *pa
         kernel->cb.queryVcpus(kernel, kernel->opaque);
         break;
     default:
-        emuKernelReply(kernel, hdr, -EMU_KVM_EOPNOTSUPP, NULL, 0);
+        emuKernelReply(kernel, hdr, -KVMI_WIRE_KVM_EOPNOTSUPP, NULL, 0);
         break;
     }
 }
 
 
 static void
-emuKernelMessage(emuKernel *kernel, const emuKvmiMsgHdr *hdr, const guint8 *body)
+emuKernelMessage(emuKernel *kernel, const kvmiWireMsgHdr *hdr, const guint8 *body)
 {
     /* the kernel's buffer is zeroed: a short payload reads as zeros */
-    guint8 payload[EMU_KVMI_MAX_PAYLOAD] = { 0 };
+    guint8 payload[KVMI_WIRE_MAX_PAYLOAD] = { 0 };
 
     if (hdr->size)
         memcpy(payload, body, hdr->size);
@@ -313,9 +313,9 @@ emuKernelMessage(emuKernel *kernel, const emuKvmiMsgHdr *hdr, const guint8 *body
         emuKernelShutdown(kernel);
     } else if (emuMaskHas(emuKernelKnownCommands(), hdr->id)) {
         emuKernelReply(kernel, hdr, emuMaskHas(kernel->commandMask, hdr->id) ?
-                       -EMU_KVM_EOPNOTSUPP : -EMU_KVM_EPERM, NULL, 0);
+                       -KVMI_WIRE_KVM_EOPNOTSUPP : -KVMI_WIRE_KVM_EPERM, NULL, 0);
     } else {
-        emuKernelReply(kernel, hdr, -EMU_KVM_ENOSYS, NULL, 0);
+        emuKernelReply(kernel, hdr, -KVMI_WIRE_KVM_ENOSYS, NULL, 0);
     }
 }
 
@@ -323,12 +323,12 @@ emuKernelMessage(emuKernel *kernel, const emuKvmiMsgHdr *hdr, const guint8 *body
 static void
 emuKernelProcess(emuKernel *kernel)
 {
-    while (!kernel->dead && !kernel->waitingVcpus && kernel->in->len >= sizeof(emuKvmiMsgHdr)) {
+    while (!kernel->dead && !kernel->waitingVcpus && kernel->in->len >= sizeof(kvmiWireMsgHdr)) {
         g_autofree guint8 *body = NULL;
-        emuKvmiMsgHdr hdr;
+        kvmiWireMsgHdr hdr;
 
         memcpy(&hdr, kernel->in->data, sizeof(hdr));
-        if (hdr.size > EMU_KVMI_MAX_PAYLOAD) {
+        if (hdr.size > KVMI_WIRE_MAX_PAYLOAD) {
             emuKernelShutdown(kernel);
             return;
         }
@@ -375,8 +375,8 @@ emuKernelStart(emuKernel *kernel, const char *pending, gsize len)
 gboolean
 emuKernelPreunhook(emuKernel *kernel)
 {
-    emuKvmiMsgHdr hdr = { VMI_KVMI_EVENT_MSG_ID, sizeof(emuKvmiEvent), 0 };
-    emuKvmiEvent ev;
+    kvmiWireMsgHdr hdr = { VMI_KVMI_EVENT_MSG_ID, sizeof(kvmiWireEvent), 0 };
+    kvmiWireEvent ev;
     guint8 buf[sizeof(hdr) + sizeof(ev)];
 
     if (kernel->dead || !emuMaskHas(kernel->vmEventsEnabled, VMI_KVMI_EVENT_UNHOOK))

@@ -15,71 +15,11 @@
 #include <glib.h>
 
 #include "emu_stream.h"
-
-#define EMU_KVMI_MAX_PAYLOAD 8184
-#define EMU_KVMI_EVENT_SIZE 544
-
-#define EMU_KVM_EPERM 1
-#define EMU_KVM_ENOENT 2
-#define EMU_KVM_EINVAL 22
-#define EMU_KVM_EOPNOTSUPP 95
-#define EMU_KVM_ENOSYS 1000
+#include "kvmi_wire.h"
 
 /* the fork's ioctl numbers, which QEMU prints when one fails */
 #define EMU_KVM_INTROSPECTION_COMMAND 0x4008aec5u
 #define EMU_KVM_INTROSPECTION_EVENT 0x4008aec6u
-
-typedef struct {
-    guint16 id;
-    guint16 size;
-    guint32 seq;
-} emuKvmiMsgHdr;
-
-typedef struct {
-    gint32 err;
-    guint32 padding;
-} emuKvmiErrorCode;
-
-typedef struct {
-    guint32 version;
-    guint32 padding;
-    guint8 singlestep;
-    guint8 featuresPadding[7];
-} emuKvmiGetVersionReply;
-
-typedef struct {
-    guint16 id;
-    guint16 padding1;
-    guint32 padding2;
-} emuKvmiVmCheck;
-
-typedef struct {
-    guint32 vcpuCount;
-    guint32 padding[3];
-} emuKvmiVmGetInfoReply;
-
-typedef struct {
-    guint16 eventId;
-    guint8 enable;
-    guint8 padding1;
-    guint32 padding2;
-} emuKvmiVmControlEvents;
-
-typedef struct {
-    guint16 size;
-    guint16 vcpu;
-    guint8 event;
-    guint8 padding[3];
-    guint8 arch[536];
-} emuKvmiEvent;
-
-G_STATIC_ASSERT(sizeof(emuKvmiMsgHdr) == 8);
-G_STATIC_ASSERT(sizeof(emuKvmiErrorCode) == 8);
-G_STATIC_ASSERT(sizeof(emuKvmiGetVersionReply) == 16);
-G_STATIC_ASSERT(sizeof(emuKvmiVmCheck) == 8);
-G_STATIC_ASSERT(sizeof(emuKvmiVmGetInfoReply) == 16);
-G_STATIC_ASSERT(sizeof(emuKvmiVmControlEvents) == 8);
-G_STATIC_ASSERT(sizeof(emuKvmiEvent) == EMU_KVMI_EVENT_SIZE);
 
 typedef struct _emuKernel emuKernel;
 

@@ -6,15 +6,15 @@
 #include <string.h>
 
 #include "emu_object.h"
+#include "conf/vmi_conf.h"
 
 /* QEMU's QERR_* texts, as the object's properties produce them. */
 #define EMU_QERR_PERMISSION_DENIED "Insufficient permission to perform this operation"
 
-static const char *const compatNames[] = {
-    [EMU_COMPAT_DOCUMENTED] = "documented",
-    [EMU_COMPAT_FORK_READONLY] = "fork-readonly",
-    [EMU_COMPAT_FORK_LAST_KEY] = "fork-last-key",
-};
+VMI_ENUM_IMPL(emuCompat, EMU_COMPAT_LAST,
+              "documented",
+              "fork-readonly",
+              "fork-last-key");
 
 /* Sorted by name, as QEMU lists them. */
 static const emuObjectProp objectProps[] = {
@@ -35,34 +35,15 @@ emuErrorQuark(void)
 }
 
 
-const char *
-emuCompatToString(emuCompat compat)
-{
-    return compatNames[compat];
-}
-
-
-int
-emuCompatFromString(const char *str)
-{
-    guint i;
-
-    for (i = 0; i < G_N_ELEMENTS(compatNames); i++) {
-        if (g_str_equal(compatNames[i], str))
-            return i;
-    }
-    return -1;
-}
-
-
 emuObject *
 emuObjectNew(const char *id)
 {
     emuObject *obj = g_new0(emuObject, 1);
 
     obj->id = g_strdup(id);
-    obj->handshakeTimeout = EMU_HANDSHAKE_TIMEOUT_DEFAULT;
-    obj->unhookTimeout = EMU_UNHOOK_TIMEOUT_DEFAULT;
+    /* QEMU's defaults, which conf's table records */
+    obj->handshakeTimeout = vmiAttrs[VMI_ATTR_TIMEOUTS_HANDSHAKE].qemuDefault;
+    obj->unhookTimeout = vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault;
     obj->asyncUnhook = TRUE;
     obj->unhookOnShutdown = TRUE;
     obj->commands = g_array_new(FALSE, FALSE, sizeof(guint32));

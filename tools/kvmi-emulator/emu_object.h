@@ -12,6 +12,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "emu_opts.h"
+#include "conf/vmi_enum.h"
 
 typedef enum {
     /* The seed's interface: every command=/event= adds to the list. */
@@ -21,14 +22,13 @@ typedef enum {
     /* The published fork with the setter fixed: the option parser keeps
      * only the last command= and the last event=. */
     EMU_COMPAT_FORK_LAST_KEY,
+
+    EMU_COMPAT_LAST
 } emuCompat;
 
-const char *emuCompatToString(emuCompat compat);
-int emuCompatFromString(const char *str);
+VMI_ENUM_DECL(emuCompat);
 
 #define EMU_OBJECT_TYPE "introspection"
-#define EMU_HANDSHAKE_TIMEOUT_DEFAULT 10
-#define EMU_UNHOOK_TIMEOUT_DEFAULT 60
 
 typedef struct {
     char *id;

@@ -31,7 +31,7 @@ struct _emuVmi {
     emuChardev *chr;
     gboolean fromCmdline;
     gboolean keyWithCookie;
-    guint8 cookie[EMU_VMI_COOKIE_HASH_SIZE];
+    guint8 cookie[KVMI_WIRE_COOKIE_LEN];
     gint64 startTime;               /* ms since the epoch */
 
     emuStream *sock;                /* the connection, while the chardev has one */
@@ -39,7 +39,7 @@ struct _emuVmi {
     emuKernel *kernel;              /* kvmi_hooked */
 
     guint hskTimer;
-    emuVmiFromIntrospector hskIn;
+    kvmiWireToolHandshake hskIn;
     gsize hskReadPos;               /* bytes kept in hskIn */
     guint64 hskReadSize;            /* bytes read */
 
@@ -331,7 +331,7 @@ emuVmiValidateAndConnect(emuVmi *vmi, const char *rest, gsize len)
 {
     g_autofree char *msg = NULL;
 
-    if (vmi->hskIn.structSize < sizeof(emuVmiFromIntrospector)) {
+    if (vmi->hskIn.structSize < sizeof(kvmiWireToolHandshake)) {
         emuVmiHookFailed(vmi, "VMI: not enough or invalid handshake data");
         return;
     }

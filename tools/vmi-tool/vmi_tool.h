@@ -46,7 +46,7 @@ typedef struct {
     gint64 socketGroup;         /* -1: the tool's own group */
     char *keyFile;
     char *keyHash;              /* 40 lower-case hex digits, NULL for none */
-    guint8 cookie[VMI_TOOL_COOKIE_LEN];  /* all zero without a key */
+    guint8 cookie[KVMI_WIRE_COOKIE_LEN];  /* all zero without a key */
     gint64 unhookDelayMs;       /* or VMI_TOOL_DELAY_NEVER */
     gboolean unhookEvent;       /* enable KVMI_EVENT_UNHOOK */
     GArray *tryCommands;        /* vmiToolTry */

@@ -266,11 +266,11 @@ vmiToolConnEmitE820(vmiToolConn *conn, vmiToolLine *line, guint32 size, guint co
     guint i;
 
     vmiToolLineKey(line, "e820");
-    if (size < VMI_TOOL_HANDSHAKE_E820_START) {
+    if (size < KVMI_WIRE_HANDSHAKE_E820_START) {
         yajl_gen_null(gen);         /* not sent: an older or another layout */
         return;
     }
-    if (VMI_TOOL_HANDSHAKE_E820_START + count * sizeof(vmiToolE820Entry) > size) {
+    if (KVMI_WIRE_HANDSHAKE_E820_START + count * sizeof(kvmiWireE820Entry) > size) {
         g_printerr("vmi-tool: conn %" G_GUINT64_FORMAT ": e820_count %u does not fit in "
                    "struct_size %u: not the RFC layout, e820 map ignored\n", conn->id, count, size);
         yajl_gen_null(gen);
@@ -278,9 +278,9 @@ vmiToolConnEmitE820(vmiToolConn *conn, vmiToolLine *line, guint32 size, guint co
     }
     yajl_gen_array_open(gen);
     for (i = 0; i < count; i++) {
-        vmiToolE820Entry e;
+        kvmiWireE820Entry e;
 
-        memcpy(&e, conn->in + VMI_TOOL_HANDSHAKE_E820_START + i * sizeof(e), sizeof(e));
+        memcpy(&e, conn->in + KVMI_WIRE_HANDSHAKE_E820_START + i * sizeof(e), sizeof(e));
         yajl_gen_map_open(gen);
         vmiToolGenString(gen, "address");
         vmiToolGenUint64(gen, e.address);
@@ -299,8 +299,8 @@ static void
 vmiToolConnHandshakeRead(vmiToolConn *conn)
 {
     const vmiToolConfig *cfg = conn->server->cfg;
-    vmiToolQemuHandshake hs = { 0 };
-    vmiToolToolHandshake reply = { .structSize = sizeof(reply) };
+    kvmiWireQemuHandshake hs = { 0 };
+    kvmiWireToolHandshake reply = { .structSize = sizeof(reply) };
     guint32 size = conn->inWant;
     vmiToolLine *line;
 
@@ -321,7 +321,7 @@ vmiToolConnHandshakeRead(vmiToolConn *conn)
     /* Set up for KVMI before writing: a peer already gone shows as an
      * end of file after the handshake, not inside it. */
     vmiToolConnDisarmTimeout(conn);
-    vmiToolConnExpect(conn, VMI_TOOL_READ_MSG_HDR, sizeof(vmiToolMsgHdr));
+    vmiToolConnExpect(conn, VMI_TOOL_READ_MSG_HDR, sizeof(kvmiWireMsgHdr));
     conn->state = VMI_TOOL_CONN_HOOKING;
     memcpy(reply.cookieHash, cfg->cookie, sizeof(reply.cookieHash));
     vmiToolConnSend(conn, &reply, sizeof(reply));
@@ -336,7 +336,7 @@ static void
 vmiToolConnStepDone(vmiToolConn *conn)
 {
     guint32 size;
-    vmiToolMsgHdr hdr;
+    kvmiWireMsgHdr hdr;
 
     switch (conn->step) {
     case VMI_TOOL_READ_HS_SIZE:
@@ -359,10 +359,10 @@ vmiToolConnStepDone(vmiToolConn *conn)
 
     case VMI_TOOL_READ_MSG_HDR:
         memcpy(&hdr, conn->in, sizeof(hdr));
-        if (hdr.size > VMI_TOOL_MSG_MAX_PAYLOAD) {
+        if (hdr.size > KVMI_WIRE_MAX_PAYLOAD) {
             vmiToolConnFail(conn, "oversized-message",
                             "KVMI message id %u announces %u payload bytes, more than %d",
-                            hdr.id, hdr.size, VMI_TOOL_MSG_MAX_PAYLOAD);
+                            hdr.id, hdr.size, KVMI_WIRE_MAX_PAYLOAD);
             return;
         }
         conn->step = VMI_TOOL_READ_MSG_BODY;

@@ -24,7 +24,7 @@ typedef enum {
     VMI_TOOL_READ_MSG_BODY,     /* its payload */
 } vmiToolReadStep;
 
-#define VMI_TOOL_IN_BUF_SIZE (sizeof(vmiToolMsgHdr) + VMI_TOOL_MSG_MAX_PAYLOAD)
+#define VMI_TOOL_IN_BUF_SIZE (sizeof(kvmiWireMsgHdr) + KVMI_WIRE_MAX_PAYLOAD)
 G_STATIC_ASSERT(VMI_TOOL_IN_BUF_SIZE >= VMI_TOOL_HANDSHAKE_KEEP);
 
 typedef enum {
@@ -82,4 +82,4 @@ void vmiToolClearSource(GSource **source);
 
 /* vmi_tool_session.c */
 void vmiToolSessionStart(vmiToolConn *conn);
-void vmiToolSessionMessage(vmiToolConn *conn, const vmiToolMsgHdr *hdr, const guint8 *body);
+void vmiToolSessionMessage(vmiToolConn *conn, const kvmiWireMsgHdr *hdr, const guint8 *body);

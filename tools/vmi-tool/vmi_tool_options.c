@@ -145,9 +145,9 @@ vmiToolOptKeyHash(const char *option, const char *value, gpointer opaque, GError
     vmiToolConfig *cfg = opaque;
     size_t i;
 
-    if (strlen(value) != 2 * VMI_TOOL_COOKIE_LEN)
+    if (strlen(value) != 2 * KVMI_WIRE_COOKIE_LEN)
         return vmiToolBadValue(error, option, value, "40 hexadecimal digits (a SHA-1)");
-    for (i = 0; i < VMI_TOOL_COOKIE_LEN; i++) {
+    for (i = 0; i < KVMI_WIRE_COOKIE_LEN; i++) {
         int hi = g_ascii_xdigit_value(value[2 * i]);
         int lo = g_ascii_xdigit_value(value[2 * i + 1]);
 
@@ -358,7 +358,7 @@ vmiToolConfigLoadKey(vmiToolConfig *cfg, GError **error)
 {
     g_autoptr(GChecksum) sum = NULL;
     g_autofree char *data = NULL;
-    gsize len = VMI_TOOL_COOKIE_LEN;
+    gsize len = KVMI_WIRE_COOKIE_LEN;
     gsize size;
 
     if (!cfg->keyFile)

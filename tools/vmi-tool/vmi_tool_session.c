@@ -57,8 +57,8 @@ vmiToolSessionPlan(vmiToolConn *conn)
 static void
 vmiToolSessionSendRequest(vmiToolConn *conn, guint16 id, const void *payload, guint16 size)
 {
-    guint8 buf[sizeof(vmiToolMsgHdr) + 16];
-    vmiToolMsgHdr hdr = { .id = id, .size = size, .seq = ++conn->seq };
+    guint8 buf[sizeof(kvmiWireMsgHdr) + 16];
+    kvmiWireMsgHdr hdr = { .id = id, .size = size, .seq = ++conn->seq };
 
     g_assert(size <= sizeof(buf) - sizeof(hdr));
     memcpy(buf, &hdr, sizeof(hdr));
@@ -75,8 +75,8 @@ static void
 vmiToolSessionSendNext(vmiToolConn *conn)
 {
     const vmiToolRequest *req;
-    vmiToolVmCheck check = { 0 };
-    vmiToolVmControlEvents control = { .eventId = VMI_KVMI_EVENT_UNHOOK, .enable = 1 };
+    kvmiWireVmCheck check = { 0 };
+    kvmiWireVmControlEvents control = { .eventId = VMI_KVMI_EVENT_UNHOOK, .enable = 1 };
 
     if (conn->next == conn->requests->len) {
         vmiToolLine *line = vmiToolConnLine(conn, "ready");
@@ -150,8 +150,8 @@ vmiToolCheckResult(gint32 err)
 {
     switch (-err) {
     case 0: return "allowed";
-    case VMI_TOOL_KVM_EPERM: return "disallowed";
-    case VMI_TOOL_KVM_ENOENT: return "unknown";
+    case KVMI_WIRE_KVM_EPERM: return "disallowed";
+    case KVMI_WIRE_KVM_ENOENT: return "unknown";
     }
     return "error";
 }
@@ -162,8 +162,8 @@ static const char *
 vmiToolCallResult(gint32 err)
 {
     switch (-err) {
-    case VMI_TOOL_KVM_EPERM: return "disallowed";
-    case VMI_TOOL_KVM_ENOSYS: return "unknown";
+    case KVMI_WIRE_KVM_EPERM: return "disallowed";
+    case KVMI_WIRE_KVM_ENOSYS: return "unknown";
     }
     return "allowed";
 }
@@ -190,20 +190,20 @@ static gsize
 vmiToolReplyPayloadSize(const vmiToolRequest *req)
 {
     switch (req->kind) {
-    case VMI_TOOL_REQ_GET_VERSION: return sizeof(vmiToolGetVersionReply);
-    case VMI_TOOL_REQ_GET_INFO: return sizeof(vmiToolVmGetInfoReply);
+    case VMI_TOOL_REQ_GET_VERSION: return sizeof(kvmiWireGetVersionReply);
+    case VMI_TOOL_REQ_GET_INFO: return sizeof(kvmiWireVmGetInfoReply);
     default: return 0;
     }
 }
 
 
 static void
-vmiToolSessionReply(vmiToolConn *conn, const vmiToolMsgHdr *hdr, const guint8 *body)
+vmiToolSessionReply(vmiToolConn *conn, const kvmiWireMsgHdr *hdr, const guint8 *body)
 {
     const vmiToolRequest *req = conn->pending;
-    vmiToolErrorCode ec;
-    vmiToolGetVersionReply version;
-    vmiToolVmGetInfoReply info;
+    kvmiWireErrorCode ec;
+    kvmiWireGetVersionReply version;
+    kvmiWireVmGetInfoReply info;
     vmiToolLine *line;
 
     if (hdr->size < sizeof(ec)) {
@@ -277,7 +277,7 @@ vmiToolSessionOnDelay(gpointer opaque)
 
 
 static void
-vmiToolSessionUnhook(vmiToolConn *conn, const vmiToolMsgHdr *hdr, const vmiToolEvent *ev)
+vmiToolSessionUnhook(vmiToolConn *conn, const kvmiWireMsgHdr *hdr, const kvmiWireEvent *ev)
 {
     gint64 delay = conn->server->cfg->unhookDelayMs;
     gboolean first = conn->state != VMI_TOOL_CONN_UNHOOKING;
@@ -307,15 +307,15 @@ vmiToolSessionUnhook(vmiToolConn *conn, const vmiToolMsgHdr *hdr, const vmiToolE
 
 
 static void
-vmiToolSessionEvent(vmiToolConn *conn, const vmiToolMsgHdr *hdr, const guint8 *body)
+vmiToolSessionEvent(vmiToolConn *conn, const kvmiWireMsgHdr *hdr, const guint8 *body)
 {
-    vmiToolEvent ev = { 0 };
+    kvmiWireEvent ev = { 0 };
     vmiToolLine *line;
 
-    if (hdr->size < VMI_TOOL_EVENT_COMMON_SIZE) {
+    if (hdr->size < KVMI_WIRE_EVENT_COMMON_SIZE) {
         vmiToolConnFail(conn, "bad-event", "an event message of %u bytes, less than the "
                         "%" G_GSIZE_FORMAT " of struct kvmi_event's common part",
-                        hdr->size, VMI_TOOL_EVENT_COMMON_SIZE);
+                        hdr->size, KVMI_WIRE_EVENT_COMMON_SIZE);
         return;
     }
     memcpy(&ev, body, MIN(hdr->size, sizeof(ev)));
@@ -335,7 +335,7 @@ vmiToolSessionEvent(vmiToolConn *conn, const vmiToolMsgHdr *hdr, const guint8 *b
 
 
 void
-vmiToolSessionMessage(vmiToolConn *conn, const vmiToolMsgHdr *hdr, const guint8 *body)
+vmiToolSessionMessage(vmiToolConn *conn, const kvmiWireMsgHdr *hdr, const guint8 *body)
 {
     if (hdr->id == VMI_KVMI_EVENT_MSG_ID) {
         vmiToolSessionEvent(conn, hdr, body);

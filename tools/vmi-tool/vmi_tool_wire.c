@@ -9,12 +9,12 @@ const char *
 vmiToolErrorName(gint32 err)
 {
     switch (-(gint64)err) {
-    case VMI_TOOL_KVM_EPERM: return "EPERM";
-    case VMI_TOOL_KVM_ENOENT: return "ENOENT";
-    case VMI_TOOL_KVM_EBUSY: return "EBUSY";
-    case VMI_TOOL_KVM_EINVAL: return "EINVAL";
-    case VMI_TOOL_KVM_EOPNOTSUPP: return "EOPNOTSUPP";
-    case VMI_TOOL_KVM_ENOSYS: return "ENOSYS";
+    case KVMI_WIRE_KVM_EPERM: return "EPERM";
+    case KVMI_WIRE_KVM_ENOENT: return "ENOENT";
+    case KVMI_WIRE_KVM_EBUSY: return "EBUSY";
+    case KVMI_WIRE_KVM_EINVAL: return "EINVAL";
+    case KVMI_WIRE_KVM_EOPNOTSUPP: return "EOPNOTSUPP";
+    case KVMI_WIRE_KVM_ENOSYS: return "ENOSYS";
     }
     return NULL;
 }
@@ -24,8 +24,8 @@ const char *
 vmiToolCpuTypeName(guint8 cpuType)
 {
     switch (cpuType) {
-    case VMI_TOOL_CPU_TYPE_I386: return "i386";
-    case VMI_TOOL_CPU_TYPE_X86_64: return "x86_64";
+    case KVMI_WIRE_CPU_TYPE_I386: return "i386";
+    case KVMI_WIRE_CPU_TYPE_X86_64: return "x86_64";
     }
     return "unknown";
 }
