@@ -134,6 +134,35 @@ testManyEntries(void)
 }
 
 
+/*
+ * Entities declared in an internal subset, each reference to them in an
+ * attribute expanding to 324 KB when the attribute is read: minutes and
+ * hundreds of MB if the DOCTYPE got through, so a regression hangs here
+ * until meson's timeout.
+ */
+static void
+testEntityExpansion(void)
+{
+    g_autofree char *text = g_strnfill(36000, 'a');
+    g_autofree char *head = g_strdup_printf("<!DOCTYPE domain [<!ENTITY a '%s'>"
+                                            "<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]>"
+                                            HEAD "<vmi:source type='unix' path='", text);
+    g_autofree char *path = writeInput(head, "&b;", 12000, "'/>" TAIL);
+
+    assertLoadFails(path, "input.xml: a <!DOCTYPE> is not allowed: libvirt's XML has none");
+}
+
+
+static void
+testDoctypeWithoutSubset(void)
+{
+    g_autofree char *path = writeInput("<!DOCTYPE domain SYSTEM 'http://example.org/d.dtd'>"
+                                       HEAD SOURCE, "", 0, TAIL);
+
+    assertLoadFails(path, "input.xml: a <!DOCTYPE> is not allowed");
+}
+
+
 static void
 testNulByte(void)
 {
@@ -194,6 +223,8 @@ main(int argc, char **argv)
     g_test_add_func("/hostile/huge-attribute", testHugeAttribute);
     g_test_add_func("/hostile/huge-number", testHugeNumber);
     g_test_add_func("/hostile/many-entries", testManyEntries);
+    g_test_add_func("/hostile/entity-expansion", testEntityExpansion);
+    g_test_add_func("/hostile/doctype", testDoctypeWithoutSubset);
     g_test_add_func("/hostile/nul-byte", testNulByte);
     g_test_add_func("/hostile/invalid-utf8", testInvalidUTF8);
     g_test_add_func("/hostile/empty-file", testEmptyFile);
