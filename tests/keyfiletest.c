@@ -178,6 +178,37 @@ testUnsafeKeyDirRefused(Fixture *fx, gconstpointer data)
 }
 
 
+/* The modes are the layout's whatever the umask: under 077 the key
+ * directory was 0700 and QEMU's user could not reach its key. */
+static void
+testModesUnderUmask(Fixture *fx, gconstpointer data)
+{
+    const mode_t masks[] = { 077, 0777 };
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(masks); i++) {
+        g_autoptr(vmiKey) key = testKey("k");
+        g_autoptr(GError) err = NULL;
+        g_autofree char *dir = g_build_filename(fx->keyDir, UUID, NULL);
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", fx->keyDir);
+        vmiKeyFileState state;
+        mode_t old = umask(masks[i]);
+        struct stat st;
+        gboolean ok = vmiKeyFileWrite(fx->keyDir, UUID, key, &err);
+
+        umask(old);
+        g_assert_no_error(err);
+        g_assert_true(ok);
+        g_assert_cmpint(stat(fx->keyDir, &st), ==, 0);
+        g_assert_cmpuint(st.st_mode & 07777, ==, 0711);
+        g_assert_true(vmiKeyFileGetState(fx->keyDir, UUID, &state, &err));
+        g_assert_cmpuint(state.dirMode, ==, 0700);
+        g_assert_cmpuint(state.mode, ==, 0600);
+        g_assert_cmpint(system(cmd), ==, 0);
+    }
+}
+
+
 static void
 testDACLabels(void)
 {
@@ -209,6 +240,7 @@ main(int argc, char **argv)
     g_test_add("/keyfile/hand-over", Fixture, NULL, setUp, testHandOver, tearDown);
     g_test_add("/keyfile/stale-replaced", Fixture, NULL, setUp, testStaleReplaced, tearDown);
     g_test_add("/keyfile/symlink", Fixture, NULL, setUp, testSymlinkNotFollowed, tearDown);
+    g_test_add("/keyfile/umask", Fixture, NULL, setUp, testModesUnderUmask, tearDown);
     g_test_add("/keyfile/unsafe-dir", Fixture, NULL, setUp, testUnsafeKeyDirRefused, tearDown);
     g_test_add_func("/keyfile/dac-labels", testDACLabels);
     return g_test_run();

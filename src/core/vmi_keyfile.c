@@ -56,6 +56,12 @@ vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
                     "writable by group or others", keyDir, (unsigned)geteuid());
         return -1;
     }
+    /* mkdir's mode is cut by the umask: under 077 QEMU's user could not
+     * pass through to its key */
+    if (create && (st.st_mode & 07777) != 0711 && fchmod(fd, 0711) < 0) {
+        vmiKeyFileFail(error, "set the mode of directory", keyDir);
+        return -1;
+    }
     return g_steal_fd(&fd);
 }
 
@@ -94,10 +100,13 @@ vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmi
 
     if (mkdirat(topfd, domUUID, 0700) < 0)
         return vmiKeyFileFail(error, "create directory", dirPath);
-    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    /* explicit modes: the umask must not decide who reads the key */
+    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        fchmod(dirfd, 0700) < 0)
         return vmiKeyFileFail(error, "set up directory", dirPath);
     if ((fd = openat(dirfd, VMI_QEMU_KEY_FILE,
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+        fchmod(fd, 0600) < 0)
         return vmiKeyFileFail(error, "create", filePath);
     if (!vmiWriteAll(fd, key->data, key->len))
         return vmiKeyFileFail(error, "write", filePath);
