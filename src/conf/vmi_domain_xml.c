@@ -76,6 +76,42 @@ vmiDomainXMLFindElement(vmiDomainXML *dom, xmlNodePtr metadata,
 }
 
 
+/*
+ * libvirt reads a UUID as 32 hex digits in any case, '-' or ' ' allowed
+ * between bytes and blanks around, and formats it in lower case with
+ * dashes. Our arguments and the key file's path use that form, so that
+ * the XML a user wrote and the one libvirt hands the hook agree.
+ * Returns NULL if @str is not a UUID to libvirt.
+ */
+char *
+vmiUUIDCanonical(const char *str)
+{
+    guint8 b[16];
+    gsize i = 0;
+
+    while (g_ascii_isspace(*str))
+        str++;
+    while (i < G_N_ELEMENTS(b)) {
+        if (*str == '-' || *str == ' ') {
+            str++;
+            continue;
+        }
+        if (!g_ascii_isxdigit(str[0]) || !g_ascii_isxdigit(str[1]))
+            return NULL;
+        b[i++] = g_ascii_xdigit_value(str[0]) * 16 + g_ascii_xdigit_value(str[1]);
+        str += 2;
+    }
+    while (g_ascii_isspace(*str))
+        str++;
+    if (*str)
+        return NULL;
+    return g_strdup_printf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                           "%02x%02x%02x%02x%02x%02x",
+                           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                           b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+
 /* Takes ownership of @doc. */
 vmiDomainXML *
 vmiDomainXMLNew(xmlDocPtr doc, const char *display, GError **error)

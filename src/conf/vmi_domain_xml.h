@@ -20,6 +20,8 @@ typedef struct {
     char *foreignNamespace; /* namespace of an <introspection> not ours */
 } vmiDomainXML;
 
+char *vmiUUIDCanonical(const char *str);
+
 void vmiDomainXMLFree(vmiDomainXML *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiDomainXML, vmiDomainXMLFree)
 

@@ -20,6 +20,7 @@
 #include "core/vmi_keyfile.h"
 #include "core/vmi_fd.h"
 #include "core/qemu_vmi.h"
+#include "conf/vmi_domain_xml.h"
 #include "conf/vmi_error.h"
 
 
@@ -30,6 +31,24 @@ vmiKeyFileFail(GError **error, const char *what, const char *path)
 
     g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot %s '%s': %s",
                 what, path, g_strerror(errsv));
+    return FALSE;
+}
+
+
+/*
+ * The UUID names a directory under KEYDIR: anything but the canonical
+ * form (a '../victim' in a domain XML) could name another path.
+ */
+static gboolean
+vmiKeyFileCheckUUID(const char *domUUID, GError **error)
+{
+    g_autofree char *canonical = vmiUUIDCanonical(domUUID);
+
+    if (canonical && g_str_equal(canonical, domUUID))
+        return TRUE;
+    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                "invalid domain UUID '%s': expected a UUID in lower case such as "
+                "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", domUUID);
     return FALSE;
 }
 
@@ -127,7 +146,8 @@ vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
 {
     VMI_AUTOCLOSE topfd = -1;
 
-    if ((topfd = vmiKeyFileOpenTop(keyDir, TRUE, error)) < 0)
+    if (!vmiKeyFileCheckUUID(domUUID, error) ||
+        (topfd = vmiKeyFileOpenTop(keyDir, TRUE, error)) < 0)
         return FALSE;
     /* a file a crash left behind is replaced, never reused */
     if (!vmiKeyFileRemoveAt(topfd, keyDir, domUUID, error))
@@ -151,6 +171,8 @@ vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
     VMI_AUTOCLOSE dirfd = -1;
     VMI_AUTOCLOSE fd = -1;
 
+    if (!vmiKeyFileCheckUUID(domUUID, error))
+        return FALSE;
     if ((topfd = vmiKeyFileOpenTop(keyDir, FALSE, error)) < 0) {
         if (error && !*error)
             vmiKeyFileFail(error, "open directory", keyDir);
@@ -170,9 +192,11 @@ gboolean
 vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error)
 {
     g_autoptr(GError) err = NULL;
-    VMI_AUTOCLOSE topfd = vmiKeyFileOpenTop(keyDir, FALSE, &err);
+    VMI_AUTOCLOSE topfd = -1;
 
-    if (topfd < 0) {
+    if (!vmiKeyFileCheckUUID(domUUID, error))
+        return FALSE;
+    if ((topfd = vmiKeyFileOpenTop(keyDir, FALSE, &err)) < 0) {
         if (!err)       /* no directory: nothing to remove */
             return TRUE;
         g_propagate_error(error, g_steal_pointer(&err));
@@ -191,6 +215,8 @@ vmiKeyFileGetState(const char *keyDir, const char *domUUID,
     struct stat st;
 
     memset(state, 0, sizeof(*state));
+    if (!vmiKeyFileCheckUUID(domUUID, error))
+        return FALSE;
     if (lstat(filePath, &st) < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return TRUE;
