@@ -141,6 +141,15 @@ vmiDomainXMLNew(xmlDocPtr doc, const char *display, GError **error)
     }
 
     dom->uuid = vmiDomainXMLChildText(root, "uuid");
+    if (dom->uuid) {
+        char *canonical = vmiUUIDCanonical(dom->uuid);
+
+        /* kept as written if invalid: the error quotes it */
+        if (canonical) {
+            g_free(dom->uuid);
+            dom->uuid = canonical;
+        }
+    }
     dom->name = vmiDomainXMLChildText(root, "name");
     if ((metadata = vmiDomainXMLChild(root, "metadata")) &&
         !vmiDomainXMLFindElement(dom, metadata, display, error))
