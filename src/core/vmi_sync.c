@@ -67,9 +67,15 @@ vmiSyncFindOurArgs(xmlNodePtr cmdline, GArray *pairs, GError **error)
         g_autofree char *value = NULL;
         xmlNodePtr next;
 
-        if (!option || !(next = vmiSyncNextArg(cur)))
-            continue;
-        value = vmiSyncArgValue(next);
+        if (!option && vmiXMLNodeIs(cur, VMI_QEMU_NAMESPACE_URI, "arg")) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "the domain's <qemu:commandline> has a <qemu:arg> without "
+                        "attribute 'value': libvirt refuses it too");
+            return FALSE;
+        }
+        if (!option || !(next = vmiSyncNextArg(cur)) ||
+            !(value = vmiSyncArgValue(next)))
+            continue;   /* an <arg> without value is refused at its turn */
 
         if (vmiQemuArgIsOurs(option, value)) {
             vmiArgPair pair = { cur, next };
