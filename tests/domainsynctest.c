@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conf/vmi_error.h"
+#include "core/vmi_lifecycle.h"
 #include "core/vmi_sync.h"
 #include "testutils.h"
 
@@ -119,6 +120,26 @@ testSync(gconstpointer data)
 }
 
 
+/*
+ * The hook leaves a domain without the element alone, whatever its
+ * <qemu:commandline> has: here an introspection object written by hand.
+ */
+static void
+testHookLeavesDomainAlone(void)
+{
+    g_autofree char *path = dataPath("remove-foreign-introspection", ".in.xml");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(vmiDomainXML) dom = vmiDomainXMLReadFile(path, path, &err);
+    vmiLifecycle lc = { NULL, NULL, "/nonexistent/libvirt-vmi", NULL };
+
+    g_assert_no_error(err);
+    g_assert_null(dom->vmi);
+    g_assert_true(vmiLifecycleCheck(&lc, dom, NULL, &err));
+    g_assert_true(vmiLifecyclePrepare(&lc, dom, NULL, &err));
+    g_assert_no_error(err);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -135,6 +156,7 @@ main(int argc, char **argv)
         g_autofree char *path = g_strdup_printf("/domainsync/%s", (char *)names->pdata[i]);
         g_test_add_data_func(path, names->pdata[i], testSync);
     }
+    g_test_add_func("/domainsync/hook-leaves-domain-alone", testHookLeavesDomainAlone);
     g_assert_cmpuint(names->len, >=, 10);
     return g_test_run();
 }

@@ -54,11 +54,13 @@ vmiSyncNextArg(xmlNodePtr node)
 
 
 /*
- * Our option/value pairs in @cmdline, in order. A hand-written
- * introspection object that is not ours is refused: QEMU allows one.
+ * Our option/value pairs in @cmdline, in order. With @addingOurs, a
+ * hand-written introspection object is refused: QEMU allows one. A
+ * domain without the element may have one: it is left alone.
  */
 static gboolean
-vmiSyncFindOurArgs(xmlNodePtr cmdline, GArray *pairs, GError **error)
+vmiSyncFindOurArgs(xmlNodePtr cmdline, GArray *pairs, gboolean addingOurs,
+                   GError **error)
 {
     xmlNodePtr cur;
 
@@ -81,7 +83,7 @@ vmiSyncFindOurArgs(xmlNodePtr cmdline, GArray *pairs, GError **error)
             vmiArgPair pair = { cur, next };
             g_array_append_val(pairs, pair);
             cur = next;
-        } else if (g_str_equal(option, "-object") &&
+        } else if (addingOurs && g_str_equal(option, "-object") &&
                    g_str_has_prefix(value, "introspection,")) {
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                         "the domain's <qemu:commandline> already has an introspection object "
@@ -178,7 +180,7 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
     guint before = changes->len;
     guint i;
 
-    if (!vmiSyncFindOurArgs(cmdline, pairs, error))
+    if (!vmiSyncFindOurArgs(cmdline, pairs, args[0] != NULL, error))
         return FALSE;
     if (vmiSyncArgsEqual(pairs, args))
         return TRUE;
