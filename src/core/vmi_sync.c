@@ -185,16 +185,25 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
     if (vmiSyncArgsEqual(pairs, args))
         return TRUE;
 
-    /* Report what differs; unchanged arguments are replaced silently. */
-    for (i = 0; i < pairs->len; i++) {
-        vmiArgPair *pair = &g_array_index(pairs, vmiArgPair, i);
-        g_autofree char *value = vmiSyncArgValue(pair->value);
+    /* Removing a pair of ours can make its two neighbours one that looks
+     * like ours (an '-object' before our -chardev pair, a
+     * 'secret,id=vmi0-key,...' after it): scanned again until none is
+     * left, or the next sync would find more to change. */
+    while (pairs->len) {
+        /* Report what differs; unchanged arguments are replaced silently. */
+        for (i = 0; i < pairs->len; i++) {
+            vmiArgPair *pair = &g_array_index(pairs, vmiArgPair, i);
+            g_autofree char *value = vmiSyncArgValue(pair->value);
 
-        if (!g_strv_contains((const char *const *)args, value))
-            g_ptr_array_add(changes, g_strdup_printf("removed <qemu:arg> %s", value));
-        g_ptr_array_add(old, g_steal_pointer(&value));
-        vmiSyncRemoveNode(pair->option);
-        vmiSyncRemoveNode(pair->value);
+            if (!g_strv_contains((const char *const *)args, value))
+                g_ptr_array_add(changes, g_strdup_printf("removed <qemu:arg> %s", value));
+            g_ptr_array_add(old, g_steal_pointer(&value));
+            vmiSyncRemoveNode(pair->option);
+            vmiSyncRemoveNode(pair->value);
+        }
+        g_array_set_size(pairs, 0);
+        if (!vmiSyncFindOurArgs(cmdline, pairs, args[0] != NULL, error))
+            return FALSE;
     }
 
     if (args[0] && !cmdline)
