@@ -4,6 +4,7 @@
  */
 #include "vmi_cli.h"
 #include "libvirt/vmi_domain.h"
+#include "conf/vmi_error.h"
 
 
 /* Returns FALSE after printing why it could not sync @name. */
@@ -26,7 +27,10 @@ vmiSyncOne(vmiConn *conn, const char *name)
     return TRUE;
 
  error:
-    g_printerr("error: domain '%s': %s\n", name, err->message);
+    {
+        g_autofree char *quoted = vmiErrorQuote(name);
+        g_printerr("error: domain '%s': %s\n", quoted, err->message);
+    }
     return FALSE;
 }
 

@@ -60,9 +60,10 @@ vmiLoadedSetUUID(vmiLoaded *loaded, const char *option, GError **error)
     g_autofree char *uuid = option ? vmiUUIDCanonical(option) : NULL;
 
     if (option && !uuid) {
+        g_autofree char *quoted = vmiErrorQuote(option);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid value '%s' for option '--uuid': expected a UUID such as "
-                    "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", option);
+                    "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", quoted);
         return FALSE;
     }
     if (uuid && loaded->uuid && !g_str_equal(uuid, loaded->uuid)) {
@@ -82,9 +83,10 @@ vmiLoadedSetUUID(vmiLoaded *loaded, const char *option, GError **error)
         return FALSE;
     }
     if (!g_uuid_string_is_valid(loaded->uuid)) {
+        g_autofree char *quoted = vmiErrorQuote(loaded->uuid);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid domain <uuid> '%s': expected a UUID such as "
-                    "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", loaded->uuid);
+                    "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", quoted);
         return FALSE;
     }
     return TRUE;

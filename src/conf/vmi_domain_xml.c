@@ -130,13 +130,16 @@ vmiDomainXMLNew(xmlDocPtr doc, const char *display, GError **error)
     }
 
     if (!vmiXMLNodeIs(root, NULL, "domain")) {
+        g_autofree char *qname = vmiErrorQuote((const char *)root->name);
+        g_autofree char *qns = vmiErrorQuote(root->ns && root->ns->href ?
+                                             (const char *)root->ns->href : "");
+
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "%s: expected a <domain> or a <vmi:introspection> element "
                     "(namespace '%s'), found <%s>%s%s%s",
-                    display, VMI_NAMESPACE_URI, root->name,
+                    display, VMI_NAMESPACE_URI, qname,
                     root->ns && root->ns->href ? " in namespace '" : "",
-                    root->ns && root->ns->href ? (const char *)root->ns->href : "",
-                    root->ns && root->ns->href ? "'" : "");
+                    qns, root->ns && root->ns->href ? "'" : "");
         return NULL;
     }
 
@@ -180,13 +183,16 @@ vmiDef *
 vmiDomainXMLGetDef(const vmiDomainXML *dom, GError **error)
 {
     if (!dom->vmi) {
-        g_autofree char *who = dom->name ? g_strdup_printf("domain '%s'", dom->name) :
+        g_autofree char *name = vmiErrorQuote(dom->name);
+        g_autofree char *who = dom->name ? g_strdup_printf("domain '%s'", name) :
                                            g_strdup("the domain");
+        g_autofree char *ns = vmiErrorQuote(dom->foreignNamespace);
+
         if (dom->foreignNamespace)
             g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
                         "%s has no <vmi:introspection> element in its <metadata>: "
                         "its <introspection> element is in namespace '%s', expected '%s'",
-                        who, dom->foreignNamespace, VMI_NAMESPACE_URI);
+                        who, ns, VMI_NAMESPACE_URI);
         else
             g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
                         "%s has no <vmi:introspection> element (namespace '%s') in its <metadata>",

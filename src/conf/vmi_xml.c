@@ -193,15 +193,24 @@ vmiXMLCheckAttributes(xmlNodePtr node, const char *const *allowed,
 
         if (allowed[0]) {
             g_autofree char *list = g_strjoinv(", ", (char **)allowed);
+            g_autofree char *full = g_strdup_printf("%s%s%s",
+                                                    attr->ns && attr->ns->prefix ?
+                                                    (const char *)attr->ns->prefix : "",
+                                                    attr->ns && attr->ns->prefix ? ":" : "",
+                                                    name);
+            g_autofree char *qattr = vmiErrorQuote(full);
+            g_autofree char *qelem = vmiErrorQuote((const char *)node->name);
+
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                        "unexpected attribute '%s%s%s' of element '%s': expected %s",
-                        attr->ns && attr->ns->prefix ? (const char *)attr->ns->prefix : "",
-                        attr->ns && attr->ns->prefix ? ":" : "",
-                        name, node->name, list);
+                        "unexpected attribute '%s' of element '%s': expected %s",
+                        qattr, qelem, list);
         } else {
+            g_autofree char *qattr = vmiErrorQuote(name);
+            g_autofree char *qelem = vmiErrorQuote((const char *)node->name);
+
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                         "unexpected attribute '%s' of element '%s': it takes none",
-                        name, node->name);
+                        qattr, qelem);
         }
         return FALSE;
     }
@@ -270,20 +279,15 @@ vmiRangeParse(const char *str, const vmiRange *range, guint64 *value)
 }
 
 
-/* Long enough for any sensible value; a hostile one is not echoed whole. */
-#define VMI_QUOTE_MAX 256
-
 void
 vmiXMLSetInvalidValue(GError **error, const char *value, const char *attr,
                       const char *elem, const char *expected)
 {
-    g_autofree char *head = NULL;
+    g_autofree char *quoted = vmiErrorQuote(value);
 
-    if (g_utf8_validate(value, -1, NULL) && g_utf8_strlen(value, -1) > VMI_QUOTE_MAX)
-        head = g_utf8_substring(value, 0, VMI_QUOTE_MAX);
     g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                "invalid value '%s%s' for attribute '%s' of element '%s': expected %s",
-                head ? head : value, head ? "..." : "", attr, elem, expected);
+                "invalid value '%s' for attribute '%s' of element '%s': expected %s",
+                quoted, attr, elem, expected);
 }
 
 

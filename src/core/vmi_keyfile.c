@@ -44,11 +44,14 @@ vmiKeyFileCheckUUID(const char *domUUID, GError **error)
 {
     g_autofree char *canonical = vmiUUIDCanonical(domUUID);
 
+    g_autofree char *quoted = NULL;
+
     if (canonical && g_str_equal(canonical, domUUID))
         return TRUE;
+    quoted = vmiErrorQuote(domUUID);
     g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                 "invalid domain UUID '%s': expected a UUID in lower case such as "
-                "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", domUUID);
+                "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", quoted);
     return FALSE;
 }
 
@@ -255,8 +258,11 @@ vmiParseDACId(const char *str, gboolean isGroup, guint *id, GError **error)
             return TRUE;
         }
     }
-    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                "invalid %s '%s' in DAC label", isGroup ? "group" : "user", str);
+    {
+        g_autofree char *quoted = vmiErrorQuote(str);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "invalid %s '%s' in DAC label", isGroup ? "group" : "user", quoted);
+    }
     return FALSE;
 }
 
@@ -269,8 +275,9 @@ vmiParseDACLabel(const char *label, uid_t *uid, gid_t *gid, GError **error)
     guint u, g;
 
     if (g_strv_length(parts) != 2) {
+        g_autofree char *quoted = vmiErrorQuote(label);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "invalid DAC label '%s': expected USER:GROUP", label);
+                    "invalid DAC label '%s': expected USER:GROUP", quoted);
         return FALSE;
     }
     if (!vmiParseDACId(parts[0], FALSE, &u, error) ||

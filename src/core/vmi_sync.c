@@ -85,11 +85,12 @@ vmiSyncFindOurArgs(xmlNodePtr cmdline, GArray *pairs, gboolean addingOurs,
             cur = next;
         } else if (addingOurs && g_str_equal(option, "-object") &&
                    g_str_has_prefix(value, "introspection,")) {
+            g_autofree char *quoted = vmiErrorQuote(value);
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                         "the domain's <qemu:commandline> already has an introspection object "
                         "not managed by libvirt-vmi ('%s'): QEMU allows only one; remove it "
                         "and its -chardev (virsh edit) and describe it with <vmi:introspection>",
-                        value);
+                        quoted);
             return FALSE;
         }
     }
