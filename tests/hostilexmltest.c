@@ -5,6 +5,7 @@
  */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/vmi_domain_xml.h"
@@ -266,6 +267,21 @@ testMissingFile(void)
 }
 
 
+/* Opening a FIFO waited for a writer forever. */
+static void
+testFifo(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("vmi-hostile-XXXXXX", &err);
+    g_autofree char *path = g_build_filename(dir, "input.xml", NULL);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(mkfifo(path, 0600), ==, 0);
+    assertLoadFails(path, "input.xml: not a regular file: give a file, or '-' for standard input");
+    g_rmdir(dir);
+}
+
+
 static void
 testDirectory(void)
 {
@@ -298,5 +314,6 @@ main(int argc, char **argv)
     g_test_add_func("/hostile/empty-file", testEmptyFile);
     g_test_add_func("/hostile/missing-file", testMissingFile);
     g_test_add_func("/hostile/directory", testDirectory);
+    g_test_add_func("/hostile/fifo", testFifo);
     return g_test_run();
 }

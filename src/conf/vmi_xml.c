@@ -6,11 +6,14 @@
  * no entities to expand) and keeps libxml2's depth and size limits (no
  * XML_PARSE_HUGE).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <libxml/parser.h>
 #include <libxml/xmlsave.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmi_xml.h"
@@ -109,6 +112,35 @@ vmiXMLReadStream(GInputStream *in, const char *display, gsize *len,
 }
 
 
+/*
+ * Regular files only: opening a FIFO would wait for a writer forever,
+ * so the open does not wait (O_NONBLOCK) and fstat decides.
+ */
+static int
+vmiXMLOpenRegular(const char *path, const char *display, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    int errsv;
+
+    if (fd < 0) {
+        errsv = errno;
+        g_set_error(error, VMI_ERROR,
+                    errsv == ENOENT ? VMI_ERROR_NOT_FOUND : VMI_ERROR_INVALID_ARG,
+                    "%s: Error opening file: %s", display, g_strerror(errsv));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "%s: not a regular file: give a file, or '-' for standard input",
+                    display);
+        return -1;
+    }
+    return fd;
+}
+
+
 /* @path "-" reads standard input. @display names the input in errors. */
 xmlDocPtr
 vmiXMLReadFile(const char *path, const char *display, GError **error)
@@ -120,17 +152,11 @@ vmiXMLReadFile(const char *path, const char *display, GError **error)
     if (g_str_equal(path, "-")) {
         in = g_unix_input_stream_new(STDIN_FILENO, FALSE);
     } else {
-        g_autoptr(GFile) file = g_file_new_for_path(path);
-        g_autoptr(GError) err = NULL;
+        int fd = vmiXMLOpenRegular(path, display, error);
 
-        in = G_INPUT_STREAM(g_file_read(file, NULL, &err));
-        if (!in) {
-            g_set_error(error, VMI_ERROR,
-                        g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ?
-                        VMI_ERROR_NOT_FOUND : VMI_ERROR_INVALID_ARG,
-                        "%s: %s", display, err->message);
+        if (fd < 0)
             return NULL;
-        }
+        in = g_unix_input_stream_new(fd, TRUE);
     }
 
     if (!(xml = vmiXMLReadStream(in, display, &len, error)))

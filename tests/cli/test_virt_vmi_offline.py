@@ -97,6 +97,16 @@ class ValidateTest(unittest.TestCase):
         self.assertIn("error: /nonexistent/x.xml: ", r.stderr)
         self.assertIn("No such file or directory", r.stderr)
 
+    def test_fifo_refused(self):
+        # opening a FIFO waited for a writer forever
+        with tempfile.TemporaryDirectory() as tmp:
+            fifo = os.path.join(tmp, "d.xml")
+            os.mkfifo(fifo)
+            r = virt_vmi("validate", fifo)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"error: {fifo}: not a regular file: give a file, or '-' for "
+                          "standard input", r.stderr)
+
     def test_example_validates(self):
         r = virt_vmi("validate", EXAMPLE, kind=("valid", False))
         self.assertEqual(r.returncode, 0, r.stderr)
