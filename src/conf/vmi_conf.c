@@ -111,9 +111,17 @@ vmiSourceDefValidate(const vmiSourceDef *src, GError **error)
             vmiXMLSetInvalidValue(error, src->path, "path", "source", expected);
             return FALSE;
         }
-        for (p = src->path; *p; p++) {
-            /* They would break every line-based view of the arguments. */
-            if (g_ascii_iscntrl(*p)) {
+        /* The element is XML: a path from an option must be UTF-8 too. */
+        if (!g_utf8_validate(src->path, -1, NULL)) {
+            g_autofree char *escaped = g_strescape(src->path, NULL);
+            vmiXMLSetInvalidValue(error, escaped, "path", "source", "a path in UTF-8");
+            return FALSE;
+        }
+        for (p = src->path; *p; p = g_utf8_next_char(p)) {
+            /* They would break every line-based view of the arguments;
+             * C1 controls (U+0085 is a line end to some) included, as
+             * the schema's \p{Cc} has them. */
+            if (g_unichar_iscntrl(g_utf8_get_char(p))) {
                 g_autofree char *escaped = g_strescape(src->path, NULL);
                 vmiXMLSetInvalidValue(error, escaped, "path", "source",
                                    "a path without control characters");

@@ -485,6 +485,10 @@ cat $d/$n.xml > "$1"
              ["invalid value 'relative/x.sock' for attribute 'path' of element 'source'",
               "expected an absolute path"]),
             (["--socket", "/" + "x" * 107], ["attribute 'path' of element 'source'", "107"]),
+            # U+0085 (NEL): validate refused it, set wrote it
+            (["--socket", "/run/vmi/a\x85b.sock"],
+             ["invalid value '/run/vmi/a\\302\\205b.sock' for attribute 'path' of element 'source'",
+              "expected a path without control characters"]),
             (["--vsock", "0:1"], ["invalid value '0:1' for option '--vsock'",
                                   "CID 1 to 4294967294"]),
             (["--vsock", "4294967295:1"], ["invalid value '4294967295:1' for option '--vsock'"]),
