@@ -8,6 +8,7 @@ definition byte-identical."""
 
 import contextlib
 import os
+import shlex
 import sys
 import tempfile
 import unittest
@@ -312,6 +313,17 @@ cat $d/$n.xml > "$1"
                         env={"EDITOR": self.editor(vp.element("/run/vmi/edit.sock", key=nosuch))})
             self.assertEqual(r.rc, 1, r)
             self.assertIn(f"key secret '{nosuch}' does not exist", r.stderr)
+
+        # The file the editor gets is the user's alone (it was 0644)
+        script = os.path.join(self.tmp.name, "stat-editor")
+        modes = os.path.join(self.tmp.name, "stat-editor.out")
+        with open(script, "w") as f:
+            f.write(f"#!/bin/sh\nstat -c %a \"$1\" > {shlex.quote(modes)}\n")
+        os.chmod(script, 0o755)
+        with self.unchanged("edit"):
+            self.assertOk(self.vv("edit", "edit", env={"EDITOR": script}))
+        with open(modes) as f:
+            self.assertEqual(f.read(), "600\n")
 
         # An editor that fails discards the changes
         with self.unchanged("edit"):
