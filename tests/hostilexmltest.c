@@ -5,9 +5,11 @@
  */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/vmi_domain_xml.h"
+#include "conf/vmi_error.h"
 
 #define NS "http://libvirt-vmi.org/schemas/introspection/1.0"
 #define HEAD "<domain type='kvm'><name>h</name><metadata>" \
@@ -134,6 +136,98 @@ testManyEntries(void)
 }
 
 
+/*
+ * Entities declared in an internal subset, each reference to them in an
+ * attribute expanding to 324 KB when the attribute is read: minutes and
+ * hundreds of MB if the DOCTYPE got through, so a regression hangs here
+ * until meson's timeout.
+ */
+static void
+testEntityExpansion(void)
+{
+    g_autofree char *text = g_strnfill(36000, 'a');
+    g_autofree char *head = g_strdup_printf("<!DOCTYPE domain [<!ENTITY a '%s'>"
+                                            "<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]>"
+                                            HEAD "<vmi:source type='unix' path='", text);
+    g_autofree char *path = writeInput(head, "&b;", 12000, "'/>" TAIL);
+
+    assertLoadFails(path, "input.xml: a <!DOCTYPE> is not allowed: libvirt's XML has none");
+}
+
+
+static void
+testDoctypeWithoutSubset(void)
+{
+    g_autofree char *path = writeInput("<!DOCTYPE domain SYSTEM 'http://example.org/d.dtd'>"
+                                       HEAD SOURCE, "", 0, TAIL);
+
+    assertLoadFails(path, "input.xml: a <!DOCTYPE> is not allowed");
+}
+
+
+/* 40 KB names: quoted in errors, but not whole (vmiErrorQuote) */
+static void
+testHugeElementName(void)
+{
+    g_autofree char *path = writeInput(HEAD SOURCE "<vmi:", "n", 40000, "/>" TAIL);
+
+    assertLoadFails(path, "unexpected element 'nnnn");
+}
+
+
+static void
+testHugeAttributeName(void)
+{
+    g_autofree char *path = writeInput(HEAD "<vmi:source type='unix' path='/p' ", "a", 40000,
+                                       "='1'/>" TAIL);
+
+    assertLoadFails(path, "unexpected attribute 'aaaa");
+}
+
+
+static void
+testHugeDomainName(void)
+{
+    g_autofree char *path = writeInput("<domain><name>", "n", 40000, "</name></domain>");
+
+    assertLoadFails(path, "...' has no <vmi:introspection> element");
+}
+
+
+static void
+testErrorQuote(void)
+{
+    g_autofree char *limit = g_strnfill(VMI_ERROR_QUOTE_MAX, 'x');
+    g_autofree char *over = g_strnfill(VMI_ERROR_QUOTE_MAX + 1, 'x');
+    g_autofree char *cut = g_strconcat(limit, "...", NULL);
+    g_autofree char *wide = g_strnfill(VMI_ERROR_QUOTE_MAX * 2, 'x');
+    g_autofree char *q = NULL;
+    guint i;
+
+    /* characters, not bytes: 'é' is two */
+    for (i = 0; i < VMI_ERROR_QUOTE_MAX * 2; i += 2)
+        memcpy(wide + i, "\xc3\xa9", 2);
+
+    q = vmiErrorQuote("guest1");
+    g_assert_cmpstr(q, ==, "guest1");
+    g_free(q);
+    q = vmiErrorQuote(limit);
+    g_assert_cmpstr(q, ==, limit);
+    g_free(q);
+    q = vmiErrorQuote(over);
+    g_assert_cmpstr(q, ==, cut);
+    g_free(q);
+    q = vmiErrorQuote(wide);
+    g_assert_cmpstr(q, ==, wide);
+    g_free(q);
+    q = vmiErrorQuote("bad\xff");
+    g_assert_true(g_utf8_validate(q, -1, NULL));
+    g_free(q);
+    q = vmiErrorQuote(NULL);
+    g_assert_cmpstr(q, ==, "");
+}
+
+
 static void
 testNulByte(void)
 {
@@ -173,6 +267,21 @@ testMissingFile(void)
 }
 
 
+/* Opening a FIFO waited for a writer forever. */
+static void
+testFifo(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("vmi-hostile-XXXXXX", &err);
+    g_autofree char *path = g_build_filename(dir, "input.xml", NULL);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(mkfifo(path, 0600), ==, 0);
+    assertLoadFails(path, "input.xml: not a regular file: give a file, or '-' for standard input");
+    g_rmdir(dir);
+}
+
+
 static void
 testDirectory(void)
 {
@@ -194,10 +303,17 @@ main(int argc, char **argv)
     g_test_add_func("/hostile/huge-attribute", testHugeAttribute);
     g_test_add_func("/hostile/huge-number", testHugeNumber);
     g_test_add_func("/hostile/many-entries", testManyEntries);
+    g_test_add_func("/hostile/entity-expansion", testEntityExpansion);
+    g_test_add_func("/hostile/doctype", testDoctypeWithoutSubset);
+    g_test_add_func("/hostile/huge-element-name", testHugeElementName);
+    g_test_add_func("/hostile/huge-attribute-name", testHugeAttributeName);
+    g_test_add_func("/hostile/huge-domain-name", testHugeDomainName);
+    g_test_add_func("/hostile/error-quote", testErrorQuote);
     g_test_add_func("/hostile/nul-byte", testNulByte);
     g_test_add_func("/hostile/invalid-utf8", testInvalidUTF8);
     g_test_add_func("/hostile/empty-file", testEmptyFile);
     g_test_add_func("/hostile/missing-file", testMissingFile);
     g_test_add_func("/hostile/directory", testDirectory);
+    g_test_add_func("/hostile/fifo", testFifo);
     return g_test_run();
 }

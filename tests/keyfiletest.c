@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/vmi_domain_xml.h"
 #include "core/vmi_keyfile.h"
 
 #define UUID "c7a5fdbd-edaf-9455-926a-d65c16db1809"
@@ -178,6 +179,97 @@ testUnsafeKeyDirRefused(Fixture *fx, gconstpointer data)
 }
 
 
+/* The modes are the layout's whatever the umask: under 077 the key
+ * directory was 0700 and QEMU's user could not reach its key. */
+static void
+testModesUnderUmask(Fixture *fx, gconstpointer data)
+{
+    const mode_t masks[] = { 077, 0777 };
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(masks); i++) {
+        g_autoptr(vmiKey) key = testKey("k");
+        g_autoptr(GError) err = NULL;
+        g_autofree char *dir = g_build_filename(fx->keyDir, UUID, NULL);
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", fx->keyDir);
+        vmiKeyFileState state;
+        mode_t old = umask(masks[i]);
+        struct stat st;
+        gboolean ok = vmiKeyFileWrite(fx->keyDir, UUID, key, &err);
+
+        umask(old);
+        g_assert_no_error(err);
+        g_assert_true(ok);
+        g_assert_cmpint(stat(fx->keyDir, &st), ==, 0);
+        g_assert_cmpuint(st.st_mode & 07777, ==, 0711);
+        g_assert_true(vmiKeyFileGetState(fx->keyDir, UUID, &state, &err));
+        g_assert_cmpuint(state.dirMode, ==, 0700);
+        g_assert_cmpuint(state.mode, ==, 0600);
+        g_assert_cmpint(system(cmd), ==, 0);
+    }
+}
+
+
+/* The UUID names a directory: '../victim' in a domain XML must not
+ * make the hook chown or remove anything outside the key directory. */
+static void
+testBadUUIDRefused(Fixture *fx, gconstpointer data)
+{
+    const char *bad[] = { "../victim", "4DEA22B3-1D52-D8F3-2516-782E98AB3FA0",
+                          "4dea22b3-1d52-d8f3-2516-782e98ab3fa0/..", "", NULL };
+    g_autofree char *victim = g_build_filename(fx->tmp, "run", "victim", NULL);
+    g_autofree char *victimKey = g_build_filename(victim, "key", NULL);
+    guint i;
+
+    g_assert_cmpint(g_mkdir_with_parents(fx->keyDir, 0711), ==, 0);
+    g_assert_cmpint(g_mkdir(victim, 0755), ==, 0);
+    g_assert_true(g_file_set_contents(victimKey, "x", 1, NULL));
+    for (i = 0; bad[i]; i++) {
+        g_autoptr(vmiKey) key = testKey("k");
+        g_autoptr(GError) err = NULL;
+        vmiKeyFileState state;
+        struct stat st;
+
+        g_assert_false(vmiKeyFileChown(fx->keyDir, bad[i], 4242, 4343, &err));
+        g_assert_nonnull(strstr(err->message, "invalid domain UUID"));
+        g_clear_error(&err);
+        g_assert_false(vmiKeyFileWrite(fx->keyDir, bad[i], key, &err));
+        g_assert_nonnull(strstr(err->message, "invalid domain UUID"));
+        g_clear_error(&err);
+        g_assert_false(vmiKeyFileRemove(fx->keyDir, bad[i], &err));
+        g_clear_error(&err);
+        g_assert_false(vmiKeyFileGetState(fx->keyDir, bad[i], &state, &err));
+        g_clear_error(&err);
+
+        g_assert_cmpint(stat(victimKey, &st), ==, 0);
+        g_assert_cmpuint(st.st_uid, ==, geteuid());
+        g_assert_cmpint(stat(victim, &st), ==, 0);
+        g_assert_cmpuint(st.st_uid, ==, geteuid());
+    }
+}
+
+
+static void
+testUUIDCanonical(void)
+{
+    const char *same[] = { "4dea22b3-1d52-d8f3-2516-782e98ab3fa0",
+                           "4DEA22B3-1D52-D8F3-2516-782E98AB3FA0",
+                           " 4dea22b31d52d8f32516782e98ab3fa0 ",
+                           "4d-ea-22b3 1d52d8f3-2516-782e98ab3fa0", NULL };
+    const char *bad[] = { "../victim", "4dea22b3-1d52-d8f3-2516-782e98ab3fa",
+                          "4dea22b3-1d52-d8f3-2516-782e98ab3fa0a", "4-dea22b3-1d52-d8f3-2516-782e98ab3fa0",
+                          "4dea22b3-1d52-d8f3-2516-782e98ab3fa0/..", "", NULL };
+    guint i;
+
+    for (i = 0; same[i]; i++) {
+        g_autofree char *c = vmiUUIDCanonical(same[i]);
+        g_assert_cmpstr(c, ==, "4dea22b3-1d52-d8f3-2516-782e98ab3fa0");
+    }
+    for (i = 0; bad[i]; i++)
+        g_assert_null(vmiUUIDCanonical(bad[i]));
+}
+
+
 static void
 testDACLabels(void)
 {
@@ -209,6 +301,9 @@ main(int argc, char **argv)
     g_test_add("/keyfile/hand-over", Fixture, NULL, setUp, testHandOver, tearDown);
     g_test_add("/keyfile/stale-replaced", Fixture, NULL, setUp, testStaleReplaced, tearDown);
     g_test_add("/keyfile/symlink", Fixture, NULL, setUp, testSymlinkNotFollowed, tearDown);
+    g_test_add("/keyfile/umask", Fixture, NULL, setUp, testModesUnderUmask, tearDown);
+    g_test_add("/keyfile/bad-uuid", Fixture, NULL, setUp, testBadUUIDRefused, tearDown);
+    g_test_add_func("/keyfile/uuid-canonical", testUUIDCanonical);
     g_test_add("/keyfile/unsafe-dir", Fixture, NULL, setUp, testUnsafeKeyDirRefused, tearDown);
     g_test_add_func("/keyfile/dac-labels", testDACLabels);
     return g_test_run();

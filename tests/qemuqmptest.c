@@ -59,11 +59,60 @@ testBadReplies(void)
 }
 
 
+/* yajl's tree parser recursed once per level and crashed on these */
+static void
+testDeepReply(void)
+{
+    const gsize depth = 300000;
+    g_autoptr(GString) reply = g_string_new("{\"return\": ");
+    g_autoptr(GError) err = NULL;
+    vmiQemuChardevState st;
+    gsize i;
+
+    for (i = 0; i < depth; i++)
+        g_string_append_c(reply, '[');
+    for (i = 0; i < depth; i++)
+        g_string_append_c(reply, ']');
+    g_string_append_c(reply, '}');
+    g_assert_false(vmiQemuParseChardevs(reply->str, &st, &err));
+    g_assert_cmpstr(err->message, ==, "unexpected query-chardev reply: nested deeper than 64 levels");
+}
+
+
+/* Brackets in strings are no nesting; 64 levels are fine. */
+static void
+testDepthLimit(void)
+{
+    g_autoptr(GString) reply = g_string_new("{\"return\": [{\"label\": \"[[[[{{\\\"\", "
+                                            "\"filename\": \"x\", \"n\": ");
+    g_autoptr(GError) err = NULL;
+    vmiQemuChardevState st;
+    guint i;
+
+    /* the reply's own 3 levels and 61 more */
+    for (i = 0; i < 61; i++)
+        g_string_append_c(reply, '[');
+    for (i = 0; i < 61; i++)
+        g_string_append_c(reply, ']');
+    g_string_append(reply, "}]}");
+    g_assert_true(vmiQemuParseChardevs(reply->str, &st, &err));
+    g_assert_no_error(err);
+    g_assert_false(st.found);
+
+    g_string_insert_c(reply, reply->len - 3 - 61, '[');
+    g_string_insert_c(reply, reply->len - 3, ']');
+    g_assert_false(vmiQemuParseChardevs(reply->str, &st, &err));
+    g_assert_nonnull(strstr(err->message, "nested deeper than 64 levels"));
+}
+
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/qmp/query-chardev", testChardevs);
     g_test_add_func("/qmp/bad-replies", testBadReplies);
+    g_test_add_func("/qmp/deep-reply", testDeepReply);
+    g_test_add_func("/qmp/depth-limit", testDepthLimit);
     return g_test_run();
 }

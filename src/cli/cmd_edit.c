@@ -1,14 +1,17 @@
 /*
  * virt-vmi edit DOMAIN: the element in $EDITOR, like virsh edit
  */
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "vmi_cli.h"
 #include "libvirt/vmi_domain.h"
 #include "conf/vmi_error.h"
 #include "conf/vmi_schema.h"
+#include "core/vmi_fd.h"
 
 #define VMI_EDIT_TEMPLATE \
     "<vmi:introspection xmlns:vmi='" VMI_NAMESPACE_URI "'>\n" \
@@ -129,7 +132,8 @@ vmiCmdEditRun(const vmiCliGlobal *global, int argc, char **argv)
     g_autofree char *original = NULL;
     g_autofree char *path = NULL;
     GError *err = NULL;
-    int fd, rc;
+    gboolean written;
+    int fd, rc, errsv;
 
     if (!vmiCliOpenDomain(&vmiCmdEdit, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
@@ -142,11 +146,21 @@ vmiCmdEditRun(const vmiCliGlobal *global, int argc, char **argv)
     else
         original = vmiXMLNodeToString(dom->xml->vmi);
 
+    /* Written through the descriptor, which keeps the file 0600:
+     * g_file_set_contents would replace it with one the umask makes
+     * world-readable. */
     if ((fd = g_file_open_tmp("virt-vmi-XXXXXX.xml", &path, &err)) < 0)
         return vmiCliFail(err);
-    close(fd);
-    if (!g_file_set_contents(path, original, -1, &err)) {
+    written = vmiWriteAll(fd, original, strlen(original));
+    errsv = errno;
+    if (close(fd) < 0 && written) {
+        written = FALSE;
+        errsv = errno;
+    }
+    if (!written) {
         g_unlink(path);
+        g_set_error(&err, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "cannot write '%s': %s", path, g_strerror(errsv));
         return vmiCliFail(err);
     }
     rc = vmiEditLoop(conn, dom, path, original);

@@ -36,8 +36,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vmiSetOptions, vmiSetOptionsClear)
 static gboolean
 vmiSetInvalid(GError **error, const char *option, const char *value, const char *expected)
 {
+    g_autofree char *quoted = vmiErrorQuote(value);
+
     g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                "invalid value '%s' for option '%s': expected %s", value, option, expected);
+                "invalid value '%s' for option '%s': expected %s", quoted, option, expected);
     return FALSE;
 }
 

@@ -4,6 +4,7 @@
  */
 #include "vmi_cli.h"
 #include "libvirt/vmi_domain_sync.h"
+#include "conf/vmi_error.h"
 
 
 /* Returns FALSE after printing why it could not sync @name. */
@@ -21,9 +22,12 @@ vmiSyncOne(vmiConn *conn, const char *name)
         return TRUE;
     case VMI_SYNC_INVALID:
     case VMI_SYNC_FAILED:
-    default:
-        g_printerr("error: domain '%s': %s\n", name, err->message);
+    default: {
+        g_autofree char *quoted = vmiErrorQuote(name);
+
+        g_printerr("error: domain '%s': %s\n", quoted, err->message);
         return FALSE;
+    }
     }
 }
 

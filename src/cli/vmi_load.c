@@ -54,22 +54,26 @@ vmiLoadFile(const char *path, GError **error)
 
 /* The key file path needs the domain's UUID. */
 gboolean
-vmiLoadedSetUUID(vmiLoaded *loaded, const char *uuid, GError **error)
+vmiLoadedSetUUID(vmiLoaded *loaded, const char *option, GError **error)
 {
-    if (uuid && !g_uuid_string_is_valid(uuid)) {
+    /* in libvirt's form, as the domain's <uuid> is */
+    g_autofree char *uuid = option ? vmiUUIDCanonical(option) : NULL;
+
+    if (option && !uuid) {
+        g_autofree char *quoted = vmiErrorQuote(option);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid value '%s' for option '--uuid': expected a UUID such as "
-                    "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", uuid);
+                    "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", quoted);
         return FALSE;
     }
-    if (uuid && loaded->uuid && g_ascii_strcasecmp(uuid, loaded->uuid) != 0) {
+    if (uuid && loaded->uuid && !g_str_equal(uuid, loaded->uuid)) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "option '--uuid' %s contradicts the domain's <uuid> %s",
                     uuid, loaded->uuid);
         return FALSE;
     }
     if (uuid && !loaded->uuid)
-        loaded->uuid = g_strdup(uuid);
+        loaded->uuid = g_steal_pointer(&uuid);
 
     if (!loaded->uuid) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
@@ -79,9 +83,10 @@ vmiLoadedSetUUID(vmiLoaded *loaded, const char *uuid, GError **error)
         return FALSE;
     }
     if (!g_uuid_string_is_valid(loaded->uuid)) {
+        g_autofree char *quoted = vmiErrorQuote(loaded->uuid);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid domain <uuid> '%s': expected a UUID such as "
-                    "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", loaded->uuid);
+                    "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", quoted);
         return FALSE;
     }
     return TRUE;

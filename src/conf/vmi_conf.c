@@ -96,9 +96,17 @@ vmiSourceDefValidate(const vmiSourceDef *src, GError **error)
             vmiXMLSetInvalidValue(error, src->path, "path", "source", expected);
             return FALSE;
         }
-        for (p = src->path; *p; p++) {
-            /* They would break every line-based view of the arguments. */
-            if (g_ascii_iscntrl(*p)) {
+        /* The element is XML: a path from an option must be UTF-8 too. */
+        if (!g_utf8_validate(src->path, -1, NULL)) {
+            g_autofree char *escaped = g_strescape(src->path, NULL);
+            vmiXMLSetInvalidValue(error, escaped, "path", "source", "a path in UTF-8");
+            return FALSE;
+        }
+        for (p = src->path; *p; p = g_utf8_next_char(p)) {
+            /* They would break every line-based view of the arguments;
+             * C1 controls (U+0085 is a line end to some) included, as
+             * the schema's \p{Cc} has them. */
+            if (g_unichar_iscntrl(g_utf8_get_char(p))) {
                 g_autofree char *escaped = g_strescape(src->path, NULL);
                 vmiXMLSetInvalidValue(error, escaped, "path", "source",
                                    "a path without control characters");
@@ -297,10 +305,11 @@ vmiDefParseAllow(xmlNodePtr node, vmiDef *def, GError **error)
             if (!vmiDefParseAllowEntry(cur, &vmiKvmiEvents, &def->events, error))
                 return FALSE;
         } else {
+            g_autofree char *quoted = vmiErrorQuote(cur->type == XML_ELEMENT_NODE ?
+                                                    (const char *)cur->name : "text");
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                         "unexpected %s '%s' in element 'allow': expected <vmi:command> or <vmi:event>",
-                        cur->type == XML_ELEMENT_NODE ? "element" : "content",
-                        cur->type == XML_ELEMENT_NODE ? (const char *)cur->name : "text");
+                        cur->type == XML_ELEMENT_NODE ? "element" : "content", quoted);
             return FALSE;
         }
     }
@@ -334,16 +343,19 @@ static const struct {
 static gboolean
 vmiDefCheckChildNamespace(xmlNodePtr node, GError **error)
 {
+    g_autofree char *quoted = NULL;
+
     if (node->ns && node->ns->href &&
         g_str_equal((const char *)node->ns->href, VMI_NAMESPACE_URI))
         return TRUE;
 
     /* The usual slip: children without the prefix. libvirt would even
      * drop them from <metadata>, so say how to write it. */
+    quoted = vmiErrorQuote((const char *)node->name);
     g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                 "element '%s' in element 'introspection' is not in namespace '%s': "
                 "write it as <vmi:%s>",
-                node->name, VMI_NAMESPACE_URI, node->name);
+                quoted, VMI_NAMESPACE_URI, quoted);
     return FALSE;
 }
 
@@ -374,10 +386,13 @@ vmiDefParseChild(xmlNodePtr node, vmiDef *def, guint *seen, GError **error)
         return vmiDefChildren[i].parse(node, def, error);
     }
 
-    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                "unexpected element '%s' in element 'introspection': "
-                "expected source, reconnect, key, timeouts or allow",
-                node->name);
+    {
+        g_autofree char *quoted = vmiErrorQuote((const char *)node->name);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "unexpected element '%s' in element 'introspection': "
+                    "expected source, reconnect, key, timeouts or allow",
+                    quoted);
+    }
     return FALSE;
 }
 
@@ -391,12 +406,14 @@ vmiDefParseNode(xmlNodePtr node, GError **error)
     xmlNodePtr cur;
 
     if (!vmiXMLNodeIs(node, VMI_NAMESPACE_URI, VMI_ELEMENT)) {
+        g_autofree char *qname = vmiErrorQuote((const char *)node->name);
+        g_autofree char *qns = vmiErrorQuote(node->ns && node->ns->href ?
+                                             (const char *)node->ns->href : "");
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "expected element 'introspection' in namespace '%s', found '%s'%s%s%s",
-                    VMI_NAMESPACE_URI, node->name,
+                    VMI_NAMESPACE_URI, qname,
                     node->ns && node->ns->href ? " in namespace '" : " in no namespace",
-                    node->ns && node->ns->href ? (const char *)node->ns->href : "",
-                    node->ns && node->ns->href ? "'" : "");
+                    qns, node->ns && node->ns->href ? "'" : "");
         return NULL;
     }
     if (!vmiXMLCheckAttributes(node, attrs, error))

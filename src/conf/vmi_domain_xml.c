@@ -76,6 +76,42 @@ vmiDomainXMLFindElement(vmiDomainXML *dom, xmlNodePtr metadata,
 }
 
 
+/*
+ * libvirt reads a UUID as 32 hex digits in any case, '-' or ' ' allowed
+ * between bytes and blanks around, and formats it in lower case with
+ * dashes. Our arguments and the key file's path use that form, so that
+ * the XML a user wrote and the one libvirt hands the hook agree.
+ * Returns NULL if @str is not a UUID to libvirt.
+ */
+char *
+vmiUUIDCanonical(const char *str)
+{
+    guint8 b[16];
+    gsize i = 0;
+
+    while (g_ascii_isspace(*str))
+        str++;
+    while (i < G_N_ELEMENTS(b)) {
+        if (*str == '-' || *str == ' ') {
+            str++;
+            continue;
+        }
+        if (!g_ascii_isxdigit(str[0]) || !g_ascii_isxdigit(str[1]))
+            return NULL;
+        b[i++] = g_ascii_xdigit_value(str[0]) * 16 + g_ascii_xdigit_value(str[1]);
+        str += 2;
+    }
+    while (g_ascii_isspace(*str))
+        str++;
+    if (*str)
+        return NULL;
+    return g_strdup_printf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                           "%02x%02x%02x%02x%02x%02x",
+                           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                           b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+
 /* Takes ownership of @doc. */
 vmiDomainXML *
 vmiDomainXMLNew(xmlDocPtr doc, const char *display, GError **error)
@@ -94,17 +130,29 @@ vmiDomainXMLNew(xmlDocPtr doc, const char *display, GError **error)
     }
 
     if (!vmiXMLNodeIs(root, NULL, "domain")) {
+        g_autofree char *qname = vmiErrorQuote((const char *)root->name);
+        g_autofree char *qns = vmiErrorQuote(root->ns && root->ns->href ?
+                                             (const char *)root->ns->href : "");
+
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "%s: expected a <domain> or a <vmi:introspection> element "
                     "(namespace '%s'), found <%s>%s%s%s",
-                    display, VMI_NAMESPACE_URI, root->name,
+                    display, VMI_NAMESPACE_URI, qname,
                     root->ns && root->ns->href ? " in namespace '" : "",
-                    root->ns && root->ns->href ? (const char *)root->ns->href : "",
-                    root->ns && root->ns->href ? "'" : "");
+                    qns, root->ns && root->ns->href ? "'" : "");
         return NULL;
     }
 
     dom->uuid = vmiDomainXMLChildText(root, "uuid");
+    if (dom->uuid) {
+        char *canonical = vmiUUIDCanonical(dom->uuid);
+
+        /* kept as written if invalid: the error quotes it */
+        if (canonical) {
+            g_free(dom->uuid);
+            dom->uuid = canonical;
+        }
+    }
     dom->name = vmiDomainXMLChildText(root, "name");
     if ((metadata = vmiDomainXMLChild(root, "metadata")) &&
         !vmiDomainXMLFindElement(dom, metadata, display, error))
@@ -135,13 +183,16 @@ vmiDef *
 vmiDomainXMLGetDef(const vmiDomainXML *dom, GError **error)
 {
     if (!dom->vmi) {
-        g_autofree char *who = dom->name ? g_strdup_printf("domain '%s'", dom->name) :
+        g_autofree char *name = vmiErrorQuote(dom->name);
+        g_autofree char *who = dom->name ? g_strdup_printf("domain '%s'", name) :
                                            g_strdup("the domain");
+        g_autofree char *ns = vmiErrorQuote(dom->foreignNamespace);
+
         if (dom->foreignNamespace)
             g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
                         "%s has no <vmi:introspection> element in its <metadata>: "
                         "its <introspection> element is in namespace '%s', expected '%s'",
-                        who, dom->foreignNamespace, VMI_NAMESPACE_URI);
+                        who, ns, VMI_NAMESPACE_URI);
         else
             g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
                         "%s has no <vmi:introspection> element (namespace '%s') in its <metadata>",

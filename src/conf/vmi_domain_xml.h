@@ -14,11 +14,14 @@
 typedef struct {
     xmlDocPtr doc;
     gboolean bare;      /* the document is a bare <vmi:introspection> */
-    char *uuid;         /* the domain's <uuid>, NULL if absent or bare */
+    char *uuid;         /* the domain's <uuid> in canonical form (as written
+                         * if invalid), NULL if absent or bare */
     char *name;         /* the domain's <name>, NULL if absent or bare */
     xmlNodePtr vmi;     /* our element, NULL if the domain has none */
     char *foreignNamespace; /* namespace of an <introspection> not ours */
 } vmiDomainXML;
+
+char *vmiUUIDCanonical(const char *str);
 
 void vmiDomainXMLFree(vmiDomainXML *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiDomainXML, vmiDomainXMLFree)

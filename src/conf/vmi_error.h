@@ -20,3 +20,9 @@ typedef enum {
 } vmiErrorCode;
 
 GQuark vmiErrorQuark(void);
+
+/* Long enough for any sensible value (a unix socket path is at most 107
+ * bytes); a hostile one is not echoed whole. */
+#define VMI_ERROR_QUOTE_MAX 128
+
+char *vmiErrorQuote(const char *value);

@@ -125,9 +125,10 @@ vmiKvmiTableParse(const vmiKvmiTable *table, const char *value,
 
     {
         g_autofree char *names = vmiKvmiTableNameList(table, ", ");
+        g_autofree char *quoted = vmiErrorQuote(value);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid KVMI %s '%s': expected a KVMI v8 %s name (%s) or id (%u to %u)",
-                    table->kind, value, table->kind, names,
+                    table->kind, quoted, table->kind, names,
                     table->first, table->last);
     }
     return FALSE;

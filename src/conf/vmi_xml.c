@@ -2,14 +2,18 @@
  * vmi_xml.c: reading untrusted XML and strict element/attribute helpers
  *
  * Definitions come from users and from any libvirt API client, so the
- * parser never fetches from the network, never expands entities and
- * keeps libxml2's depth and size limits (no XML_PARSE_HUGE).
+ * parser never fetches from the network, refuses a DOCTYPE (so there are
+ * no entities to expand) and keeps libxml2's depth and size limits (no
+ * XML_PARSE_HUGE).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <libxml/parser.h>
 #include <libxml/xmlsave.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmi_xml.h"
@@ -18,12 +22,42 @@
 #define VMI_XML_PARSE_FLAGS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
 
+/* Marks a parser context stopped by vmiXMLRefuseDoctype. */
+static char vmiXMLDoctypeSeen;
+
+/*
+ * libvirt's XML never has a DOCTYPE. Entities declared in one are left
+ * unexpanded by the parser but expanded by every attribute getter, once
+ * per reference: 80 KB of them cost minutes and hundreds of MB. So the
+ * parse stops at the DOCTYPE, before any declaration in it is read.
+ */
+static void
+vmiXMLRefuseDoctype(void *opaque,
+                    const xmlChar *name G_GNUC_UNUSED,
+                    const xmlChar *externalID G_GNUC_UNUSED,
+                    const xmlChar *systemID G_GNUC_UNUSED)
+{
+    xmlParserCtxtPtr ctxt = opaque;
+
+    ctxt->_private = &vmiXMLDoctypeSeen;
+    xmlStopParser(ctxt);
+}
+
+
 static xmlDocPtr
 vmiXMLFinishRead(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *display,
                  GError **error)
 {
     const xmlError *err = xmlCtxtGetLastError(ctxt);
 
+    if (ctxt->_private == &vmiXMLDoctypeSeen) {
+        xmlFreeDoc(doc);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_XML,
+                    "%s: a <!DOCTYPE> is not allowed: libvirt's XML has none, "
+                    "and entities declared in one could expand without bound or read "
+                    "local files", display);
+        return NULL;
+    }
     if (doc && ctxt->wellFormed && (!err || err->level < XML_ERR_ERROR))
         return doc;
 
@@ -78,6 +112,35 @@ vmiXMLReadStream(GInputStream *in, const char *display, gsize *len,
 }
 
 
+/*
+ * Regular files only: opening a FIFO would wait for a writer forever,
+ * so the open does not wait (O_NONBLOCK) and fstat decides.
+ */
+static int
+vmiXMLOpenRegular(const char *path, const char *display, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    int errsv;
+
+    if (fd < 0) {
+        errsv = errno;
+        g_set_error(error, VMI_ERROR,
+                    errsv == ENOENT ? VMI_ERROR_NOT_FOUND : VMI_ERROR_INVALID_ARG,
+                    "%s: Error opening file: %s", display, g_strerror(errsv));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "%s: not a regular file: give a file, or '-' for standard input",
+                    display);
+        return -1;
+    }
+    return fd;
+}
+
+
 /* @path "-" reads standard input. @display names the input in errors. */
 xmlDocPtr
 vmiXMLReadFile(const char *path, const char *display, GError **error)
@@ -89,17 +152,11 @@ vmiXMLReadFile(const char *path, const char *display, GError **error)
     if (g_str_equal(path, "-")) {
         in = g_unix_input_stream_new(STDIN_FILENO, FALSE);
     } else {
-        g_autoptr(GFile) file = g_file_new_for_path(path);
-        g_autoptr(GError) err = NULL;
+        int fd = vmiXMLOpenRegular(path, display, error);
 
-        in = G_INPUT_STREAM(g_file_read(file, NULL, &err));
-        if (!in) {
-            g_set_error(error, VMI_ERROR,
-                        g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ?
-                        VMI_ERROR_NOT_FOUND : VMI_ERROR_INVALID_ARG,
-                        "%s: %s", display, err->message);
+        if (fd < 0)
             return NULL;
-        }
+        in = g_unix_input_stream_new(fd, TRUE);
     }
 
     if (!(xml = vmiXMLReadStream(in, display, &len, error)))
@@ -121,6 +178,7 @@ vmiXMLReadString(const char *xml, const char *display, GError **error)
 
     if (!ctxt)
         g_error("out of memory");
+    ctxt->sax->internalSubset = vmiXMLRefuseDoctype;
     doc = xmlCtxtReadMemory(ctxt, xml, strlen(xml), display, NULL,
                             VMI_XML_PARSE_FLAGS);
     doc = vmiXMLFinishRead(ctxt, doc, display, error);
@@ -161,15 +219,24 @@ vmiXMLCheckAttributes(xmlNodePtr node, const char *const *allowed,
 
         if (allowed[0]) {
             g_autofree char *list = g_strjoinv(", ", (char **)allowed);
+            g_autofree char *full = g_strdup_printf("%s%s%s",
+                                                    attr->ns && attr->ns->prefix ?
+                                                    (const char *)attr->ns->prefix : "",
+                                                    attr->ns && attr->ns->prefix ? ":" : "",
+                                                    name);
+            g_autofree char *qattr = vmiErrorQuote(full);
+            g_autofree char *qelem = vmiErrorQuote((const char *)node->name);
+
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                        "unexpected attribute '%s%s%s' of element '%s': expected %s",
-                        attr->ns && attr->ns->prefix ? (const char *)attr->ns->prefix : "",
-                        attr->ns && attr->ns->prefix ? ":" : "",
-                        name, node->name, list);
+                        "unexpected attribute '%s' of element '%s': expected %s",
+                        qattr, qelem, list);
         } else {
+            g_autofree char *qattr = vmiErrorQuote(name);
+            g_autofree char *qelem = vmiErrorQuote((const char *)node->name);
+
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                         "unexpected attribute '%s' of element '%s': it takes none",
-                        name, node->name);
+                        qattr, qelem);
         }
         return FALSE;
     }
@@ -238,20 +305,15 @@ vmiRangeParse(const char *str, const vmiRange *range, guint64 *value)
 }
 
 
-/* Long enough for any sensible value; a hostile one is not echoed whole. */
-#define VMI_QUOTE_MAX 256
-
 void
 vmiXMLSetInvalidValue(GError **error, const char *value, const char *attr,
                       const char *elem, const char *expected)
 {
-    g_autofree char *head = NULL;
+    g_autofree char *quoted = vmiErrorQuote(value);
 
-    if (g_utf8_validate(value, -1, NULL) && g_utf8_strlen(value, -1) > VMI_QUOTE_MAX)
-        head = g_utf8_substring(value, 0, VMI_QUOTE_MAX);
     g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                "invalid value '%s%s' for attribute '%s' of element '%s': expected %s",
-                head ? head : value, head ? "..." : "", attr, elem, expected);
+                "invalid value '%s' for attribute '%s' of element '%s': expected %s",
+                quoted, attr, elem, expected);
 }
 
 

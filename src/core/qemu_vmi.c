@@ -124,6 +124,39 @@ vmiQemuArgIsOurs(const char *option, const char *value)
 
 
 /*
+ * yajl_tree_parse recurses once per nesting level: 300k levels overflow
+ * the stack. QMP replies nest a few levels, so a cheap scan of the
+ * brackets outside strings refuses deeper ones before yajl sees them.
+ */
+#define VMI_QMP_MAX_DEPTH 64
+
+static gboolean
+vmiQemuJSONDepthOK(const char *json)
+{
+    gboolean inString = FALSE;
+    guint depth = 0;
+    const char *p;
+
+    for (p = json; *p; p++) {
+        if (inString) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                inString = FALSE;
+        } else if (*p == '"') {
+            inString = TRUE;
+        } else if (*p == '[' || *p == '{') {
+            if (++depth > VMI_QMP_MAX_DEPTH)
+                return FALSE;
+        } else if ((*p == ']' || *p == '}') && depth) {
+            depth--;
+        }
+    }
+    return TRUE;
+}
+
+
+/*
  * What `query-chardev` says of the introspection chardev. A client
  * socket that is not connected has a filename starting "disconnected:".
  */
@@ -132,14 +165,23 @@ vmiQemuParseChardevs(const char *reply, vmiQemuChardevState *state, GError **err
 {
     char errbuf[256] = "";
     const char *retPath[] = { "return", NULL };
-    yajl_val root = yajl_tree_parse(reply, errbuf, sizeof(errbuf));
+    yajl_val root = NULL;
     yajl_val list;
     size_t i;
 
     memset(state, 0, sizeof(*state));
-    if (!root || !(list = yajl_tree_get(root, retPath, yajl_t_array))) {
+    if (!vmiQemuJSONDepthOK(reply)) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "unexpected query-chardev reply: %s", errbuf[0] ? errbuf : reply);
+                    "unexpected query-chardev reply: nested deeper than %d levels",
+                    VMI_QMP_MAX_DEPTH);
+        return FALSE;
+    }
+    root = yajl_tree_parse(reply, errbuf, sizeof(errbuf));
+    if (!root || !(list = yajl_tree_get(root, retPath, yajl_t_array))) {
+        g_autofree char *quoted = vmiErrorQuote(errbuf[0] ? errbuf : reply);
+
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "unexpected query-chardev reply: %s", quoted);
         yajl_tree_free(root);
         return FALSE;
     }

@@ -19,6 +19,7 @@
 
 #include "core/vmi_keyfile.h"
 #include "core/vmi_fd.h"
+#include "conf/vmi_domain_xml.h"
 #include "conf/vmi_error.h"
 
 
@@ -55,6 +56,26 @@ vmiKeyDirIsSafe(uid_t owner, mode_t mode)
 }
 
 
+/*
+ * The UUID names a directory under KEYDIR: anything but the canonical
+ * form (a '../victim' in a domain XML) could name another path.
+ */
+static gboolean
+vmiKeyFileCheckUUID(const char *domUUID, GError **error)
+{
+    g_autofree char *canonical = vmiUUIDCanonical(domUUID);
+    g_autofree char *quoted = NULL;
+
+    if (canonical && g_str_equal(canonical, domUUID))
+        return TRUE;
+    quoted = vmiErrorQuote(domUUID);
+    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                "invalid domain UUID '%s': expected a UUID in lower case such as "
+                "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", quoted);
+    return FALSE;
+}
+
+
 static int
 vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
 {
@@ -74,6 +95,12 @@ vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
                     "refusing key directory '%s': it must be owned by uid %u and not "
                     "writable by group or others", keyDir, (unsigned)geteuid());
+        return -1;
+    }
+    /* mkdir's mode is cut by the umask: under 077 QEMU's user could not
+     * pass through to its key */
+    if (create && (st.st_mode & 07777) != 0711 && fchmod(fd, 0711) < 0) {
+        vmiKeyFileFail(error, "set the mode of directory", keyDir);
         return -1;
     }
     return g_steal_fd(&fd);
@@ -114,10 +141,13 @@ vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmi
 
     if (mkdirat(topfd, domUUID, 0700) < 0)
         return vmiKeyFileFail(error, "create directory", dirPath);
-    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+    /* explicit modes: the umask must not decide who reads the key */
+    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        fchmod(dirfd, 0700) < 0)
         return vmiKeyFileFail(error, "set up directory", dirPath);
     if ((fd = openat(dirfd, VMI_KEY_FILE_NAME,
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+        fchmod(fd, 0600) < 0)
         return vmiKeyFileFail(error, "create", filePath);
     if (!vmiWriteAll(fd, key->data, key->len))
         return vmiKeyFileFail(error, "write", filePath);
@@ -138,7 +168,8 @@ vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
 {
     VMI_AUTOCLOSE topfd = -1;
 
-    if ((topfd = vmiKeyFileOpenTop(keyDir, TRUE, error)) < 0)
+    if (!vmiKeyFileCheckUUID(domUUID, error) ||
+        (topfd = vmiKeyFileOpenTop(keyDir, TRUE, error)) < 0)
         return FALSE;
     /* a file a crash left behind is replaced, never reused */
     if (!vmiKeyFileRemoveAt(topfd, keyDir, domUUID, error))
@@ -162,6 +193,8 @@ vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
     VMI_AUTOCLOSE dirfd = -1;
     VMI_AUTOCLOSE fd = -1;
 
+    if (!vmiKeyFileCheckUUID(domUUID, error))
+        return FALSE;
     if ((topfd = vmiKeyFileOpenTop(keyDir, FALSE, error)) < 0) {
         if (error && !*error)
             vmiKeyFileFail(error, "open directory", keyDir);
@@ -181,9 +214,11 @@ gboolean
 vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error)
 {
     g_autoptr(GError) err = NULL;
-    VMI_AUTOCLOSE topfd = vmiKeyFileOpenTop(keyDir, FALSE, &err);
+    VMI_AUTOCLOSE topfd = -1;
 
-    if (topfd < 0) {
+    if (!vmiKeyFileCheckUUID(domUUID, error))
+        return FALSE;
+    if ((topfd = vmiKeyFileOpenTop(keyDir, FALSE, &err)) < 0) {
         if (!err)       /* no directory: nothing to remove */
             return TRUE;
         g_propagate_error(error, g_steal_pointer(&err));
@@ -202,6 +237,8 @@ vmiKeyFileGetState(const char *keyDir, const char *domUUID,
     struct stat st;
 
     memset(state, 0, sizeof(*state));
+    if (!vmiKeyFileCheckUUID(domUUID, error))
+        return FALSE;
     if (lstat(filePath, &st) < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return TRUE;
@@ -240,8 +277,11 @@ vmiParseDACId(const char *str, gboolean isGroup, guint *id, GError **error)
             return TRUE;
         }
     }
-    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                "invalid %s '%s' in DAC label", isGroup ? "group" : "user", str);
+    {
+        g_autofree char *quoted = vmiErrorQuote(str);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "invalid %s '%s' in DAC label", isGroup ? "group" : "user", quoted);
+    }
     return FALSE;
 }
 
@@ -254,8 +294,9 @@ vmiParseDACLabel(const char *label, uid_t *uid, gid_t *gid, GError **error)
     guint u, g;
 
     if (g_strv_length(parts) != 2) {
+        g_autofree char *quoted = vmiErrorQuote(label);
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                    "invalid DAC label '%s': expected USER:GROUP", label);
+                    "invalid DAC label '%s': expected USER:GROUP", quoted);
         return FALSE;
     }
     if (!vmiParseDACId(parts[0], FALSE, &u, error) ||

@@ -45,8 +45,9 @@ vmiLifecycleCheckEmulator(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDe
  * Everything that would make the start fail, or run the domain with less
  * than it asks for, found before QEMU starts: arguments out of step with
  * the element, the key secret, and what the emulator's introspection
- * object can do. @def NULL: the domain has no element (then it must not
- * have our arguments either). Returns the key in @key, if asked.
+ * object can do. @def NULL: the domain has no element, and is left
+ * alone, whatever its <qemu:commandline> has. Returns the key in @key,
+ * if asked.
  */
 static gboolean
 vmiLifecycleCheckAll(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
@@ -54,10 +55,10 @@ vmiLifecycleCheckAll(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *de
 {
     g_autoptr(vmiKey) fetched = NULL;
 
-    if (!vmiSyncCheck(dom, def, lc->keyDir, dom->name ? dom->name : "DOMAIN", error))
-        return FALSE;
     if (!def)
         return TRUE;
+    if (!vmiSyncCheck(dom, def, lc->keyDir, dom->name ? dom->name : "DOMAIN", error))
+        return FALSE;
     if (def->keySecret && !(fetched = vmiLifecycleFetchKey(lc, def, error)))
         return FALSE;
     if (!vmiLifecycleCheckEmulator(lc, dom, def, error))

@@ -22,4 +22,8 @@
 #define VMI_SETTINGS_FILE "/etc/libvirt-vmi/libvirt-vmi.conf"
 #define VMI_CACHE_DIR "/var/cache/libvirt-vmi"
 
+/* virt-vmid's, beside the key files: both are the daemon's run state */
+#define VMI_VMID_PID_FILE VMI_KEY_DIR_DEFAULT "/virt-vmid.pid"
+#define VMI_VMID_SOCKET VMI_KEY_DIR_DEFAULT "/virt-vmid.sock"
+
 char *vmiFindSibling(const char *self, const char *name);

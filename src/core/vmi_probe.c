@@ -209,11 +209,14 @@ vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char 
 static gboolean
 vmiProbeCheckExecutable(const char *emulator, GError **error)
 {
+    g_autofree char *quoted = NULL;
+
     if (g_file_test(emulator, G_FILE_TEST_IS_REGULAR) &&
         g_file_test(emulator, G_FILE_TEST_IS_EXECUTABLE))
         return TRUE;
+    quoted = vmiErrorQuote(emulator);
     g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
-                "emulator '%s' does not exist or is not executable", emulator);
+                "emulator '%s' does not exist or is not executable", quoted);
     return FALSE;
 }
 

@@ -54,11 +54,13 @@ vmiSyncNextArg(xmlNodePtr node)
 
 
 /*
- * Our option/value pairs in @cmdline, in order. A hand-written
- * introspection object that is not ours is refused: QEMU allows one.
+ * Our option/value pairs in @cmdline, in order. With @addingOurs, a
+ * hand-written introspection object is refused: QEMU allows one. A
+ * domain without the element may have one: it is left alone.
  */
 static gboolean
-vmiSyncFindOurArgs(xmlNodePtr cmdline, GArray *pairs, GError **error)
+vmiSyncFindOurArgs(xmlNodePtr cmdline, GArray *pairs, gboolean addingOurs,
+                   GError **error)
 {
     xmlNodePtr cur;
 
@@ -67,21 +69,28 @@ vmiSyncFindOurArgs(xmlNodePtr cmdline, GArray *pairs, GError **error)
         g_autofree char *value = NULL;
         xmlNodePtr next;
 
-        if (!option || !(next = vmiSyncNextArg(cur)))
-            continue;
-        value = vmiSyncArgValue(next);
+        if (!option && vmiXMLNodeIs(cur, VMI_QEMU_NAMESPACE_URI, "arg")) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "the domain's <qemu:commandline> has a <qemu:arg> without "
+                        "attribute 'value': libvirt refuses it too");
+            return FALSE;
+        }
+        if (!option || !(next = vmiSyncNextArg(cur)) ||
+            !(value = vmiSyncArgValue(next)))
+            continue;   /* an <arg> without value is refused at its turn */
 
         if (vmiQemuArgIsOurs(option, value)) {
             vmiArgPair pair = { cur, next };
             g_array_append_val(pairs, pair);
             cur = next;
-        } else if (g_str_equal(option, "-object") &&
+        } else if (addingOurs && g_str_equal(option, "-object") &&
                    g_str_has_prefix(value, "introspection,")) {
+            g_autofree char *quoted = vmiErrorQuote(value);
             g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                         "the domain's <qemu:commandline> already has an introspection object "
                         "not managed by libvirt-vmi ('%s'): QEMU allows only one; remove it "
                         "and its -chardev (virsh edit) and describe it with <vmi:introspection>",
-                        value);
+                        quoted);
             return FALSE;
         }
     }
@@ -172,21 +181,30 @@ vmiSyncCommandline(xmlNodePtr root, GStrv args, GPtrArray *changes, GError **err
     guint before = changes->len;
     guint i;
 
-    if (!vmiSyncFindOurArgs(cmdline, pairs, error))
+    if (!vmiSyncFindOurArgs(cmdline, pairs, args[0] != NULL, error))
         return FALSE;
     if (vmiSyncArgsEqual(pairs, args))
         return TRUE;
 
-    /* Report what differs; unchanged arguments are replaced silently. */
-    for (i = 0; i < pairs->len; i++) {
-        vmiArgPair *pair = &g_array_index(pairs, vmiArgPair, i);
-        g_autofree char *value = vmiSyncArgValue(pair->value);
+    /* Removing a pair of ours can make its two neighbours one that looks
+     * like ours (an '-object' before our -chardev pair, a
+     * 'secret,id=vmi0-key,...' after it): scanned again until none is
+     * left, or the next sync would find more to change. */
+    while (pairs->len) {
+        /* Report what differs; unchanged arguments are replaced silently. */
+        for (i = 0; i < pairs->len; i++) {
+            vmiArgPair *pair = &g_array_index(pairs, vmiArgPair, i);
+            g_autofree char *value = vmiSyncArgValue(pair->value);
 
-        if (!g_strv_contains((const char *const *)args, value))
-            g_ptr_array_add(changes, g_strdup_printf("removed <qemu:arg> %s", value));
-        g_ptr_array_add(old, g_steal_pointer(&value));
-        vmiSyncRemoveNode(pair->option);
-        vmiSyncRemoveNode(pair->value);
+            if (!g_strv_contains((const char *const *)args, value))
+                g_ptr_array_add(changes, g_strdup_printf("removed <qemu:arg> %s", value));
+            g_ptr_array_add(old, g_steal_pointer(&value));
+            vmiSyncRemoveNode(pair->option);
+            vmiSyncRemoveNode(pair->value);
+        }
+        g_array_set_size(pairs, 0);
+        if (!vmiSyncFindOurArgs(cmdline, pairs, args[0] != NULL, error))
+            return FALSE;
     }
 
     if (args[0] && !cmdline)

@@ -18,14 +18,14 @@
 #include <unistd.h>
 
 #include "vmi_config.h"
-#include "core/qemu_vmi.h"
+#include "core/vmi_paths.h"
 #include "core/vmi_settings.h"
 #include "daemon/vmid_conn.h"
 #include "libvirt/vmi_libvirt.h"
 
-#define VMID_RUN_DIR VMI_QEMU_KEY_DIR_DEFAULT
-#define VMID_PID_FILE VMID_RUN_DIR "/virt-vmid.pid"
-#define VMID_SOCKET VMID_RUN_DIR "/virt-vmid.sock"
+#define VMID_RUN_DIR VMI_KEY_DIR_DEFAULT
+#define VMID_PID_FILE VMI_VMID_PID_FILE
+#define VMID_SOCKET VMI_VMID_SOCKET
 
 /* Exit codes, documented in docs/virt-vmid.rst. */
 enum {

@@ -81,7 +81,9 @@ vmiHookTimeout(int sig)
 static int
 vmiHookFail(const char *domain, GError *error)
 {
-    g_printerr("libvirt-vmi: domain '%s': %s\n", domain, error->message);
+    g_autofree char *quoted = vmiErrorQuote(domain);
+
+    g_printerr("libvirt-vmi: domain '%s': %s\n", quoted, error->message);
     g_error_free(error);
     return 1;
 }

@@ -261,9 +261,11 @@ vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error)
     if (!dom)
         dom = virDomainLookupByName(conn->conn, name);
     if (!dom) {
+        g_autofree char *quoted = vmiErrorQuote(name);
+
         virResetLastError();
         g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
-                    "domain '%s' not found (by name, UUID or id) at %s", name, conn->uri);
+                    "domain '%s' not found (by name, UUID or id) at %s", quoted, conn->uri);
     }
     return dom;
 }

@@ -97,6 +97,16 @@ class ValidateTest(unittest.TestCase):
         self.assertIn("error: /nonexistent/x.xml: ", r.stderr)
         self.assertIn("No such file or directory", r.stderr)
 
+    def test_fifo_refused(self):
+        # opening a FIFO waited for a writer forever
+        with tempfile.TemporaryDirectory() as tmp:
+            fifo = os.path.join(tmp, "d.xml")
+            os.mkfifo(fifo)
+            r = virt_vmi("validate", fifo)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"error: {fifo}: not a regular file: give a file, or '-' for "
+                          "standard input", r.stderr)
+
     def test_example_validates(self):
         r = virt_vmi("validate", EXAMPLE, kind=("valid", False))
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -152,6 +162,22 @@ class DomxmlToNativeTest(unittest.TestCase):
                      os.path.join(DATA, "unix-key.xml"))
         self.assertEqual(r.returncode, 1)
         self.assertIn("contradicts the domain's <uuid>", r.stderr)
+
+    def test_upper_case_uuid(self):
+        # libvirt stores the <uuid> in lower case and hands the hook that:
+        # the key file path must be the same whatever case the user wrote
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "d.xml")
+            with open(os.path.join(DATA, "unix-key.xml")) as f:
+                xml = f.read()
+            with open(path, "w") as f:
+                f.write(xml.replace("c7a5fd04-0000-4000-8000-000000000004",
+                                    "C7A5FD04-0000-4000-8000-000000000004"))
+            r = virt_vmi("domxml-to-native", "--uuid", "C7A5FD04-0000-4000-8000-000000000004",
+                         path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("/c7a5fd04-0000-4000-8000-000000000004/key", r.stdout)
+            self.assertNotIn("C7A5FD04", r.stdout)
 
     def test_bad_uuid_option(self):
         r = virt_vmi("domxml-to-native", "--uuid", "xyz", os.path.join(DATA, "bare-minimal.xml"))

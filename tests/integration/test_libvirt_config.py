@@ -8,6 +8,7 @@ definition byte-identical."""
 
 import contextlib
 import os
+import shlex
 import sys
 import tempfile
 import unittest
@@ -313,6 +314,17 @@ cat $d/$n.xml > "$1"
             self.assertEqual(r.rc, 1, r)
             self.assertIn(f"key secret '{nosuch}' does not exist", r.stderr)
 
+        # The file the editor gets is the user's alone (it was 0644)
+        script = os.path.join(self.tmp.name, "stat-editor")
+        modes = os.path.join(self.tmp.name, "stat-editor.out")
+        with open(script, "w") as f:
+            f.write(f"#!/bin/sh\nstat -c %a \"$1\" > {shlex.quote(modes)}\n")
+        os.chmod(script, 0o755)
+        with self.unchanged("edit"):
+            self.assertOk(self.vv("edit", "edit", env={"EDITOR": script}))
+        with open(modes) as f:
+            self.assertEqual(f.read(), "600\n")
+
         # An editor that fails discards the changes
         with self.unchanged("edit"):
             r = self.vv("edit", "edit", env={"EDITOR": "false"})
@@ -485,6 +497,10 @@ cat $d/$n.xml > "$1"
              ["invalid value 'relative/x.sock' for attribute 'path' of element 'source'",
               "expected an absolute path"]),
             (["--socket", "/" + "x" * 107], ["attribute 'path' of element 'source'", "107"]),
+            # U+0085 (NEL): validate refused it, set wrote it
+            (["--socket", "/run/vmi/a\x85b.sock"],
+             ["invalid value '/run/vmi/a\\302\\205b.sock' for attribute 'path' of element 'source'",
+              "expected a path without control characters"]),
             (["--vsock", "0:1"], ["invalid value '0:1' for option '--vsock'",
                                   "CID 1 to 4294967294"]),
             (["--vsock", "4294967295:1"], ["invalid value '4294967295:1' for option '--vsock'"]),
