@@ -22,6 +22,9 @@
 #define VMI_SETTINGS_FILE "/etc/libvirt-vmi/libvirt-vmi.conf"
 #define VMI_CACHE_DIR "/var/cache/libvirt-vmi"
 
+/* where libvirt's system QEMU driver keeps each domain's log, NAME.log */
+#define VMI_QEMU_LOG_DIR "/var/log/libvirt/qemu"
+
 /* virt-vmid's, beside the key files: both are the daemon's run state */
 #define VMI_VMID_PID_FILE VMI_KEY_DIR_DEFAULT "/virt-vmid.pid"
 #define VMI_VMID_SOCKET VMI_KEY_DIR_DEFAULT "/virt-vmid.sock"

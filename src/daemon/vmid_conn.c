@@ -13,18 +13,24 @@
 #include <string.h>
 
 #include "daemon/vmid_conn.h"
+#include "daemon/vmid_live.h"
+#include "daemon/vmid_log.h"
 #include "conf/vmi_conf.h"
+#include "core/vmi_paths.h"
 #include "libvirt/vmi_domain_sync.h"
 
 #define VMID_BACKOFF_MIN_SECONDS 1
 #define VMID_BACKOFF_MAX_SECONDS 30
 
 typedef struct {
+    char *uuid;
     char *name;
     gboolean hasElement;
     vmiSyncResult sync;
     char *error;            /* why the last sync failed, or NULL */
-    gint64 since;           /* when @sync last changed, µs since the epoch */
+    gint64 syncSince;       /* when @sync last changed, µs since the epoch */
+    vmidLive live;
+    vmidLogTail *log;       /* while it runs */
 } vmidDomain;
 
 struct _vmidConn {
@@ -45,9 +51,45 @@ static void vmidConnScheduleReconnect(vmidConn *vc);
 static void
 vmidDomainFree(vmidDomain *d)
 {
+    vmidLogTailFree(d->log);
+    vmidLiveClear(&d->live);
+    g_free(d->uuid);
     g_free(d->name);
     g_free(d->error);
     g_free(d);
+}
+
+
+static void
+vmidDomainOnLogLine(const char *line, gpointer opaque)
+{
+    vmidDomain *d = opaque;
+
+    if (vmidLiveLogLine(&d->live, line, g_get_real_time()))
+        g_debug("domain '%s': %s", d->name, vmidLiveStateToString(d->live.state));
+}
+
+
+/* QEMU runs: its state from the log of this run on. */
+static void
+vmidDomainRunning(vmidDomain *d)
+{
+    g_autofree char *log = NULL;
+
+    if (!d->hasElement)
+        return;
+    vmidLiveStarted(&d->live, g_get_real_time());
+    vmidLogTailFree(d->log);
+    log = g_strdup_printf("%s/%s.log", VMI_QEMU_LOG_DIR, d->name);
+    d->log = vmidLogTailNew(log, vmidDomainOnLogLine, d);
+}
+
+
+static void
+vmidDomainStopped(vmidDomain *d)
+{
+    g_clear_pointer(&d->log, vmidLogTailFree);
+    vmidLiveStopped(&d->live, g_get_real_time());
 }
 
 
@@ -84,16 +126,29 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     }
     if (!(d = g_hash_table_lookup(vc->domains, uuid))) {
         d = g_new0(vmidDomain, 1);
+        d->uuid = g_strdup(uuid);
         d->sync = result;
-        d->since = g_get_real_time();
+        d->syncSince = g_get_real_time();
+        vmidLiveInit(&d->live, vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault);
         g_hash_table_insert(vc->domains, g_strdup(uuid), d);
     }
     g_free(d->name);
     d->name = g_strdup(dom->name);
     d->hasElement = dom->xml->vmi != NULL;
     if (vmidSyncName(d->sync) != vmidSyncName(result))
-        d->since = g_get_real_time();
+        d->syncSince = g_get_real_time();
     d->sync = result;
+    if (d->hasElement && result != VMI_SYNC_INVALID) {
+        g_autoptr(vmiDef) def = vmiDomainGetDef(dom, NULL);
+
+        if (def)
+            d->live.unhookTimeout = vmiDefUnhookTimeout(def);
+    }
+    /* first seen running (start-up, reconnection, a new element) */
+    if (dom->running && d->hasElement && !d->log)
+        vmidDomainRunning(d);
+    else if ((!dom->running || !d->hasElement) && d->log)
+        vmidDomainStopped(d);
     g_clear_pointer(&d->error, g_free);
     if (err) {
         d->error = g_strdup(err->message);
@@ -143,11 +198,39 @@ vmidConnOnLifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 {
     vmidConn *vc = opaque;
     char uuid[VIR_UUID_STRING_BUFLEN];
+    vmidDomain *d;
 
-    if (event == VIR_DOMAIN_EVENT_DEFINED)
+    if (virDomainGetUUIDString(dom, uuid) < 0)
+        return 0;
+    d = g_hash_table_lookup(vc->domains, uuid);
+    switch ((virDomainEventType)event) {
+    case VIR_DOMAIN_EVENT_DEFINED:
         vmidConnQueue(vc, dom);
-    else if (event == VIR_DOMAIN_EVENT_UNDEFINED && virDomainGetUUIDString(dom, uuid) == 0)
+        break;
+    case VIR_DOMAIN_EVENT_UNDEFINED:
         g_hash_table_remove(vc->domains, uuid);
+        break;
+    case VIR_DOMAIN_EVENT_STARTED:
+        if (d)
+            vmidDomainRunning(d);
+        else
+            vmidConnQueue(vc, dom);
+        break;
+    case VIR_DOMAIN_EVENT_STOPPED:
+        if (d)
+            vmidDomainStopped(d);
+        break;
+    case VIR_DOMAIN_EVENT_RESUMED:
+        if (d)
+            vmidLiveResumed(&d->live, g_get_real_time());
+        break;
+    case VIR_DOMAIN_EVENT_SUSPENDED:
+    case VIR_DOMAIN_EVENT_SHUTDOWN:
+    case VIR_DOMAIN_EVENT_PMSUSPENDED:
+    case VIR_DOMAIN_EVENT_CRASHED:
+    default:
+        break;
+    }
     return 0;
 }
 
@@ -307,6 +390,31 @@ vmidGenString(yajl_gen gen, const char *key, const char *value)
 }
 
 
+/* @us: µs since the epoch, as ISO 8601 with milliseconds; 0: null */
+static void
+vmidGenTime(yajl_gen gen, const char *key, gint64 us)
+{
+    g_autoptr(GDateTime) when = us ? g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC) : NULL;
+    g_autofree char *seconds = when ? g_date_time_format(when, "%Y-%m-%dT%H:%M:%S") : NULL;
+    g_autofree char *text = NULL;
+
+    if (seconds)
+        text = g_strdup_printf("%s.%03dZ", seconds, (int)(us % G_USEC_PER_SEC / 1000));
+    vmidGenString(gen, key, text);
+}
+
+
+static void
+vmidGenInt(yajl_gen gen, const char *key, long long value)
+{
+    yajl_gen_string(gen, (const unsigned char *)key, strlen(key));
+    if (value < 0)
+        yajl_gen_null(gen);
+    else
+        yajl_gen_integer(gen, value);
+}
+
+
 void
 vmidConnDescribeSelf(vmidConn *vc, yajl_gen gen)
 {
@@ -327,8 +435,10 @@ vmidConnDescribe(vmidConn *vc, yajl_gen gen)
     g_hash_table_iter_init(&iter, vc->domains);
     while (g_hash_table_iter_next(&iter, &uuid, &value)) {
         vmidDomain *d = value;
-        g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(d->since / G_USEC_PER_SEC);
-        g_autofree char *since = g_date_time_format_iso8601(when);
+        const vmidLive *live = &d->live;
+        /* a definition that cannot run as it is says so first, unless it runs */
+        gboolean syncFirst = live->state == VMID_LIVE_NOT_RUNNING && d->sync != VMI_SYNC_IN_STEP &&
+                             d->sync != VMI_SYNC_CHANGED;
 
         if (!d->hasElement)
             continue;
@@ -336,9 +446,18 @@ vmidConnDescribe(vmidConn *vc, yajl_gen gen)
         vmidGenString(gen, "name", d->name);
         vmidGenString(gen, "uuid", uuid);
         vmidGenString(gen, "uri", vc->uri);
+        vmidGenString(gen, "state",
+                      syncFirst ? vmidSyncName(d->sync) : vmidLiveStateToString(live->state));
+        vmidGenTime(gen, "since", syncFirst ? d->syncSince : live->since);
         vmidGenString(gen, "sync", vmidSyncName(d->sync));
-        vmidGenString(gen, "since", since);
+        vmidGenTime(gen, "sync_since", d->syncSince);
         vmidGenString(gen, "error", d->error);
+        vmidGenString(gen, "trigger", live->trigger);
+        vmidGenTime(gen, "deadline", live->deadline);
+        vmidGenString(gen, "reason", live->reason);
+        vmidGenTime(gen, "last_handshake", live->lastHandshake);
+        vmidGenInt(gen, "last_unhook_ms", live->lastUnhook < 0 ? -1 : live->lastUnhook / 1000);
+        vmidGenInt(gen, "reconnects", live->reconnects);
         yajl_gen_map_close(gen);
     }
 }

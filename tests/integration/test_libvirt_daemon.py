@@ -9,6 +9,7 @@ socket is root-only and answers status."""
 import os
 import re
 import stat
+import subprocess
 import sys
 import time
 import unittest
@@ -142,6 +143,66 @@ class VmidTest(vp.DaemonTestCase):
         self.assertEqual(self.defines_since(mark), 1, vmid.log())
         self.assertTrue(self.ours(name))
 
+    def state(self, vmid, name, state, **fields):
+        """Waits until the daemon reports @name in @state (and @fields);
+        returns the entry."""
+        def match():
+            e = vmid.domain(name) or {}
+            return e.get("state") == state and all(e.get(k) == v for k, v in fields.items())
+        try:
+            vp.wait_until(match, 30 * vp.SLOW, f"{name} {state} {fields}")
+        except AssertionError:
+            raise AssertionError(f"{vmid.domain(name)}\n{vmid.log()}")
+        return vmid.domain(name)
+
+    def test_live_state_through_a_pause(self):
+        """not-running, hooked, unhooking (with its trigger and deadline)
+        while the tool takes its time, unhooked while paused, hooked again
+        after the resume, not-running after destroy."""
+        name = "live"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1",
+                                 "--unhook-timeout", "30").rc, 0)
+        vmid = vp.Vmid(self, self.d)
+        self.state(vmid, name, "not-running")
+        tool = vp.tool(self, self.sock(name), "--unhook-delay", "3000")
+        self.d.virsh("start", name)
+        tool.wait_for("ready", timeout=30 * vp.SLOW, conn=1, unhook_event=True)
+        hooked = self.state(vmid, name, "hooked", reconnects=0)
+        self.assertIsNotNone(hooked["last_handshake"])
+        self.assertIsNone(hooked["last_unhook_ms"])
+        suspend = self.d.popen_in_namespace([vl.VIRSH, "-c", self.d.uri, "suspend", name],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            tool.wait_for("unhook", timeout=30 * vp.SLOW, conn=1)
+            unhooking = self.state(vmid, name, "unhooking", trigger="stop")
+            since = iso_seconds(unhooking["since"])
+            self.assertAlmostEqual(iso_seconds(unhooking["deadline"]) - since, 30, delta=0.01)
+        finally:
+            self.assertEqual(suspend.wait(60 * vp.SLOW), 0)
+        unhooked = self.state(vmid, name, "unhooked", trigger="stop")
+        self.assertGreaterEqual(unhooked["last_unhook_ms"], 3000)
+        self.d.virsh("resume", name)
+        self.state(vmid, name, "hooked", reconnects=1)
+        self.d.virsh("destroy", name)
+        self.state(vmid, name, "not-running")
+
+    def test_live_state_wrong_key(self):
+        name = "wrongkey"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1").rc, 0)
+        key = os.path.join(self.tmp.name, f"{name}.key")
+        with open(key, "wb") as f:
+            f.write(b"the right key")
+        self.assertEqual(self.vv("key-import", name, "--file", key).rc, 0)
+        with open(key, "wb") as f:
+            f.write(b"a wrong key")
+        vmid = vp.Vmid(self, self.d)
+        vp.tool(self, self.sock(name), key_file=key)
+        self.d.virsh("start", name)
+        entry = self.state(vmid, name, "wrong-key")
+        self.assertEqual(entry["reason"], "VMI: received cookie doesn't match")
+
     def test_killed_mid_sync(self):
         """kill -9 while it syncs a stream of edits: the definition is the old
         or the new one, never half of one (a sync is one define); a new
@@ -151,6 +212,9 @@ class VmidTest(vp.DaemonTestCase):
         previous = None
         for round in range(5):
             vmid = vp.Vmid(self, self.d)
+            if round:
+                # its start-up sync repairs what the last kill left, first
+                self.state(vmid, name, "not-running", sync="in-step")
             reconnect = 1 + round % 3
             mark = self.d.log_size()
             self.set_metadata(name, vp.element(self.sock(name), reconnect=reconnect,
@@ -217,6 +281,13 @@ class VmidTest(vp.DaemonTestCase):
         r = vl.run([vp.VIRT_VMID, "--help"])
         self.assertEqual(r.rc, 0)
         self.assertIn("--connect", r.stdout)
+
+
+def iso_seconds(text):
+    """Seconds since the epoch of the daemon's UTC time stamps."""
+    import datetime
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
 
 
 def vmid_pid(d, vmid):

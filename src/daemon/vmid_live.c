@@ -1,0 +1,156 @@
+/*
+ * vmid_live.c: a running domain's introspection state, from QEMU's words
+ *
+ * QEMU's introspection object adds no QMP events: its log lines are what
+ * it says of the tool (docs/kvmi.rst). They are read from the domain's log
+ * rather than asked over QMP, which would queue behind a held `stop` or
+ * fail on libvirt's job lock during a migration.
+ */
+#include <string.h>
+
+#include "daemon/vmid_live.h"
+
+VMI_ENUM_IMPL(vmidLiveState, VMID_LIVE_LAST,
+              "not-running", "waiting-for-tool", "connected", "hooked", "wrong-key",
+              "unhooking", "unhooked");
+
+/* The actions QEMU holds for the tool's unhook, as its intercept names
+ * them, and as the status names what the user did. */
+static const struct {
+    const char *action;
+    const char *trigger;
+} vmidTriggers[] = {
+    { "suspend", "stop" },
+    { "migrate", "migrate" },
+    { "shutdown", "powerdown" },
+};
+
+
+void
+vmidLiveInit(vmidLive *live, guint unhookTimeout)
+{
+    memset(live, 0, sizeof(*live));
+    live->lastUnhook = -1;
+    live->unhookTimeout = unhookTimeout;
+}
+
+
+void
+vmidLiveClear(vmidLive *live)
+{
+    g_clear_pointer(&live->trigger, g_free);
+    g_clear_pointer(&live->reason, g_free);
+}
+
+
+static void
+vmidLiveSet(vmidLive *live, vmidLiveState state, gint64 now)
+{
+    if (live->state != state)
+        live->since = now;
+    live->state = state;
+    if (state != VMID_LIVE_UNHOOKING && state != VMID_LIVE_UNHOOKED)
+        g_clear_pointer(&live->trigger, g_free);
+    if (state != VMID_LIVE_UNHOOKING)
+        live->deadline = 0;
+}
+
+
+static void
+vmidLiveSetReason(vmidLive *live, const char *reason)
+{
+    g_free(live->reason);
+    live->reason = g_strdup(reason);
+}
+
+
+void
+vmidLiveStarted(vmidLive *live, gint64 now)
+{
+    guint timeout = live->unhookTimeout;
+
+    vmidLiveClear(live);
+    vmidLiveInit(live, timeout);
+    vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
+}
+
+
+void
+vmidLiveStopped(vmidLive *live, gint64 now)
+{
+    vmidLiveSet(live, VMID_LIVE_NOT_RUNNING, now);
+}
+
+
+/* `cont` lets QEMU reconnect to the tool. */
+void
+vmidLiveResumed(vmidLive *live, gint64 now)
+{
+    if (live->state == VMID_LIVE_UNHOOKED)
+        vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
+}
+
+
+/* NULL for the actions that wait for nothing (resume, reset). */
+static const char *
+vmidLiveTrigger(const char *action)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(vmidTriggers); i++) {
+        if (g_str_equal(vmidTriggers[i].action, action))
+            return vmidTriggers[i].trigger;
+    }
+    return NULL;
+}
+
+
+gboolean
+vmidLiveLogLine(vmidLive *live, const char *line, gint64 now)
+{
+    const char *msg = strstr(line, "VMI: ");
+    vmidLiveState before = live->state;
+    gint64 sinceBefore = live->since;
+
+    if (!msg || live->state == VMID_LIVE_NOT_RUNNING)
+        return FALSE;
+
+    if (g_str_has_prefix(msg, "VMI: introspection tool connected")) {
+        live->reconnects += live->everConnected;
+        live->everConnected = TRUE;
+        vmidLiveSet(live, VMID_LIVE_CONNECTED, now);
+    } else if (g_str_has_prefix(msg, "VMI: machine hooked")) {
+        live->lastHandshake = now;
+        g_clear_pointer(&live->reason, g_free);
+        vmidLiveSet(live, VMID_LIVE_HOOKED, now);
+    } else if (g_str_has_prefix(msg, "VMI: received cookie doesn't match")) {
+        vmidLiveSetReason(live, msg);
+        vmidLiveSet(live, VMID_LIVE_WRONG_KEY, now);
+    } else if (g_str_has_prefix(msg, "VMI: not enough or invalid handshake data") ||
+               g_str_has_prefix(msg, "VMI: the handshake takes too long") ||
+               g_str_has_prefix(msg, "VMI: the introspection tool is too slow")) {
+        vmidLiveSetReason(live, msg);
+    } else if (g_str_has_prefix(msg, "VMI: intercept command: ")) {
+        const char *trigger = vmidLiveTrigger(msg + strlen("VMI: intercept command: "));
+
+        if (trigger) {
+            vmidLiveSet(live, VMID_LIVE_UNHOOKING, now);
+            g_free(live->trigger);
+            live->trigger = g_strdup(trigger);
+            live->deadline = now + (gint64)live->unhookTimeout * G_USEC_PER_SEC;
+        }
+    } else if (g_str_has_prefix(msg, "VMI: intercept action: continue") ||
+               g_str_has_prefix(msg, "VMI: continue with '")) {
+        /* the action went on: at once (no tool hooked), or after the unhook */
+        if (live->state == VMID_LIVE_UNHOOKING)
+            vmidLiveSet(live, VMID_LIVE_UNHOOKED, now);
+    } else if (g_str_has_prefix(msg, "VMI: introspection tool disconnected")) {
+        if (live->state == VMID_LIVE_UNHOOKING) {
+            live->lastUnhook = now - live->since;
+            vmidLiveSet(live, VMID_LIVE_UNHOOKED, now);
+        } else if (live->state != VMID_LIVE_WRONG_KEY) {
+            vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
+        }
+    } else if (g_str_has_prefix(msg, "VMI: Reset detected")) {
+        vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
+    }
+    return live->state != before || live->since != sinceBefore;
+}
