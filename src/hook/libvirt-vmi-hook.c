@@ -8,7 +8,8 @@
  * operation, with standard error as the reason libvirt reports.
  *
  *   prepare begin     checks (element valid, arguments in step, key secret
- *                     readable, emulator able to enforce <vmi:allow>), then
+ *                     readable, emulator able to enforce <vmi:allow>: probed
+ *                     as QEMU's user, from qemu.conf), then
  *                     writes the per-run key file, root's for now
  *   migrate begin     the same checks on a migration's destination,
  *   restore begin     before the source unhooks or the image is read
@@ -172,6 +173,11 @@ vmiHookRun(const char *argv0, const char *domain, vmiHookAction action)
         return 0;
     }
 
+    /* the DAC label libvirt will give QEMU: the domain's own, else qemu.conf's */
+    if (def && !(label = vmiDomainXMLGetDACLabel(dom)) &&
+        !(label = vmiSettingsQemuDACLabel(VMI_QEMU_CONF, &err)))
+        return vmiHookFail(domain, err);
+    lc.qemuLabel = label;
     if (def && def->keySecret) {
         if (!(settings = vmiSettingsLoad(VMI_SETTINGS_FILE, &err)))
             return vmiHookFail(domain, err);

@@ -243,13 +243,15 @@ vmiDomainPrepareEmbedded(vmiConn *conn, vmiDomain *dom, GError **error)
 
     if (dom->xml->vmi && !(def = vmiDomainGetDef(dom, error)))
         return FALSE;
+    /* QEMU's user: the emulator probe runs as it, the key file becomes its */
+    if (def && !(label = vmiDomainXMLGetDACLabel(dom->xml)) &&
+        !(label = vmiConnGetDACBaseLabel(conn, "kvm", error)))
+        return FALSE;
+    lc.qemuLabel = label;
     if (!vmiLifecyclePrepare(&lc, dom->xml, def, error))
         return FALSE;
     if (!def || !def->keySecret)
         return TRUE;
-    if (!(label = vmiDomainXMLGetDACLabel(dom->xml)) &&
-        !(label = vmiConnGetDACBaseLabel(conn, "kvm", error)))
-        return FALSE;
     return vmiLifecycleHandOver(&lc, dom->xml, def, label, error);
 }
 
