@@ -69,7 +69,7 @@ class EmbeddedTest(vp.TestCase):
         secrets = vl.run(vl.pinned([vl.VIRSH, "-c", f"secret:///embed?root={self.e.root}",
                                     "secret-list"]), env=self.e.env())
         self.assertIn(f"libvirt-vmi/{uuid}", secrets.stdout)
-        h = self.vv("key-hash", "emb")
+        h = self.vv("key-hash", "emb", "--show-cookie")
         self.assertEqual(h.stdout, vp.sha1_hex(key) + "\n")
         tool = vp.tool(self, sock, "--unhook-delay", "500", key_hash=h.stdout.strip())
 

@@ -89,8 +89,8 @@ class StartTest(vp.DaemonTestCase):
         key = vp.printable_key()
         uuid = self.introspected("kvmi", key=key)
         outputs = []
-        r = self.vv("key-hash", "kvmi")
-        outputs.append(r.stdout + r.stderr)
+        r = self.vv("key-hash", "kvmi", "--show-cookie")
+        self.assertEqual(vp.key_leaks(key, r.stdout + r.stderr, cookie=False), [])
         tool = self.tool("kvmi", key_hash=r.stdout.strip())
         mark = self.d.log_size()
 

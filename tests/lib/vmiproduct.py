@@ -285,20 +285,26 @@ def emulators():
 # ---------------------------------------------------------------------------
 # Where a key must never be
 
-def key_forms(key):
+def key_forms(key, cookie=True):
     """The key as bytes in every form it could leak in: raw, base64 (and
-    without padding), hex in both cases."""
+    without padding), hex in both cases; with @cookie, its SHA-1 too (the
+    cookie QEMU accepts: as good as the key), raw and hex in both cases."""
     b64 = base64.b64encode(key)
     forms = {"raw": key, "base64": b64, "base64 unpadded": b64.rstrip(b"="),
              "hex": key.hex().encode(), "HEX": key.hex().upper().encode()}
+    if cookie:
+        sha1 = hashlib.sha1(key)
+        forms.update({"SHA-1 raw": sha1.digest(), "SHA-1 hex": sha1.hexdigest().encode(),
+                      "SHA-1 HEX": sha1.hexdigest().upper().encode()})
     return forms
 
 
-def key_leaks(key, data):
-    """The forms of @key found in @data (bytes or str)."""
+def key_leaks(key, data, cookie=True):
+    """The forms of @key found in @data (bytes or str); @cookie False: where
+    the cookie was asked for (virt-vmi key-hash --show-cookie)."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
-    return [name for name, form in key_forms(key).items() if form in data]
+    return [name for name, form in key_forms(key, cookie).items() if form in data]
 
 
 def printable_key(n=40):
