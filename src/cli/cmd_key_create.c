@@ -17,6 +17,7 @@ vmiCmdKeyCreateRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
+    vmiCliHoldsKey();
     if (!vmiCliOpenDomain(&vmiCmdKeyCreate, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
     if (!(key = vmiKeyNewRandom(&err)) ||

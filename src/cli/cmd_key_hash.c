@@ -28,6 +28,7 @@ vmiCmdKeyHashRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
+    vmiCliHoldsKey();
     if (!vmiCliOpenDomain(&vmiCmdKeyHash, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
     if (!(key = vmiDomainGetKey(conn, dom, &err)))

@@ -15,8 +15,13 @@
  *   restore begin     before the source unhooks or the image is read
  *   start begin       hands the key file over to QEMU's user: the domain
  *                     XML now carries the DAC label QEMU runs with
+ *   started begin     removes the key file: QEMU read it when it created
+ *                     the secret object, at its start, and keeps the key
+ *                     in memory; no other domain's QEMU (same user) can
+ *                     read it from then on
  *   stopped end,
- *   release end       removes the key file
+ *   release end       removes the key file (a start that failed before
+ *                     `started`)
  *
  * libvirt runs every hook for every domain's every operation, so this
  * program does not link libvirt (loading it costs more than all the rest):
@@ -28,6 +33,7 @@
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,6 +63,7 @@ static const struct {
     { "migrate", "begin", VMI_HOOK_CHECK },
     { "restore", "begin", VMI_HOOK_CHECK },
     { "start", "begin", VMI_HOOK_HAND_OVER },
+    { "started", "begin", VMI_HOOK_CLEAN_UP },
     { "stopped", "end", VMI_HOOK_CLEAN_UP },
     { "release", "end", VMI_HOOK_CLEAN_UP },
 };
@@ -213,6 +220,8 @@ main(int argc, char **argv)
 
     signal(SIGALRM, vmiHookTimeout);
     alarm(VMI_HOOK_TIMEOUT_SECONDS);
+    /* it may hold a key: no core dump, no ptrace by QEMU's user */
+    prctl(PR_SET_DUMPABLE, 0);
 
     for (i = 0; i < G_N_ELEMENTS(vmiHookActions); i++) {
         if (g_str_equal(argv[2], vmiHookActions[i].op) &&

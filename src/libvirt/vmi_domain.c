@@ -274,6 +274,12 @@ vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
             vmiKeyFileRemove(conn->keyDir, dom->uuid, NULL);
         return FALSE;
     }
+    /* as a daemon's hook does at `started`: QEMU has read the key file
+     * when it created the secret object, and keeps the key in memory */
+    if (conn->embedRoot && !vmiKeyFileRemove(conn->keyDir, dom->uuid, error)) {
+        g_prefix_error(error, "domain '%s' started, but ", dom->name);
+        return FALSE;
+    }
     dom->running = TRUE;
     return TRUE;
 }

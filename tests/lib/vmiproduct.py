@@ -429,6 +429,45 @@ def key_file_state(path):
             dst.st_uid, dst.st_gid, dst.st_mode & 0o7777, data)
 
 
+# After ours (qemu.d runs in name order): the key file as QEMU finds it
+# (start begin), and once libvirt says QEMU started (started begin)
+_KEY_FILE_RECORDER = r"""#!/bin/sh
+case "$2 $3" in "start begin"|"started begin") ;; *) exit 0 ;; esac
+uuid=$(sed -n 's:.*<uuid>\(.*\)</uuid>.*:\1:p' | head -n 1)
+f=/run/libvirt-vmi/$uuid/key
+if [ -e "$f" ]; then
+    echo "$2 $(stat -c '%u %g %a' "$f") $(stat -c '%u %g %a' "${f%/key}") $(sha1sum < "$f" | cut -c1-40)"
+else
+    echo "$2"
+fi >> RECORDS/$uuid
+"""
+
+
+def record_key_files(d, parent):
+    """Installs in daemon @d a hook that records the key file at start and
+    started, in a directory under @parent, returned."""
+    records = os.path.join(parent, f"keyfiles-{d.name}")
+    os.makedirs(records)
+    d.add_hook("60-vmi-test-keyfile", _KEY_FILE_RECORDER.replace("RECORDS", records))
+    return records
+
+
+def key_file_records(records, uuid):
+    """{"start"/"started": (uid, gid, mode, dir uid, dir gid, dir mode,
+    SHA-1 hex of the content) or None when absent} for the last start of
+    @uuid recorded in @records (see record_key_files())."""
+    with open(os.path.join(records, uuid)) as f:
+        lines = f.read().splitlines()
+    out = {}
+    for ln in lines:
+        op, *state = ln.split()
+        if op == "start":
+            out.clear()
+        out[op] = (tuple(int(v, 8 if i in (2, 5) else 10) for i, v in enumerate(state[:6]))
+                   + (state[6],)) if state else None
+    return out
+
+
 def guest_pids(name):
     """Every process whose command line carries -name guest=NAME: QEMU and
     the emulator's relay (a fork of the same command line)."""
