@@ -141,6 +141,8 @@ exec {shlex.join(vw.wrap([vp.QEMU_KVMI]))} "$@"
 
         pids = vp.guest_pids("emb")
         places = {f"/proc/{p}": vp.proc_text(p) for p in pids}
+        places["the tool's /proc/PID"] = vp.proc_text(tool.proc.pid)
+        places["the tool's output"] = tool.output()
         places["the XML"] = self.e.virsh("dommemstat emb", "dumpxml --security-info emb",
                                          "dumpxml --inactive --security-info emb").stdout
         places["libvirt's status XML"] = self.e.status_xml("emb")

@@ -142,6 +142,9 @@ class StartTest(vp.DaemonTestCase):
         places["the domain log"] = self.d.domain_log("kvmi")
         places["virt-vmi's output"] = "".join(outputs)
         places["the tool's output"] = tool.output()
+        # where a cookie given on the command line would be
+        places["the tool's /proc/PID/cmdline and environ"] = vp.proc_text(tool.proc.pid)
+        self.assertNotEqual(places["the tool's /proc/PID/cmdline and environ"], b"")
 
         # The key file is gone, QEMU keeps the key: a tool started again
         # (QEMU reconnects) is accepted with the same cookie
@@ -151,6 +154,7 @@ class StartTest(vp.DaemonTestCase):
         hooked = tool.wait_for("hooked", timeout=10 * vp.SLOW)
         self.assertEqual((hooked["uuid"], hooked["name"]), (uuid, "kvmi"))
         places["the tool's output, again"] = tool.output()
+        places["the second tool's /proc/PID/cmdline and environ"] = vp.proc_text(tool.proc.pid)
         self.d.virsh("destroy", "kvmi")
         places["libvirtd's log"] = self.d.log_text(mark)
         self.assertIn("50-libvirt-vmi kvmi start begin", places["libvirtd's log"])
