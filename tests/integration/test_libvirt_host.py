@@ -363,6 +363,29 @@ class HostTest(vp.DaemonTestCase):
             self.assertNotIn("LD_PRELOAD", env)
             self.assertEqual(env.get("LC_ALL"), "C")
 
+    def test_probe_follows_the_domains_dac_label(self):
+        """A domain whose static DAC <seclabel> runs QEMU as another user:
+        the probe runs its emulator as that user too, as libvirt will."""
+        rec = os.path.join(self.tmp.name, "probe-records-static")
+        os.makedirs(rec, exist_ok=True)
+        os.chmod(rec, 0o777)
+        emu = self.probe_faking("emu-record-static", f'{{ id -u; id -g; }} > {rec}/probe-$$')
+        nobody = pwd.getpwnam("nobody")
+        label = f"+{nobody.pw_uid}:+{nobody.pw_gid}"
+        self.d.define_domain("pr-static", emulator=emu,
+                             metadata=vp.element("/run/vmi/pr-static.sock"),
+                             extra=f"<seclabel type='static' model='dac' relabel='yes'>"
+                                   f"<label>{label}</label></seclabel>")
+        self.addCleanup(self.d.virsh, "undefine", "pr-static", check=False)
+        self.addCleanup(self.d.virsh, "destroy", "pr-static", check=False)
+        self.assertEqual(self.vv("sync", "pr-static").rc, 0)
+        r = self.d.virsh("start", "pr-static", check=False, timeout=60 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        records = os.listdir(rec)
+        self.assertEqual(len(records), 1, records)
+        with open(os.path.join(rec, records[0])) as f:
+            self.assertEqual(f.read().split(), [str(nobody.pw_uid), str(nobody.pw_gid)])
+
     def test_no_introspection_object(self):
         self.define("noobj", vl.QEMU)
         self.assertRefused("noobj", f"emulator {vl.QEMU} has no introspection object: it is not "
