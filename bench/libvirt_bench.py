@@ -92,7 +92,7 @@ def main():
         d.virsh("define", plain_xml)
         vmi("define", vmi_xml)
         vmi("key-create", "vmi")
-        key_hash = vmi("key-hash", "vmi").stdout.strip()
+        key_hash = vmi("key-hash", "vmi", "--show-cookie").stdout.strip()
         tool = start_tool(sock, key_hash)
 
         conn = libvirt.open(d.uri)

@@ -71,11 +71,12 @@ vmi set "$DOMAIN" --socket "$SOCK"
 
 say "3. A random key, kept in a libvirt secret; the domain names the secret, never the key:"
 vmi key-create "$DOMAIN"
-HASH=$(vmi_quiet key-hash "$DOMAIN")
-echo "The tool answers the handshake with the key's SHA-1 (virt-vmi key-hash): $HASH"
+echo "The tool answers the handshake with the key's SHA-1, the cookie: a secret as good as the key,"
+echo "which virt-vmi key-hash --show-cookie hands to the tool on a pipe, never on a command line."
 
 say "4. The reference introspection tool listens, and will take ${UNHOOK_DELAY_MS} ms to remove its hooks when asked:"
-"$TOOL" --listen "unix:$SOCK" --socket-mode 0666 --key-hash "$HASH" \
+vmi_quiet key-hash "$DOMAIN" --show-cookie 2>/dev/null |
+    "$TOOL" --listen "unix:$SOCK" --socket-mode 0666 --key-hash-file /dev/stdin \
     --unhook-delay "$UNHOOK_DELAY_MS" > "$TOOL_LOG" 2> "$DEMO/vmi-tool.err" &
 TOOL_PID=$!
 wait_tool listening

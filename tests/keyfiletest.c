@@ -4,12 +4,14 @@
  * directory others could tamper with. Runs as root (the tests do).
  */
 #include <glib/gstdio.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/vmi_domain_xml.h"
 #include "core/vmi_keyfile.h"
+#include "core/vmi_settings.h"
 
 #define UUID "c7a5fdbd-edaf-9455-926a-d65c16db1809"
 
@@ -293,6 +295,57 @@ testDACLabels(void)
 }
 
 
+/* The label of qemu.conf's user and group, which the emulator probe runs
+ * as; @text NULL: no qemu.conf. */
+static char *
+qemuConfLabel(Fixture *fx, const char *text, GError **error)
+{
+    g_autofree char *path = g_build_filename(fx->tmp, "qemu.conf", NULL);
+
+    if (text)
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    else
+        g_unlink(path);
+    return vmiSettingsQemuDACLabel(path, error);
+}
+
+
+static void
+testQemuConfLabel(Fixture *fx, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *label = NULL;
+    g_autofree char *expected = NULL;
+    struct passwd *pw;
+
+    label = qemuConfLabel(fx, "# user = \"root\"\nuser = \"nobody\"\n  group=\"daemon\"\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(label, ==, "nobody:daemon");
+    g_clear_pointer(&label, g_free);
+
+    /* the last setting wins, as in libvirt; without a group, the user's own */
+    label = qemuConfLabel(fx, "user = \"root\"\nuser = \"nobody\"\n", &err);
+    g_assert_no_error(err);
+    pw = getpwnam("nobody");
+    g_assert_nonnull(pw);
+    expected = g_strdup_printf("nobody:+%u", (unsigned)pw->pw_gid);
+    g_assert_cmpstr(label, ==, expected);
+    g_clear_pointer(&label, g_free);
+    g_clear_pointer(&expected, g_free);
+
+    /* no file, or no user: libvirt's default user, never root */
+    label = qemuConfLabel(fx, NULL, &err);
+    if ((pw = getpwnam("libvirt-qemu")) || (pw = getpwnam("qemu"))) {
+        g_assert_no_error(err);
+        expected = g_strdup_printf("%s:+%u", pw->pw_name, (unsigned)pw->pw_gid);
+        g_assert_cmpstr(label, ==, expected);
+    } else {
+        g_assert_null(label);
+        g_assert_nonnull(strstr(err->message, "cannot tell which user QEMU runs as"));
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -306,5 +359,6 @@ main(int argc, char **argv)
     g_test_add_func("/keyfile/uuid-canonical", testUUIDCanonical);
     g_test_add("/keyfile/unsafe-dir", Fixture, NULL, setUp, testUnsafeKeyDirRefused, tearDown);
     g_test_add_func("/keyfile/dac-labels", testDACLabels);
+    g_test_add("/keyfile/qemu-conf-label", Fixture, NULL, setUp, testQemuConfLabel, tearDown);
     return g_test_run();
 }

@@ -17,6 +17,7 @@ vmiCmdKeyCreateRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
+    vmiCliHoldsKey();
     if (!vmiCliOpenDomain(&vmiCmdKeyCreate, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
     if (!(key = vmiKeyNewRandom(&err)) ||
@@ -34,6 +35,6 @@ const vmiCliCommand vmiCmdKeyCreate = {
     "Make a random 32-byte key, keep it in a new libvirt secret (usage tls,\n"
     "name libvirt-vmi/DOMAIN-UUID) and name that secret in DOMAIN's\n"
     "<vmi:key>. The tool must answer the handshake with the key's SHA-1\n"
-    "(virt-vmi key-hash prints it). The key is never printed.",
+    "(virt-vmi key-hash --show-cookie prints it). The key is never printed.",
     vmiCmdKeyCreateRun,
 };

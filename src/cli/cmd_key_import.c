@@ -23,6 +23,7 @@ vmiCmdKeyImportRun(const vmiCliGlobal *global, int argc, char **argv)
     GError *err = NULL;
     int rc;
 
+    vmiCliHoldsKey();
     if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
         return rc;
     if (argc != 2)

@@ -15,6 +15,9 @@ vmiCmdLifecycle(const vmiCliCommand *cmd, const vmiCliGlobal *global, int argc, 
     GError *err = NULL;
     int rc;
 
+    /* embedded mode: the start reads the key, writes the key file */
+    if (start)
+        vmiCliHoldsKey();
     if (!vmiCliOpenDomain(cmd, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
     if (!(start ? vmiDomainStart(conn, dom, &err) : vmiDomainDestroy(conn, dom, &err)))

@@ -67,10 +67,11 @@ vmiStatusPrintKey(const vmiStatus *st, const char *keyDir, const char *uuid)
         g_print(ROW "%s: present, mode %04o in a %04o directory, owner %s:%s%s\n",
                 "Key file:", path, st->keyFile.mode, st->keyFile.dirMode,
                 pw ? pw->pw_name : "?", gr ? gr->gr_name : "?",
-                st->running ? "" : " (left by a crash: the next start replaces it)");
+                st->running ? " (QEMU has read it: the hook removes it once the domain started)" :
+                              " (left by a crash: the next start replaces it)");
     } else {
         g_print(ROW "%s: absent%s\n", "Key file:", path,
-                st->running ? " (QEMU read it at start; it should be there while the domain runs)" :
+                st->running ? " (QEMU read it at start and keeps the key in memory)" :
                               " (written at the next start)");
     }
 }

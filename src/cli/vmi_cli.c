@@ -2,6 +2,7 @@
  * vmi_cli.c: option parsing and error reporting shared by the commands
  */
 #include <stdio.h>
+#include <sys/prctl.h>
 
 #include "vmi_cli.h"
 #include "libvirt/vmi_domain.h"
@@ -14,6 +15,17 @@ vmiCliFail(GError *error)
     g_printerr("error: %s\n", error->message);
     g_error_free(error);
     return VMI_EXIT_FAILURE;
+}
+
+
+/*
+ * For a command about to hold a key: no core dump of it, and no ptrace
+ * or /proc/PID/mem by other processes of the same user.
+ */
+void
+vmiCliHoldsKey(void)
+{
+    prctl(PR_SET_DUMPABLE, 0);
 }
 
 

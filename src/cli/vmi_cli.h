@@ -48,6 +48,7 @@ extern const vmiCliCommand vmiCmdStatus;
 extern const vmiCliCommand vmiCmdHostValidate;
 
 int vmiCliFail(GError *error);
+void vmiCliHoldsKey(void);
 int vmiCliUsage(GOptionContext *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 GOptionContext *vmiCliOptionContext(const vmiCliCommand *cmd, const GOptionEntry *entries);
 gboolean vmiCliParseOptions(GOptionContext *ctx, int *argc, char ***argv, int *exitCode);

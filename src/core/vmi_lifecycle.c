@@ -26,7 +26,6 @@ vmiLifecycleCheckEmulator(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDe
                           GError **error)
 {
     g_autofree char *emulator = vmiDomainXMLGetEmulator(dom);
-    g_auto(GStrv) env = NULL;
     vmiProbeResult result;
 
     if (!emulator) {
@@ -35,8 +34,7 @@ vmiLifecycleCheckEmulator(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDe
                     "introspection object");
         return FALSE;
     }
-    env = vmiDomainXMLGetQemuEnv(dom);
-    return vmiProbeEmulator(emulator, (const char *const *)env, lc->cacheDir, &result, error) &&
+    return vmiProbeEmulator(emulator, lc->qemuLabel, lc->cacheDir, &result, error) &&
            vmiProbeCheckDef(emulator, result, def, error);
 }
 

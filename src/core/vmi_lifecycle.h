@@ -18,6 +18,7 @@ typedef struct {
     gpointer opaque;
     const char *keyDir;
     const char *cacheDir;   /* emulator probe results; NULL: no cache */
+    const char *qemuLabel;  /* QEMU's DAC label, user:group: the probe runs as it */
 } vmiLifecycle;
 
 gboolean vmiLifecycleCheck(const vmiLifecycle *lc, vmiDomainXML *dom,

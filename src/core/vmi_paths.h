@@ -21,6 +21,8 @@
 #define VMI_KEY_DIR_DEFAULT "/run/libvirt-vmi"
 #define VMI_SETTINGS_FILE "/etc/libvirt-vmi/libvirt-vmi.conf"
 #define VMI_CACHE_DIR "/var/cache/libvirt-vmi"
+/* libvirt's QEMU driver configuration: the user and group QEMU runs as */
+#define VMI_QEMU_CONF "/etc/libvirt/qemu.conf"
 
 /* where libvirt's system QEMU driver keeps each domain's log, NAME.log */
 #define VMI_QEMU_LOG_DIR "/var/log/libvirt/qemu"

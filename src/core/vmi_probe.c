@@ -7,21 +7,34 @@
  * with no KVMI kernel needed, tells which: an id of 4294967295 followed
  * by a valid one is refused ("VMI: add command: invalid id -1") only when
  * every key is applied.
+ *
+ * The emulator is the domain's: whoever may define a domain chooses it.
+ * So it runs as libvirt would run it, as QEMU's user and group, never as
+ * root, in a clean environment (none of the domain's <qemu:env>: libvirt
+ * gives that to QEMU, not to a program run on the host's behalf), for a
+ * bounded time; and only outputs a QEMU gives are believed.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/vmi_probe.h"
 #include "core/vmi_fd.h"
+#include "core/vmi_keyfile.h"
 #include "conf/vmi_error.h"
 
 #define VMI_PROBE_TIMEOUT_SECONDS 20
+/* what an error quotes of the emulator's output, per stream */
+#define VMI_PROBE_QUOTE_MAX 240
+#define VMI_PROBE_MAX_GROUPS 64
 
 VMI_ENUM_IMPL(vmiProbeResult, VMI_PROBE_LAST,
               "enforced",
@@ -47,12 +60,72 @@ vmiProbeResultDescribe(vmiProbeResult result)
 }
 
 
+/* Who the emulator runs as: QEMU's user, its group and supplementary groups. */
+typedef struct {
+    gboolean drop;      /* FALSE: as this process (not root: nothing to drop) */
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[VMI_PROBE_MAX_GROUPS];
+    int ngroups;
+} vmiProbeCreds;
+
+
 /*
- * The cache key names the exact binary and environment probed: a new
- * emulator build, or another QEMU_KVMI_* in <qemu:env>, probes afresh.
+ * @dacLabel: libvirt's DAC label ("user:group") of the QEMU the domain
+ * would run; NULL: this process's user. As libvirt does, the user's
+ * supplementary groups come along (looked up here: after fork only
+ * async-signal-safe calls are allowed).
+ */
+static gboolean
+vmiProbeCredsInit(vmiProbeCreds *creds, const char *dacLabel, GError **error)
+{
+    struct passwd *pw;
+
+    memset(creds, 0, sizeof(*creds));
+    if (!dacLabel || geteuid() != 0)
+        return TRUE;
+    if (!vmiParseDACLabel(dacLabel, &creds->uid, &creds->gid, error)) {
+        g_prefix_error(error, "cannot tell which user the emulator probe runs as: ");
+        return FALSE;
+    }
+    creds->drop = TRUE;
+    creds->groups[0] = creds->gid;
+    creds->ngroups = 1;
+    if ((pw = getpwuid(creds->uid))) {
+        int n = VMI_PROBE_MAX_GROUPS;
+
+        if (getgrouplist(pw->pw_name, creds->gid, creds->groups, &n) >= 0)
+            creds->ngroups = n;
+    }
+    return TRUE;
+}
+
+
+/* In the child, before exec: async-signal-safe calls only. */
+static void
+vmiProbeChildSetup(gpointer opaque)
+{
+    static const char msg[] = "libvirt-vmi: the emulator probe cannot switch to QEMU's user\n";
+    const vmiProbeCreds *creds = opaque;
+
+    if (!creds->drop)
+        return;
+    if (setgroups(creds->ngroups, creds->groups) < 0 || setgid(creds->gid) < 0 ||
+        setuid(creds->uid) < 0) {
+        if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+            /* exiting anyway */
+        }
+        _exit(127);
+    }
+}
+
+
+/*
+ * The cache key names the exact binary probed and who ran it: a new
+ * emulator build, or another QEMU user, probes afresh.
  */
 static char *
-vmiProbeCacheFile(const char *cacheDir, const char *emulator, const char *const *env)
+vmiProbeCacheFile(const char *cacheDir, const char *emulator, const vmiProbeCreds *creds)
 {
     g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
     struct stat st;
@@ -66,8 +139,9 @@ vmiProbeCacheFile(const char *cacheDir, const char *emulator, const char *const 
                (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
                (long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
     g_checksum_update(sum, (const guchar *)buf, strlen(buf) + 1);
-    for (; env && *env; env++)
-        g_checksum_update(sum, (const guchar *)*env, strlen(*env) + 1);
+    g_snprintf(buf, sizeof(buf), "%d:%ju:%ju", creds->drop,
+               (uintmax_t)creds->uid, (uintmax_t)creds->gid);
+    g_checksum_update(sum, (const guchar *)buf, strlen(buf) + 1);
     return g_build_filename(cacheDir, g_checksum_get_string(sum), NULL);
 }
 
@@ -136,13 +210,14 @@ vmiProbeInputPipe(const char *input, GError **error)
 
 
 /*
- * Runs the emulator with @argv (argv[0] is the emulator) in a clean
- * environment plus @env, @input on its standard input, for at most
- * VMI_PROBE_TIMEOUT_SECONDS. Returns its standard output and error.
+ * Runs the emulator with @argv (argv[0] is the emulator) as @creds, in a
+ * clean environment, @input on its standard input, for at most
+ * VMI_PROBE_TIMEOUT_SECONDS. Returns its standard output and error, and
+ * its wait status.
  */
 static gboolean
-vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char *input,
-                    char **out, char **err, GError **error)
+vmiProbeRunEmulator(const char *const *argv, const vmiProbeCreds *creds, const char *input,
+                    char **out, char **err, int *status, GError **error)
 {
     g_autoptr(GSubprocessLauncher) launcher =
         g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
@@ -160,11 +235,7 @@ vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char 
     g_subprocess_launcher_set_environ(launcher, NULL);
     g_subprocess_launcher_setenv(launcher, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", TRUE);
     g_subprocess_launcher_setenv(launcher, "LC_ALL", "C", TRUE);
-    for (; env && *env; env++) {
-        g_auto(GStrv) kv = g_strsplit(*env, "=", 2);
-        if (kv[0] && kv[1])
-            g_subprocess_launcher_setenv(launcher, kv[0], kv[1], TRUE);
-    }
+    g_subprocess_launcher_set_child_setup(launcher, vmiProbeChildSetup, (gpointer)creds, NULL);
 
     /* a private context: the default one belongs to libvirt's event thread */
     g_main_context_push_thread_default(ctx);
@@ -200,6 +271,7 @@ vmiProbeRunEmulator(const char *const *argv, const char *const *env, const char 
     }
     *out = run.out ? run.out : g_strdup("");
     *err = run.err ? run.err : g_strdup("");
+    *status = g_subprocess_get_status(proc);
     return TRUE;
 }
 
@@ -223,17 +295,20 @@ vmiProbeCheckExecutable(const char *emulator, GError **error)
 
 /* `-object help` lists the object types the emulator can create. */
 gboolean
-vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
+vmiProbeHasObject(const char *emulator, const char *dacLabel, gboolean *has,
                   GError **error)
 {
     const char *argv[] = { emulator, "-object", "help", NULL };
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     g_auto(GStrv) lines = NULL;
+    vmiProbeCreds creds;
+    int status;
     size_t i;
 
     if (!vmiProbeCheckExecutable(emulator, error) ||
-        !vmiProbeRunEmulator(argv, env, "", &out, &err, error))
+        !vmiProbeCredsInit(&creds, dacLabel, error) ||
+        !vmiProbeRunEmulator(argv, &creds, "", &out, &err, &status, error))
         return FALSE;
     *has = FALSE;
     lines = g_strsplit(out, "\n", -1);
@@ -243,23 +318,86 @@ vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
 }
 
 
-static vmiProbeResult
-vmiProbeClassify(const char *err)
+/*
+ * QEMU started with the keys and answered the QMP input: its greeting,
+ * then a "return" for qmp_capabilities and one for quit (events such
+ * as SHUTDOWN may come between).
+ */
+static gboolean
+vmiProbeQMPAnswered(const char *out)
+{
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    guint returns = 0;
+    size_t i;
+
+    if (!lines[0] || !g_str_has_prefix(lines[0], "{\"QMP\":"))
+        return FALSE;
+    for (i = 1; lines[i]; i++)
+        returns += g_str_has_prefix(lines[i], "{\"return\":");
+    return returns >= 2;
+}
+
+
+static gboolean
+vmiProbeClassify(const char *out, const char *err, vmiProbeResult *result)
 {
     if (strstr(err, "VMI: add command: invalid id -1"))
-        return VMI_PROBE_ENFORCED;
-    if (strstr(err, "Insufficient permission to perform this operation"))
-        return VMI_PROBE_READONLY;
-    if (strstr(err, "'introspection'") && (strstr(err, "invalid object type") ||
-                                           strstr(err, "does not accept value")))
-        return VMI_PROBE_NO_OBJECT;
-    /* the keys passed: only the last one was applied */
-    return VMI_PROBE_LAST_ONLY;
+        *result = VMI_PROBE_ENFORCED;
+    else if (strstr(err, "Insufficient permission to perform this operation"))
+        *result = VMI_PROBE_READONLY;
+    else if (strstr(err, "'introspection'") && (strstr(err, "invalid object type") ||
+                                                strstr(err, "does not accept value")))
+        *result = VMI_PROBE_NO_OBJECT;
+    /* the keys passed: only the last one was applied (a KVMI QEMU on a
+     * host without KVMI fails later, at the object's completion) */
+    else if (vmiProbeQMPAnswered(out) || strstr(err, "VMI: missing KVM support"))
+        *result = VMI_PROBE_LAST_ONLY;
+    else
+        return FALSE;
+    return TRUE;
+}
+
+
+/* At most VMI_PROBE_QUOTE_MAX bytes of @text, escaped, for an error. */
+static char *
+vmiProbeQuote(const char *text)
+{
+    g_autofree char *stripped = g_strstrip(g_strdup(text));
+    g_autofree char *cut = NULL;
+    g_autofree char *escaped = NULL;
+    gboolean longer = strlen(stripped) > VMI_PROBE_QUOTE_MAX;
+
+    if (!*stripped)
+        return g_strdup("nothing");
+    cut = g_strndup(stripped, VMI_PROBE_QUOTE_MAX);
+    escaped = g_strescape(cut, NULL);
+    return g_strdup_printf("'%s'%s", escaped, longer ? " (cut)" : "");
+}
+
+
+static void
+vmiProbeUnrecognised(const char *emulator, int status, const char *out, const char *err,
+                     GError **error)
+{
+    g_autofree char *qout = vmiProbeQuote(out);
+    g_autofree char *qerr = vmiProbeQuote(err);
+    g_autofree char *how = NULL;
+
+    if (WIFEXITED(status))
+        how = g_strdup_printf("exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        how = g_strdup_printf("was killed by signal %d", WTERMSIG(status));
+    else
+        how = g_strdup("ended");
+    g_set_error(error, VMI_ERROR, VMI_ERROR_UNSUPPORTED,
+                "emulator %s did not answer the introspection probe as a QEMU does: it %s, "
+                "printing %s on standard output and %s on standard error; introspection "
+                "needs a QEMU with the introspection object", emulator, how, qout, qerr);
 }
 
 
 gboolean
-vmiProbeEmulator(const char *emulator, const char *const *env,
+vmiProbeEmulator(const char *emulator, const char *dacLabel,
                  const char *cacheDir, vmiProbeResult *result, GError **error)
 {
     const char *argv[] = {
@@ -271,23 +409,30 @@ vmiProbeEmulator(const char *emulator, const char *const *env,
     };
     /* if nothing refuses the keys, QEMU starts: tell it to go */
     const char *input = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
-    g_autofree char *cacheFile = vmiProbeCacheFile(cacheDir, emulator, env);
+    g_autofree char *cacheFile = NULL;
     g_autofree char *cached = NULL;
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
+    vmiProbeCreds creds;
     int found;
+    int status;
 
-    if (!vmiProbeCheckExecutable(emulator, error))
+    if (!vmiProbeCheckExecutable(emulator, error) ||
+        !vmiProbeCredsInit(&creds, dacLabel, error))
         return FALSE;
+    cacheFile = vmiProbeCacheFile(cacheDir, emulator, &creds);
     if (cacheFile && g_file_get_contents(cacheFile, &cached, NULL, NULL) &&
         (found = vmiProbeResultFromString(g_strstrip(cached))) >= 0) {
         *result = found;
         return TRUE;
     }
 
-    if (!vmiProbeRunEmulator(argv, env, input, &out, &err, error))
+    if (!vmiProbeRunEmulator(argv, &creds, input, &out, &err, &status, error))
         return FALSE;
-    *result = vmiProbeClassify(err);
+    if (!vmiProbeClassify(out, err, result)) {
+        vmiProbeUnrecognised(emulator, status, out, err, error);
+        return FALSE;
+    }
 
     if (cacheFile &&
         g_mkdir_with_parents(cacheDir, 0700) == 0)

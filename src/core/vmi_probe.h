@@ -19,10 +19,11 @@ typedef enum {
 VMI_ENUM_DECL(vmiProbeResult);
 const char *vmiProbeResultDescribe(vmiProbeResult result);
 
-gboolean vmiProbeEmulator(const char *emulator, const char *const *env,
+/* @dacLabel: QEMU's "user:group" (libvirt's DAC label), the emulator runs as */
+gboolean vmiProbeEmulator(const char *emulator, const char *dacLabel,
                           const char *cacheDir, vmiProbeResult *result,
                           GError **error);
-gboolean vmiProbeHasObject(const char *emulator, const char *const *env, gboolean *has,
+gboolean vmiProbeHasObject(const char *emulator, const char *dacLabel, gboolean *has,
                            GError **error);
 gboolean vmiProbeCheckDef(const char *emulator, vmiProbeResult result,
                           const vmiDef *def, GError **error);

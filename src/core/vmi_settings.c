@@ -7,6 +7,8 @@
  *
  * A missing file means the defaults.
  */
+#include <pwd.h>
+
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
 
@@ -41,4 +43,68 @@ vmiSettingsLoad(const char *path, GError **error)
     if (!settings->hookURI)
         settings->hookURI = g_strdup(VMI_DEFAULT_URI);
     return g_steal_pointer(&settings);
+}
+
+
+/* The value of `NAME = "VALUE"` in a libvirt configuration file, or NULL. */
+static char *
+vmiQemuConfGet(const char *text, const char *name)
+{
+    g_autofree char *pattern = g_strdup_printf("^[ \\t]*%s[ \\t]*=[ \\t]*\"([^\"]*)\"", name);
+    g_autoptr(GRegex) re = g_regex_new(pattern, G_REGEX_MULTILINE, 0, NULL);
+    g_autoptr(GMatchInfo) match = NULL;
+    char *value = NULL;
+
+    /* the last setting wins, as in libvirt */
+    g_regex_match(re, text, 0, &match);
+    while (g_match_info_matches(match)) {
+        g_free(value);
+        value = g_match_info_fetch(match, 1);
+        g_match_info_next(match, NULL);
+    }
+    return value;
+}
+
+
+/*
+ * The DAC label ("user:group") the QEMU driver runs QEMU as: qemu.conf's
+ * user and group, else libvirt's defaults (libvirt-qemu on Debian,
+ * qemu elsewhere; the user's own group).
+ */
+char *
+vmiSettingsQemuDACLabel(const char *qemuConf, GError **error)
+{
+    static const char *const defaultUsers[] = { "libvirt-qemu", "qemu" };
+    g_autofree char *text = NULL;
+    g_autofree char *user = NULL;
+    g_autofree char *group = NULL;
+    g_autoptr(GError) err = NULL;
+    size_t i;
+
+    if (!g_file_get_contents(qemuConf, &text, NULL, &err) &&
+        !g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "cannot read %s (QEMU's user and group): %s", qemuConf, err->message);
+        return NULL;
+    }
+    if (text) {
+        user = vmiQemuConfGet(text, "user");
+        group = vmiQemuConfGet(text, "group");
+    }
+    for (i = 0; !user && i < G_N_ELEMENTS(defaultUsers); i++) {
+        if (getpwnam(defaultUsers[i]))
+            user = g_strdup(defaultUsers[i]);
+    }
+    if (!user) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
+                    "%s sets no user and neither libvirt-qemu nor qemu exists: cannot tell "
+                    "which user QEMU runs as", qemuConf);
+        return NULL;
+    }
+    if (!group) {
+        struct passwd *pw = getpwnam(user);
+
+        group = pw ? g_strdup_printf("+%u", (unsigned)pw->pw_gid) : g_strdup(user);
+    }
+    return g_strdup_printf("%s:%s", user, group);
 }

@@ -15,3 +15,5 @@ void vmiSettingsFree(vmiSettings *settings);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiSettings, vmiSettingsFree)
 
 vmiSettings *vmiSettingsLoad(const char *path, GError **error);
+
+char *vmiSettingsQemuDACLabel(const char *qemuConf, GError **error);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,8 @@ main(int argc, char **argv)
         return 2;
     }
     alarm(VMI_HOOK_KEY_TIMEOUT_SECONDS);
+    /* it holds the key: no core dump, no ptrace */
+    prctl(PR_SET_DUMPABLE, 0);
 
     if (!(conn = vmiConnOpen(argv[1], &err)) ||
         !(key = vmiSecretGetKey(conn->secrets, argv[2], &err)))

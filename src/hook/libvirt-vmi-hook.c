@@ -8,14 +8,20 @@
  * operation, with standard error as the reason libvirt reports.
  *
  *   prepare begin     checks (element valid, arguments in step, key secret
- *                     readable, emulator able to enforce <vmi:allow>), then
+ *                     readable, emulator able to enforce <vmi:allow>: probed
+ *                     as QEMU's user, from qemu.conf), then
  *                     writes the per-run key file, root's for now
  *   migrate begin     the same checks on a migration's destination,
  *   restore begin     before the source unhooks or the image is read
  *   start begin       hands the key file over to QEMU's user: the domain
  *                     XML now carries the DAC label QEMU runs with
+ *   started begin     removes the key file: QEMU read it when it created
+ *                     the secret object, at its start, and keeps the key
+ *                     in memory; no other domain's QEMU (same user) can
+ *                     read it from then on
  *   stopped end,
- *   release end       removes the key file
+ *   release end       removes the key file (a start that failed before
+ *                     `started`)
  *
  * libvirt runs every hook for every domain's every operation, so this
  * program does not link libvirt (loading it costs more than all the rest):
@@ -27,6 +33,7 @@
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,6 +63,7 @@ static const struct {
     { "migrate", "begin", VMI_HOOK_CHECK },
     { "restore", "begin", VMI_HOOK_CHECK },
     { "start", "begin", VMI_HOOK_HAND_OVER },
+    { "started", "begin", VMI_HOOK_CLEAN_UP },
     { "stopped", "end", VMI_HOOK_CLEAN_UP },
     { "release", "end", VMI_HOOK_CLEAN_UP },
 };
@@ -156,6 +164,11 @@ vmiHookRun(const char *argv0, const char *domain, vmiHookAction action)
         return 0;
     }
 
+    /* the DAC label libvirt will give QEMU: the domain's own, else qemu.conf's */
+    if (def && !(label = vmiDomainXMLGetDACLabel(dom)) &&
+        !(label = vmiSettingsQemuDACLabel(VMI_QEMU_CONF, &err)))
+        return vmiHookFail(domain, err);
+    lc.qemuLabel = label;
     if (def && def->keySecret) {
         if (!(settings = vmiSettingsLoad(VMI_SETTINGS_FILE, &err)))
             return vmiHookFail(domain, err);
@@ -193,6 +206,8 @@ main(int argc, char **argv)
 
     signal(SIGALRM, vmiHookTimeout);
     alarm(VMI_HOOK_TIMEOUT_SECONDS);
+    /* it may hold a key: no core dump, no ptrace by QEMU's user */
+    prctl(PR_SET_DUMPABLE, 0);
 
     for (i = 0; i < G_N_ELEMENTS(vmiHookActions); i++) {
         if (g_str_equal(argv[2], vmiHookActions[i].op) &&

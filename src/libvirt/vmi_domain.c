@@ -243,13 +243,15 @@ vmiDomainPrepareEmbedded(vmiConn *conn, vmiDomain *dom, GError **error)
 
     if (dom->xml->vmi && !(def = vmiDomainGetDef(dom, error)))
         return FALSE;
+    /* QEMU's user: the emulator probe runs as it, the key file becomes its */
+    if (def && !(label = vmiDomainXMLGetDACLabel(dom->xml)) &&
+        !(label = vmiConnGetDACBaseLabel(conn, "kvm", error)))
+        return FALSE;
+    lc.qemuLabel = label;
     if (!vmiLifecyclePrepare(&lc, dom->xml, def, error))
         return FALSE;
     if (!def || !def->keySecret)
         return TRUE;
-    if (!(label = vmiDomainXMLGetDACLabel(dom->xml)) &&
-        !(label = vmiConnGetDACBaseLabel(conn, "kvm", error)))
-        return FALSE;
     return vmiLifecycleHandOver(&lc, dom->xml, def, label, error);
 }
 
@@ -270,6 +272,12 @@ vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
         vmiSetLibvirtError(error, "cannot start domain '%s'", dom->name);
         if (conn->embedRoot)
             vmiKeyFileRemove(conn->keyDir, dom->uuid, NULL);
+        return FALSE;
+    }
+    /* as a daemon's hook does at `started`: QEMU has read the key file
+     * when it created the secret object, and keeps the key in memory */
+    if (conn->embedRoot && !vmiKeyFileRemove(conn->keyDir, dom->uuid, error)) {
+        g_prefix_error(error, "domain '%s' started, but ", dom->name);
         return FALSE;
     }
     dom->running = TRUE;

@@ -123,8 +123,9 @@ vmiCheckRuntimeDir(GPtrArray *checks, const char *keyDir)
 }
 
 
+/* @qemuLabel: QEMU's user:group, the emulator runs as (NULL: as this process) */
 static void
-vmiCheckEmulator(GPtrArray *checks, const char *emulator)
+vmiCheckEmulator(GPtrArray *checks, const char *emulator, const char *qemuLabel)
 {
     g_autofree char *whatObject = g_strdup_printf("emulator %s for the introspection object",
                                                   emulator);
@@ -133,7 +134,7 @@ vmiCheckEmulator(GPtrArray *checks, const char *emulator)
     vmiProbeResult result;
     gboolean has = FALSE;
 
-    if (!vmiProbeHasObject(emulator, NULL, &has, &err)) {
+    if (!vmiProbeHasObject(emulator, qemuLabel, &has, &err)) {
         vmiCheckAdd(checks, whatObject, VMI_CHECK_FAIL, "%s", err->message);
         return;
     }
@@ -144,7 +145,7 @@ vmiCheckEmulator(GPtrArray *checks, const char *emulator)
     }
     vmiCheckAdd(checks, whatObject, VMI_CHECK_PASS, "listed by '-object help'");
 
-    if (!vmiProbeEmulator(emulator, NULL, NULL, &result, &err))
+    if (!vmiProbeEmulator(emulator, qemuLabel, NULL, &result, &err))
         vmiCheckAdd(checks, whatLists, VMI_CHECK_FAIL, "%s", err->message);
     else if (result == VMI_PROBE_ENFORCED)
         vmiCheckAdd(checks, whatLists, VMI_CHECK_PASS, "%s", vmiProbeResultDescribe(result));
@@ -193,6 +194,7 @@ vmiHostValidate(const char *uri, const char *const *emulators, gboolean listDoma
     g_autoptr(vmiConn) conn = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *keyDir = NULL;
+    g_autofree char *qemuLabel = NULL;
     guint i;
 
     vmiCheckKernel(checks);
@@ -210,7 +212,10 @@ vmiHostValidate(const char *uri, const char *const *emulators, gboolean listDoma
         g_ptr_array_add(all, g_strdup(*emulators));
     if (listDomainEmulators && conn)
         vmiCollectDomainEmulators(conn, all);
+    /* as the daemon would run QEMU, else as this host's qemu.conf says */
+    if (all->len && !(conn && (qemuLabel = vmiConnGetDACBaseLabel(conn, "kvm", NULL))))
+        qemuLabel = vmiSettingsQemuDACLabel(VMI_QEMU_CONF, NULL);
     for (i = 0; i < all->len; i++)
-        vmiCheckEmulator(checks, all->pdata[i]);
+        vmiCheckEmulator(checks, all->pdata[i], qemuLabel);
     return checks;
 }

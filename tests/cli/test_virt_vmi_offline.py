@@ -4,11 +4,14 @@ them: exit codes, output, error text, and the schema through xmllint."""
 
 import glob
 import os
+import pwd
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 SRC = os.environ["VMI_SOURCE_DIR"]
@@ -278,6 +281,78 @@ class XmllintTest(unittest.TestCase):
                                        capture_output=True, text=True)
                     self.assertNotEqual(r.returncode, 0, r.stderr)
                     self.assertIn("fails to validate", r.stderr)
+
+
+class KeyHoldersTest(unittest.TestCase):
+    """The programs that hold a key make themselves non-dumpable (no core
+    dump, no ptrace or /proc/PID/mem by the same user): /proc/PID then
+    belongs to root, whoever the process runs as. Each is caught waiting
+    (for its input, or for a daemon that never answers) as user nobody.
+    Not under the test wrapper: the process itself is looked at."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root, to run the programs as another user")
+        tmp = tempfile.mkdtemp(prefix="vmi-dumpable-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        os.chmod(tmp, 0o755)
+        # a libvirt socket that never answers: the client waits in its open
+        self.sock_path = os.path.join(tmp, "sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(self.sock.close)
+        self.sock.bind(self.sock_path)
+        os.chmod(self.sock_path, 0o777)
+        self.sock.listen(8)
+        self.uri = f"qemu+unix:///system?socket={self.sock_path}"
+        # a FIFO without a writer: opening it waits
+        self.fifo = os.path.join(tmp, "fifo")
+        os.mkfifo(self.fifo)
+        os.chmod(self.fifo, 0o666)
+
+    def assertNotDumpable(self, argv, stdout=subprocess.DEVNULL):
+        nobody = pwd.getpwnam("nobody")
+        proc = subprocess.Popen(["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+                                 "--clear-groups", *argv], stdin=subprocess.PIPE, stdout=stdout,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.stdin.close)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        exe = os.path.realpath(argv[0])
+        for _ in range(100):
+            try:
+                if os.path.realpath(f"/proc/{proc.pid}/exe") == exe:
+                    break
+            except OSError:
+                pass
+            self.assertIsNone(proc.poll(), f"{argv} exited")
+            time.sleep(0.05)
+        # past the program's start: the prctl comes before anything that waits
+        time.sleep(0.3)
+        self.assertIsNone(proc.poll(), f"{argv} exited")
+        owner = os.stat(f"/proc/{proc.pid}/environ").st_uid
+        self.assertEqual(owner, 0, f"{argv} is dumpable")
+
+    def test_virt_vmi_key_commands(self):
+        self.assertNotDumpable([VIRT_VMI, "key-import", "dom", "--file", self.fifo])
+        for cmd in ("key-create", "key-hash"):
+            with self.subTest(cmd=cmd):
+                self.assertNotDumpable([VIRT_VMI, "-c", self.uri, cmd, "dom"])
+
+    def test_hook_and_key_helper(self):
+        self.assertNotDumpable([os.path.join(BUILD, "src", "libvirt-vmi-hook"),
+                                "dom", "prepare", "begin", "-"])
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        try:
+            self.assertNotDumpable([os.path.join(BUILD, "src", "libvirt-vmi-hook-key"), self.uri,
+                                    BARE_UUID], stdout=w)
+        finally:
+            os.close(w)
+
+    def test_other_commands_stay_dumpable(self):
+        """The check itself: a command that holds no key is dumpable."""
+        with self.assertRaisesRegex(AssertionError, "is dumpable"):
+            self.assertNotDumpable([VIRT_VMI, "validate", self.fifo])
 
 
 if __name__ == "__main__":

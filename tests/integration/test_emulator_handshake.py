@@ -117,6 +117,29 @@ class KeyTest(vt.VmiTestCase):
         self.assertNotIn("won't be 'authenticated'", emu.log())
         emu.quit()
 
+    def test_key_file_read_at_start(self):
+        """The key file is read when QEMU starts, as QEMU reads a secret
+        object's file, never again: removed after the start, the tool still
+        hooks, and again after a reconnect."""
+        key = self.path('key')
+        with open(key, 'wb') as f:
+            f.write(b'read at start\n')
+        copy = self.path('key-copy')
+        with open(copy, 'wb') as f:
+            f.write(b'read at start\n')
+        emu = self.start_emulator('-object', f'secret,id=k,format=raw,file={key}',
+                                  *self.introspection_args(key='k'))
+        emu.qmp().close()       # QEMU is up, as libvirt's `started` hook sees it
+        os.unlink(key)
+        tool = self.start_tool('vmi.sock', '--key-file', copy)
+        tool.expect('hooked', uuid=vt.GUEST_UUID, name=vt.GUEST_NAME, timeout=5 * vt.SLOW)
+        tool.stop()
+        emu.wait_log('VMI: introspection tool disconnected')
+        tool = self.start_tool('vmi.sock', '--key-file', copy)
+        tool.expect('hooked', uuid=vt.GUEST_UUID, name=vt.GUEST_NAME, timeout=5 * vt.SLOW)
+        self.assertNotIn("doesn't match", emu.log())
+        emu.quit()
+
     def test_base64_data_secret(self):
         rtool = self.raw_tool()
         emu = self.start_emulator('-object', 'secret,id=k,format=base64,data=AAECAwQ=',

@@ -90,6 +90,22 @@ class ObjectAddTest(vt.VmiTestCase):
         self.assertNotIn("won't be 'authenticated'", self.emu.log())
         self.emu.quit(self.mon)
 
+    def test_secret_read_when_created(self):
+        """As QEMU does, the secret's file is read when the secret object
+        is created: an introspection object added after the file is gone
+        (libvirt-vmi removes it once QEMU started) still has the key."""
+        self.vm()
+        key = self.path('key')
+        with open(key, 'wb') as f:
+            f.write(b'read once')
+        tool = self.start_tool('vmi.sock', '--key-file', key)
+        self.assertIn('return', self.mon.cmd('object-add', {
+            'qom-type': 'secret', 'id': 'k', 'props': {'file': key, 'format': 'raw'}}))
+        os.unlink(key)
+        self.assertEqual(self.add(nested=False, chardev='vmic', key='k')['return'], {})
+        tool.expect('hooked', timeout=3 * vt.SLOW)
+        self.emu.quit(self.mon)
+
     def test_errors(self):
         self.vm('-object', 'iothread,id=io0',
                 '-chardev', f'socket,id=plain,path={self.path("p.sock")},server=on,wait=off')

@@ -2,13 +2,15 @@
 """The embedded driver (qemu:///embed?root=DIR, no daemon, no hooks):
 virt-vmi define, key-import and key-hash against the root's own secret
 driver, `virt-vmi start` doing the hook's checks and writing the key file
-under the root, the tool hooking the guest, suspend waiting for the
-unhook, `virt-vmi destroy` removing the key file; and the in-process
+under the root (QEMU's when it starts, as an emulator script records; gone
+once the domain started), the tool hooking the guest, suspend waiting for
+the unhook, `virt-vmi destroy` removing the key file; and the in-process
 checks refusing a start (arguments out of step, an allow-list the
 emulator cannot enforce) before QEMU runs."""
 
 import os
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
                                 "tests", "lib"))
 import vmilibvirt as vl  # noqa: E402
 import vmiproduct as vp  # noqa: E402
+import vmiwrap as vw  # noqa: E402
 
 
 class EmbeddedTest(vp.TestCase):
@@ -29,11 +32,34 @@ class EmbeddedTest(vp.TestCase):
         cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-embedded-")
         os.chmod(cls.tmp.name, 0o755)
         cls.readonly = vp.compat_emulator("fork-readonly")
-        cls.e = vl.EmbeddedRoot(os.path.join(cls.tmp.name, "root"),
-                                emulators=[*vp.emulators(), cls.readonly])
+        root = os.path.join(cls.tmp.name, "root")
+        cls.key_dir = os.path.join(root, "run", "libvirt-vmi")
+        cls.keyrec, cls.keyrecords = cls.key_recording_emulator()
+        cls.e = vl.EmbeddedRoot(root, emulators=[*vp.emulators(), cls.readonly, cls.keyrec])
         cls.tools = os.path.join(cls.tmp.name, "tools")
         os.makedirs(cls.tools, mode=0o755)
-        cls.key_dir = os.path.join(cls.e.root, "run", "libvirt-vmi")
+
+    @classmethod
+    def key_recording_emulator(cls):
+        """qemu-kvmi behind a script that records, as QEMU's user, the key
+        file QEMU is about to read (owner, mode, its directory's, SHA-1)."""
+        records = os.path.join(cls.tmp.name, "keyrecords")
+        os.makedirs(records)
+        os.chmod(records, 0o777)
+        path = os.path.join(cls.tmp.name, "qemu-kvmi-keyrec")
+        with open(path, "w") as f:
+            f.write(rf"""#!/bin/sh
+# the key directory is not listable by QEMU's user: the path from the arguments
+k=$(printf '%s\n' "$@" | sed -n 's/^secret,id=vmi0-key,.*file=\([^,]*\).*/\1/p')
+if [ -n "$k" ]; then
+    d=${{k%/key}}
+    echo "$(stat -c '%u %g %a' "$k") $(stat -c '%u %g %a' "$d") $(sha1sum < "$k" | cut -c1-40)" \
+        > {records}/${{d##*/}}
+fi
+exec {shlex.join(vw.wrap([vp.QEMU_KVMI]))} "$@"
+""")
+        os.chmod(path, 0o755)
+        return path, records
 
     @classmethod
     def tearDownClass(cls):
@@ -58,7 +84,7 @@ class EmbeddedTest(vp.TestCase):
         return sock, self.e.virsh(f"domuuid {name}").stdout.strip()
 
     def test_start_suspend_destroy(self):
-        sock, uuid = self.define("emb", unhook=10)
+        sock, uuid = self.define("emb", emulator=self.keyrec, unhook=10)
         key = vp.printable_key()
         keyfile = os.path.join(self.tmp.name, "emb.key")
         with open(keyfile, "wb") as f:
@@ -69,7 +95,7 @@ class EmbeddedTest(vp.TestCase):
         secrets = vl.run(vl.pinned([vl.VIRSH, "-c", f"secret:///embed?root={self.e.root}",
                                     "secret-list"]), env=self.e.env())
         self.assertIn(f"libvirt-vmi/{uuid}", secrets.stdout)
-        h = self.vv("key-hash", "emb")
+        h = self.vv("key-hash", "emb", "--show-cookie")
         self.assertEqual(h.stdout, vp.sha1_hex(key) + "\n")
         tool = vp.tool(self, sock, "--unhook-delay", "500", key_hash=h.stdout.strip())
 
@@ -83,18 +109,22 @@ class EmbeddedTest(vp.TestCase):
         self.assertEqual((hooked["uuid"], hooked["name"]), (uuid, "emb"))
         tool.wait_for("ready", timeout=10 * vp.SLOW, conn=1)
 
-        state = vp.key_file_state(vp.key_path(self.key_dir, uuid))
+        # QEMU found its key file, its user's; gone once the domain started
+        with open(os.path.join(self.keyrecords, uuid)) as f:
+            state = f.read().split()
         qemu_uid = vl.pwd_uid(vl.QEMU_USER)
-        self.assertIsNotNone(state)
-        self.assertEqual((state[0], state[2], state[3], state[5]), (qemu_uid, 0o600, qemu_uid, 0o700))
-        self.assertEqual(state[6], key)
+        self.assertEqual((int(state[0]), int(state[2], 8), int(state[3]), int(state[5], 8)),
+                         (qemu_uid, 0o600, qemu_uid, 0o700))
+        self.assertEqual(state[6], vp.sha1_hex(key))
+        self.assertIsNone(vp.key_file_state(vp.key_path(self.key_dir, uuid)))
         top = os.stat(self.key_dir)
         self.assertEqual((top.st_uid, top.st_mode & 0o7777), (0, 0o711))
 
         st = self.vv("status", "emb")
         outputs.append(st.stdout + st.stderr)
         self.assertRegex(st.stdout, r"Tool connection:  connected \(")
-        self.assertIn(f"Key file:         {self.key_dir}/{uuid}/key: present, mode 0600", st.stdout)
+        self.assertIn(f"Key file:         {self.key_dir}/{uuid}/key: absent (QEMU read it at start "
+                      "and keeps the key in memory)", st.stdout)
 
         t0 = time.monotonic()
         r = self.vv("suspend", "emb")
@@ -111,6 +141,8 @@ class EmbeddedTest(vp.TestCase):
 
         pids = vp.guest_pids("emb")
         places = {f"/proc/{p}": vp.proc_text(p) for p in pids}
+        places["the tool's /proc/PID"] = vp.proc_text(tool.proc.pid)
+        places["the tool's output"] = tool.output()
         places["the XML"] = self.e.virsh("dommemstat emb", "dumpxml --security-info emb",
                                          "dumpxml --inactive --security-info emb").stdout
         places["libvirt's status XML"] = self.e.status_xml("emb")

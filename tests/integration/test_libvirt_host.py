@@ -5,11 +5,16 @@ the key directory, each emulator: the introspection object and whether it
 enforces allow-lists), exit codes; and the hook refusing to start a domain
 whose <vmi:allow> its emulator cannot enforce (the KVMI emulator's
 fork-readonly and fork-last-key modes, as <emulator> scripts and through
-<qemu:env>), with a message that names the emulator and what it cannot
-do, before QEMU ever runs."""
+an environment set by an <emulator> script), with a message that names the
+emulator and what it cannot do, before QEMU ever runs. The probe runs the
+emulator as QEMU's user, without the domain's <qemu:env>, and believes
+only what a QEMU prints."""
 
+import grp
 import os
+import pwd
 import re
+import shlex
 import sys
 import unittest
 
@@ -50,6 +55,23 @@ class HostTest(vp.DaemonTestCase):
         r = self.vv("host-validate", *args)
         self.assertEqual(r.stderr, "", r)
         return r.rc, parse(r.stdout)
+
+    def script(self, name, body):
+        """An executable /bin/sh script in the test's directory, which QEMU's
+        user can read and run."""
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\n{body}\n")
+        os.chmod(path, 0o755)
+        return path
+
+    def probe_faking(self, name, fake):
+        """An emulator that is qemu-kvmi for libvirt and QEMU, but runs
+        @fake (shell) when the hook's probe runs it (its -object
+        introspection,id=vmiprobe)."""
+        qemu = shlex.join(vw.wrap([vp.QEMU_KVMI]))
+        return self.script(name, f'case "$*" in *id=vmiprobe,*) {fake} ;; esac\n'
+                                 f'exec {qemu} "$@"')
 
     def define(self, name, emulator, qemu_env=None, **element):
         self.d.define_domain(name, emulator=emulator, qemu_env=qemu_env,
@@ -231,11 +253,12 @@ class HostTest(vp.DaemonTestCase):
             "enforce allow-lists: it keeps only the last of repeated command=/event= keys, "
             "so a list would be cut to its last id", todo)
 
-        # The compatibility mode from the domain's <qemu:env>: the hook probes
-        # with it (and caches per environment)
-        self.define("al-env", vp.emulator(), qemu_env={"QEMU_KVMI_COMPAT": "fork-readonly"},
-                    **ALLOW)
-        self.assertRefused("al-env", f"emulator {vp.emulator()} cannot enforce allow-lists: its "
+        # The compatibility mode from the environment an <emulator> script
+        # sets: the probe runs the emulator as QEMU does
+        envemu = self.script("qemu-kvmi-env-readonly",
+                             f'QEMU_KVMI_COMPAT=fork-readonly exec {shlex.join(vw.wrap([vp.QEMU_KVMI]))} "$@"')
+        self.define("al-env", envemu, **ALLOW)
+        self.assertRefused("al-env", f"emulator {envemu} cannot enforce allow-lists: its "
                            "introspection object refuses command=/event=")
         # Only events listed: still a list of two (pause-vcpu and unhook)
         self.define("al-events", self.lastkey, events=["breakpoint"])
@@ -286,6 +309,82 @@ class HostTest(vp.DaemonTestCase):
         """{(kind, name): result} of the tool's VM_CHECK_* lines."""
         return {(c["kind"], c["name"]): c["result"]
                 for c in tool.events("check", conn=conn, via="check")}
+
+    def test_probe_refuses_what_is_not_qemu(self):
+        """Output the probe does not recognise (nothing at all, as from
+        /bin/true; garbage) is an error naming the emulator and what it
+        printed, never "last key only": such an emulator fails prepare."""
+        true = self.probe_faking("emu-true", "exec /bin/true")
+        self.define("pr-true", true)
+        err = self.assertRefused("pr-true", f"emulator {true} did not answer the introspection "
+                                 "probe as a QEMU does: it exited with status 0, printing nothing "
+                                 "on standard output and nothing on standard error")
+        garbage = self.probe_faking("emu-garbage", "printf 'x%.0s' $(seq 2000); "
+                                    "echo 'qemu: wat' >&2; exit 3")
+        self.define("pr-garbage", garbage)
+        err = self.assertRefused("pr-garbage", f"emulator {garbage} did not answer the "
+                                 "introspection probe as a QEMU does: it exited with status 3, "
+                                 "printing 'xxx", "(cut) on standard output and 'qemu: wat' on "
+                                 "standard error")
+        self.assertLess(len(err), 1200, err)
+
+        # host-validate: /bin/true itself, and the fakes
+        rc, checks = self.host_validate("--emulator", "/bin/true", "--emulator", true)
+        self.assertEqual(rc, 1)
+        self.assertEqual(checks[4], ("emulator /bin/true for the introspection object", "FAIL",
+                                     "'-object help' does not list it: not a KVMI QEMU"))
+        self.assertEqual(checks[6][:2], (f"emulator {true} enforces allow-lists", "FAIL"))
+        self.assertIn(f"emulator {true} did not answer the introspection probe", checks[6][2])
+
+    def test_probe_runs_as_qemu_user_without_qemu_env(self):
+        """The hook's probe and host-validate's run the emulator as QEMU's
+        user and group, with none of the domain's <qemu:env>."""
+        rec = os.path.join(self.tmp.name, "probe-records")
+        os.makedirs(rec, exist_ok=True)
+        os.chmod(rec, 0o777)
+        emu = self.probe_faking("emu-record", f'{{ id -u; id -g; env; }} > {rec}/probe-$$')
+        self.define("pr-record", emu, qemu_env={"VMI_TEST_FROM_QEMU_ENV": "marker",
+                                               "LD_PRELOAD": "/nonexistent/preload.so"})
+        r = self.d.virsh("start", "pr-record", check=False, timeout=60 * vp.SLOW)
+        self.addCleanup(self.d.virsh, "destroy", "pr-record", check=False)
+        self.assertEqual(r.rc, 0, r)
+        self.d.virsh("destroy", "pr-record")
+        r = self.vv("host-validate", "--emulator", emu)
+        records = [os.path.join(rec, f) for f in sorted(os.listdir(rec))]
+        self.assertEqual(len(records), 2, records)   # the hook's, host-validate's
+        pw = pwd.getpwnam(vl.QEMU_USER)
+        gid = grp.getgrnam(vl.QEMU_GROUP).gr_gid
+        for path in records:
+            with open(path) as f:
+                lines = f.read().splitlines()
+            self.assertEqual(lines[:2], [str(pw.pw_uid), str(gid)], path)
+            env = dict(ln.split("=", 1) for ln in lines[2:] if "=" in ln)
+            self.assertNotIn("VMI_TEST_FROM_QEMU_ENV", env)
+            self.assertNotIn("LD_PRELOAD", env)
+            self.assertEqual(env.get("LC_ALL"), "C")
+
+    def test_probe_follows_the_domains_dac_label(self):
+        """A domain whose static DAC <seclabel> runs QEMU as another user:
+        the probe runs its emulator as that user too, as libvirt will."""
+        rec = os.path.join(self.tmp.name, "probe-records-static")
+        os.makedirs(rec, exist_ok=True)
+        os.chmod(rec, 0o777)
+        emu = self.probe_faking("emu-record-static", f'{{ id -u; id -g; }} > {rec}/probe-$$')
+        nobody = pwd.getpwnam("nobody")
+        label = f"+{nobody.pw_uid}:+{nobody.pw_gid}"
+        self.d.define_domain("pr-static", emulator=emu,
+                             metadata=vp.element("/run/vmi/pr-static.sock"),
+                             extra=f"<seclabel type='static' model='dac' relabel='yes'>"
+                                   f"<label>{label}</label></seclabel>")
+        self.addCleanup(self.d.virsh, "undefine", "pr-static", check=False)
+        self.addCleanup(self.d.virsh, "destroy", "pr-static", check=False)
+        self.assertEqual(self.vv("sync", "pr-static").rc, 0)
+        r = self.d.virsh("start", "pr-static", check=False, timeout=60 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        records = os.listdir(rec)
+        self.assertEqual(len(records), 1, records)
+        with open(os.path.join(rec, records[0])) as f:
+            self.assertEqual(f.read().split(), [str(nobody.pw_uid), str(nobody.pw_gid)])
 
     def test_no_introspection_object(self):
         self.define("noobj", vl.QEMU)

@@ -50,8 +50,8 @@ class KeyTest(vp.DaemonTestCase):
     def secret_value(self, uuid):
         return base64.b64decode(self.d.virsh("secret-get-value", uuid).stdout.strip())
 
-    def assertNoKey(self, key, where, data):
-        self.assertEqual(vp.key_leaks(key, data), [], f"the key is in {where}")
+    def assertNoKey(self, key, where, data, cookie=True):
+        self.assertEqual(vp.key_leaks(key, data, cookie), [], f"the key is in {where}")
 
     def assertFails(self, r, rc, *needles):
         self.assertEqual(r.rc, rc, f"{r.args}: expected exit {rc}: {r.stdout}{r.stderr}")
@@ -93,12 +93,19 @@ class KeyTest(vp.DaemonTestCase):
         self.assertIn("'imported'", sx.findtext("description"))
         self.assertIn("introspection", sx.findtext("description"))
 
-        h = self.vv("key-hash", "imported")
+        # The cookie is a secret: printed only when asked for, with a warning
+        n = self.vv("key-hash", "imported")
+        self.assertFails(n, 2, "key-hash prints a secret: the cookie of domain 'imported'",
+                         "Give --show-cookie to print it anyway")
+        h = self.vv("key-hash", "imported", "--show-cookie")
         self.assertEqual(h.rc, 0, h)
         self.assertEqual(h.stdout, vp.sha1_hex(key) + "\n")
+        self.assertEqual(h.stderr, "warning: this is domain 'imported''s introspection cookie, a "
+                         "secret: keep it out of command lines, logs and files others can read\n")
+        self.assertNoKey(key, "key-hash's output", h.stdout + h.stderr, cookie=False)
 
         for where, data in [("key-import's output", r.stdout + r.stderr),
-                            ("key-hash's output", h.stdout + h.stderr),
+                            ("key-hash's refusal", n.stdout + n.stderr),
                             ("the inactive XML", vp.dumpxml(self.d, "imported")),
                             ("virt-vmi get", self.vv("get", "imported").stdout),
                             ("virt-vmi status", self.vv("status", "imported").stdout),
@@ -122,7 +129,7 @@ class KeyTest(vp.DaemonTestCase):
                          f"Domain 'created': new 32-byte key in secret {secret}")
         key = self.secret_value(secret)
         self.assertEqual(len(key), 32)
-        h = self.vv("key-hash", "created")
+        h = self.vv("key-hash", "created", "--show-cookie")
         self.assertEqual(h.stdout, vp.sha1_hex(key) + "\n")
         for where, data in [("key-create's output", r.stdout + r.stderr),
                             ("the inactive XML", vp.dumpxml(self.d, "created")),
@@ -178,7 +185,7 @@ class KeyTest(vp.DaemonTestCase):
         r = self.vv("key-import", "bigkey", "--file", self.key_file(key, "64k"))
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(self.secret_value(self.key_secret_of("bigkey")), key)
-        self.assertEqual(self.vv("key-hash", "bigkey").stdout, vp.sha1_hex(key) + "\n")
+        self.assertEqual(self.vv("key-hash", "bigkey", "--show-cookie").stdout, vp.sha1_hex(key) + "\n")
 
     def test_usage_already_taken(self):
         """A leftover secret of the domain (same usage) is named, not replaced."""
@@ -192,7 +199,7 @@ class KeyTest(vp.DaemonTestCase):
         # It can be used as it is
         r = self.vv("set", "leftover", "--key-secret", old)
         self.assertEqual(r.rc, 0, r)
-        self.assertEqual(self.vv("key-hash", "leftover").stdout, vp.sha1_hex(b"old") + "\n")
+        self.assertEqual(self.vv("key-hash", "leftover", "--show-cookie").stdout, vp.sha1_hex(b"old") + "\n")
 
     def test_secret_gone(self):
         """The secret removed behind our back: key-hash, status and the

@@ -31,6 +31,7 @@ class MigrationTest(vp.TestCase):
             raise
         cls.tools = vp.tool_dir(cls.a)
         cls.tmp = tempfile.TemporaryDirectory(prefix="vmi-mig-")
+        cls.records = {d: vp.record_key_files(d, cls.tmp.name) for d in (cls.a, cls.b)}
 
     @classmethod
     def tearDownClass(cls):
@@ -88,11 +89,16 @@ class MigrationTest(vp.TestCase):
         self.assertEqual(len(self.tool.events("connected")), 2)
         self.assertIn("VMI: intercept command: migrate", self.a.domain_log("mig"))
 
-        # The destination ran its checks before QEMU, wrote its own key file;
-        # the source removed its
+        # The destination ran its checks before QEMU, wrote its own key file
+        # for its QEMU, removed once that started (-incoming: libvirt runs
+        # `started` before the migration); the source removed its own
         log = self.b.log_text(mark)
         self.assertIn("50-libvirt-vmi mig migrate begin", log)
-        self.assertEqual(vp.key_file_state(self.key_file(self.b))[6], self.key)
+        self.assertIn("50-libvirt-vmi mig started begin", log)
+        records = vp.key_file_records(self.records[self.b], self.uuid)
+        self.assertEqual(records["start"][6], vp.sha1_hex(self.key))
+        self.assertIsNone(records["started"])
+        self.assertIsNone(vp.key_file_state(self.key_file(self.b)))
         self.assertIsNone(vp.key_file_state(self.key_file(self.a)))
         self.assertEqual(vp.key_leaks(self.key, log), [])
         st = vp.virt_vmi(self.b, "status", "mig")
@@ -116,7 +122,10 @@ class MigrationTest(vp.TestCase):
         self.assertNotIn("VMI: intercept command: migrate", self.a.domain_log("mig"))
         st = vp.virt_vmi(self.a, "status", "mig")
         self.assertRegex(st.stdout, r"Tool connection:  connected \(")
-        self.assertIsNotNone(vp.key_file_state(self.key_file(self.a)))
+        # the source's key file went when its QEMU started, as always
+        self.assertEqual(vp.key_file_records(self.records[self.a], self.uuid)["start"][6],
+                         vp.sha1_hex(self.key))
+        self.assertIsNone(vp.key_file_state(self.key_file(self.a)))
 
 
 def tearDownModule():

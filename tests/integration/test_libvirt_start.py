@@ -3,10 +3,12 @@
 with the hook installed and the reference tool listening: the tool hooks
 the guest with its uuid and name, authenticated by the key; a wrong key is
 refused (and the domain log says why) until a tool with the right key
-connects again; the per-run key file's owner and mode while the domain
-runs, its removal after destroy, a killed QEMU and a failed start, and its
-replacement when a crash left one; the key in no XML, command line,
-environment, log or output; `virt-vmi status` in each state."""
+connects again; the per-run key file's owner and mode when QEMU starts
+(seen by a hook of the test's that runs after ours), its removal as soon as
+libvirt reports the domain started (QEMU keeps the key in memory: a tool
+started again still hooks), after a failed start, and its replacement when
+a crash left one; the key in no XML, command line, environment, log or
+output; `virt-vmi status` in each state."""
 
 import os
 import signal
@@ -25,6 +27,7 @@ USER_ARGS = ["-msg", "timestamp=on"]
 USER_ENV = {"VMI_TEST_USER_ENV": "kept"}
 
 
+
 class StartTest(vp.DaemonTestCase):
     NAME = "start"
 
@@ -33,6 +36,12 @@ class StartTest(vp.DaemonTestCase):
         super().setUpClass()
         cls.qemu_uid = vl.pwd_uid(vl.QEMU_USER)
         cls.qemu_gid = grp.getgrnam(vl.QEMU_GROUP).gr_gid
+        # After ours (qemu.d runs in name order): the key file as QEMU
+        # finds it (start begin) and once libvirt says QEMU started
+        cls.records = vp.record_key_files(cls.d, cls.tmp.name)
+
+    def key_file_records(self, uuid):
+        return vp.key_file_records(self.records, uuid)
 
     def introspected(self, name, key=None, **element):
         """Defines domain @name on the KVMI emulator, its tool socket in
@@ -68,11 +77,17 @@ class StartTest(vp.DaemonTestCase):
         return self.d.host_path(vp.key_path(vp.KEY_DIR, uuid))
 
     def assertKeyFile(self, uuid, key):
-        state = vp.key_file_state(self.key_file(uuid))
-        self.assertIsNotNone(state, "no key file while the domain runs")
+        """The key file was QEMU's when it started, held @key, and went
+        when libvirt reported the domain started."""
+        records = self.key_file_records(uuid)
+        state = records.get("start")
+        self.assertIsNotNone(state, "no key file when QEMU started")
         self.assertEqual(state[:6], (self.qemu_uid, self.qemu_gid, 0o600,
                                      self.qemu_uid, self.qemu_gid, 0o700))
-        self.assertEqual(state[6], key)
+        self.assertEqual(state[6], vp.sha1_hex(key))
+        self.assertIn("started", records)
+        self.assertIsNone(records["started"], "the key file outlives the start")
+        self.assertNoKeyFile(uuid)
         top = os.stat(self.d.host_path(vp.KEY_DIR))
         self.assertEqual(top.st_uid, 0)
         self.assertIn(top.st_mode & 0o7777, (0o711, 0o755))
@@ -89,8 +104,8 @@ class StartTest(vp.DaemonTestCase):
         key = vp.printable_key()
         uuid = self.introspected("kvmi", key=key)
         outputs = []
-        r = self.vv("key-hash", "kvmi")
-        outputs.append(r.stdout + r.stderr)
+        r = self.vv("key-hash", "kvmi", "--show-cookie")
+        self.assertEqual(vp.key_leaks(key, r.stdout + r.stderr, cookie=False), [])
         tool = self.tool("kvmi", key_hash=r.stdout.strip())
         mark = self.d.log_size()
 
@@ -109,8 +124,8 @@ class StartTest(vp.DaemonTestCase):
         outputs.append(st.stdout + st.stderr)
         self.assertIn("State:            running", st.stdout)
         self.assertRegex(st.stdout, r"Tool connection:  connected \(")
-        self.assertIn(f"Key file:         /run/libvirt-vmi/{uuid}/key: present, mode 0600 in a "
-                      f"0700 directory, owner {vl.QEMU_USER}:{vl.QEMU_GROUP}", st.stdout)
+        self.assertIn(f"Key file:         /run/libvirt-vmi/{uuid}/key: absent (QEMU read it at "
+                      "start and keeps the key in memory)", st.stdout)
 
         # The user's own arguments reached QEMU
         pids = vp.guest_pids("kvmi")
@@ -127,9 +142,23 @@ class StartTest(vp.DaemonTestCase):
         places["the domain log"] = self.d.domain_log("kvmi")
         places["virt-vmi's output"] = "".join(outputs)
         places["the tool's output"] = tool.output()
+        # where a cookie given on the command line would be
+        places["the tool's /proc/PID/cmdline and environ"] = vp.proc_text(tool.proc.pid)
+        self.assertNotEqual(places["the tool's /proc/PID/cmdline and environ"], b"")
+
+        # The key file is gone, QEMU keeps the key: a tool started again
+        # (QEMU reconnects) is accepted with the same cookie
+        tool.stop()
+        places["the tool's output"] += tool.output()
+        tool = self.tool("kvmi", key_hash=r.stdout.strip())
+        hooked = tool.wait_for("hooked", timeout=10 * vp.SLOW)
+        self.assertEqual((hooked["uuid"], hooked["name"]), (uuid, "kvmi"))
+        places["the tool's output, again"] = tool.output()
+        places["the second tool's /proc/PID/cmdline and environ"] = vp.proc_text(tool.proc.pid)
         self.d.virsh("destroy", "kvmi")
         places["libvirtd's log"] = self.d.log_text(mark)
         self.assertIn("50-libvirt-vmi kvmi start begin", places["libvirtd's log"])
+        self.assertIn("50-libvirt-vmi kvmi started begin", places["libvirtd's log"])
         for where, data in places.items():
             self.assertEqual(vp.key_leaks(key, data), [], f"the key is in {where}")
 
@@ -157,7 +186,9 @@ class StartTest(vp.DaemonTestCase):
         self.assertIn("a tool listens at the socket: it refused the handshake or QEMU waits to "
                       "reconnect", st)
 
-        # QEMU keeps trying (reconnect=1): a tool with the right key gets in
+        # QEMU keeps trying (reconnect=1): a tool with the right key gets
+        # in, from the key QEMU read at its start (the file is gone)
+        self.assertKeyFile(uuid, key)
         tool.stop()
         right = os.path.join(self.tmp.name, "right.key")
         with open(right, "wb") as f:

@@ -25,6 +25,11 @@ UNHOOK_TIMEOUT = 2
 class SuspendTest(vp.DaemonTestCase):
     NAME = "suspend"
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.records = vp.record_key_files(cls.d, cls.tmp.name)
+
     def running(self, name, *tool_args, key=None, **element):
         """Domain @name on the KVMI emulator, started, with its tool hooked
         (conn 1). Returns (uuid, tool)."""
@@ -121,7 +126,9 @@ class SuspendTest(vp.DaemonTestCase):
         key = vp.printable_key()
         uuid, tool = self.running("saved", "--unhook-delay", "200", key=key)
         keyfile = self.d.host_path(vp.key_path(vp.KEY_DIR, uuid))
-        self.assertIsNotNone(vp.key_file_state(keyfile))
+        self.assertEqual(vp.key_file_records(self.records, uuid)["start"][6], vp.sha1_hex(key))
+        # QEMU read it at its start: gone since `started`
+        self.assertIsNone(vp.key_file_state(keyfile))
         image = os.path.join(self.tmp.name, "saved.img")
         self.timed_virsh("save", "saved", image)
         self.assertEqual(tool.wait_for("closed", timeout=1, conn=1)["reason"], "unhook")
@@ -133,7 +140,12 @@ class SuspendTest(vp.DaemonTestCase):
         log = self.d.log_text(mark)
         self.assertIn("50-libvirt-vmi saved restore begin", log)
         self.assertIn("50-libvirt-vmi saved start begin", log)
-        self.assertEqual(vp.key_file_state(keyfile)[6], key)
+        self.assertIn("50-libvirt-vmi saved started begin", log)
+        # the restored QEMU read a key file of its own, gone once it started
+        records = vp.key_file_records(self.records, uuid)
+        self.assertEqual(records["start"][6], vp.sha1_hex(key))
+        self.assertIsNone(records["started"])
+        self.assertIsNone(vp.key_file_state(keyfile))
         hooked = tool.wait_for("hooked", timeout=10 * vp.SLOW, conn=2)
         self.assertEqual((hooked["uuid"], hooked["name"]), (uuid, "saved"))
         self.assertEqual(self.d.domstate("saved"), "running")

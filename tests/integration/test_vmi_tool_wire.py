@@ -186,23 +186,48 @@ class HandshakeTest(ToolTestCase):
             f.write(b'not so secret\n')
         tool = self.start('--key-file', key)
         expected = kw.cookie_hash(b'not so secret\n')
-        self.assertEqual(tool.lines[0]['key_hash'], expected.hex())
+        # the listening line says where the cookie came from, never the cookie
+        self.assertEqual(tool.lines[0]['cookie_from'], 'key-file')
+        self.assertNotIn('key_hash', tool.lines[0])
         reply, _ = Peer(self, tool.path).handshake()
         self.assertEqual(reply.cookie_hash, expected)
         self.assertNotEqual(reply.cookie_hash, kw.cookie_hash(b'not so secret'))
         self.assertExit(tool, 0, terminate=True)
+        self.assertCookieNowhere(tool, expected)
 
-    def test_key_hash_option(self):
+    def assertCookieNowhere(self, tool, digest):
+        out = tool.output()
+        for form in (digest.hex(), digest.hex().upper()):
+            self.assertNotIn(form, out)
+        self.assertNotIn(digest, out.encode('utf-8', 'surrogateescape'))
+
+    def test_key_hash_file_on_a_pipe(self):
+        """The cookie from a pipe (what virt-vmi key-hash --show-cookie
+        prints, any case), never on the command line."""
         digest = kw.cookie_hash(b'from virt-vmi key-hash')
-        tool = self.start('--key-hash', digest.hex().upper())
-        self.assertEqual(tool.lines[0]['key_hash'], digest.hex())
+        tool = self.start(key_hash=digest.hex().upper())
+        self.assertEqual(tool.lines[0]['cookie_from'], 'key-hash-file')
+        with open(f'/proc/{tool.proc.pid}/cmdline', 'rb') as f:
+            self.assertNotIn(digest.hex().upper().encode(), f.read())
+        reply, _ = Peer(self, tool.path).handshake()
+        self.assertEqual(reply.cookie_hash, digest)
+        self.assertExit(tool, 0, terminate=True)
+        self.assertCookieNowhere(tool, digest)
+
+    def test_key_hash_file_from_sha1sum(self):
+        """A file as sha1sum writes it: the hash, then the name."""
+        digest = kw.cookie_hash(b'a key')
+        path = os.path.join(self.tmpdir, 'cookie')
+        with open(path, 'w') as f:
+            f.write(f'{digest.hex()}  key\n')
+        tool = self.start('--key-hash-file', path)
         reply, _ = Peer(self, tool.path).handshake()
         self.assertEqual(reply.cookie_hash, digest)
         self.assertExit(tool, 0, terminate=True)
 
     def test_no_key_reports_null_hash(self):
         tool = self.start()
-        self.assertIsNone(tool.lines[0]['key_hash'])
+        self.assertIsNone(tool.lines[0]['cookie_from'])
         self.assertExit(tool, 0, terminate=True)
 
     def test_rejected_when_qemu_closes_after_reply(self):
@@ -689,8 +714,6 @@ class OptionsTest(ToolTestCase):
         (['--listen', 'vsock:4294967295'], '--listen', 'vsock:4294967295'),
         (['--socket-mode', '999'], '--socket-mode', '999'),
         (['--socket-group', 'no-such-group-here'], '--socket-group', 'no-such-group-here'),
-        (['--key-hash', 'abc'], '--key-hash', 'abc'),
-        (['--key-hash', 'g' * 40], '--key-hash', 'g' * 40),
         (['--unhook-delay', 'soon'], '--unhook-delay', 'soon'),
         (['--unhook-delay', '-1'], '--unhook-delay', '-1'),
         (['--try-command', 'vcpu-paws'], '--try-command', 'vcpu-paws'),
@@ -723,10 +746,39 @@ class OptionsTest(ToolTestCase):
         self.assertIn('--listen', res.stderr)
 
     def test_key_file_and_key_hash_exclude_each_other(self):
-        res = self.run_tool(['--listen', 'unix:/tmp/x', '--key-file', '/dev/null', '--key-hash', '0' * 40],
-                            'both keys')
+        res = self.run_tool(['--listen', 'unix:/tmp/x', '--key-file', '/dev/null',
+                             '--key-hash-file', '/dev/null'], 'both keys')
         self.assertEqual(res.returncode, 2)
-        self.assertIn('--key-file and --key-hash', res.stderr)
+        self.assertIn('--key-file and --key-hash-file', res.stderr)
+
+    def test_key_hash_on_argv_is_refused(self):
+        """--key-hash HEX is gone: refused, its value never repeated."""
+        cookie = 'c0ffee' + '1' * 34
+        res = self.run_tool(['--listen', 'unix:/tmp/x', '--key-hash', cookie], 'key-hash argv')
+        self.assertEqual(res.returncode, 2)
+        self.assertIn('--key-hash is no more', res.stderr)
+        self.assertIn('--key-hash-file FILE', res.stderr)
+        self.assertNotIn(cookie, res.stderr + res.stdout)
+
+    def test_bad_key_hash_file(self):
+        """What the file holds is a secret: an error names the file only."""
+        sock = 'unix:' + os.path.join(self.tmpdir, 's')
+        for text in ('abc\n', 'g' * 40, 'a' * 41, '', 'deadbeef' * 5 + 'x'):
+            with self.subTest(text=text):
+                path = os.path.join(self.tmpdir, 'cookie')
+                with open(path, 'w') as f:
+                    f.write(text)
+                res = self.run_tool(['--listen', sock, '--key-hash-file', path], 'bad key hash file')
+                self.assertEqual(res.returncode, 1, res.stderr)
+                self.assertIn(f"--key-hash-file: '{path}' does not start with 40 hexadecimal digits",
+                              res.stderr)
+                if text:
+                    self.assertNotIn(text.strip(), res.stderr)
+                self.assertEqual(res.stdout, '')
+        missing = os.path.join(self.tmpdir, 'missing')
+        res = self.run_tool(['--listen', sock, '--key-hash-file', missing], 'unreadable key hash file')
+        self.assertEqual(res.returncode, 1)
+        self.assertIn(missing, res.stderr)
 
     def test_unreadable_key_file_is_a_runtime_failure(self):
         missing = os.path.join(self.tmpdir, 'missing')
@@ -738,7 +790,7 @@ class OptionsTest(ToolTestCase):
     def test_help_and_version(self):
         res = self.run_tool(['--help'], 'help')
         self.assertEqual(res.returncode, 0)
-        for option in ('--listen', '--key-file', '--key-hash', '--unhook-delay', '--no-unhook-event',
+        for option in ('--listen', '--key-file', '--key-hash-file', '--unhook-delay', '--no-unhook-event',
                        '--try-command', '--try-event', '--exit-after', '--socket-mode', '--socket-group'):
             self.assertIn(option, res.stdout)
         res = self.run_tool(['--version'], 'version')

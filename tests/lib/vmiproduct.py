@@ -366,20 +366,26 @@ def emulators():
 # ---------------------------------------------------------------------------
 # Where a key must never be
 
-def key_forms(key):
+def key_forms(key, cookie=True):
     """The key as bytes in every form it could leak in: raw, base64 (and
-    without padding), hex in both cases."""
+    without padding), hex in both cases; with @cookie, its SHA-1 too (the
+    cookie QEMU accepts: as good as the key), raw and hex in both cases."""
     b64 = base64.b64encode(key)
     forms = {"raw": key, "base64": b64, "base64 unpadded": b64.rstrip(b"="),
              "hex": key.hex().encode(), "HEX": key.hex().upper().encode()}
+    if cookie:
+        sha1 = hashlib.sha1(key)
+        forms.update({"SHA-1 raw": sha1.digest(), "SHA-1 hex": sha1.hexdigest().encode(),
+                      "SHA-1 HEX": sha1.hexdigest().upper().encode()})
     return forms
 
 
-def key_leaks(key, data):
-    """The forms of @key found in @data (bytes or str)."""
+def key_leaks(key, data, cookie=True):
+    """The forms of @key found in @data (bytes or str); @cookie False: where
+    the cookie was asked for (virt-vmi key-hash --show-cookie)."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
-    return [name for name, form in key_forms(key).items() if form in data]
+    return [name for name, form in key_forms(key, cookie).items() if form in data]
 
 
 def printable_key(n=40):
@@ -502,6 +508,45 @@ def key_file_state(path):
         return None
     return (st.st_uid, st.st_gid, st.st_mode & 0o7777,
             dst.st_uid, dst.st_gid, dst.st_mode & 0o7777, data)
+
+
+# After ours (qemu.d runs in name order): the key file as QEMU finds it
+# (start begin), and once libvirt says QEMU started (started begin)
+_KEY_FILE_RECORDER = r"""#!/bin/sh
+case "$2 $3" in "start begin"|"started begin") ;; *) exit 0 ;; esac
+uuid=$(sed -n 's:.*<uuid>\(.*\)</uuid>.*:\1:p' | head -n 1)
+f=/run/libvirt-vmi/$uuid/key
+if [ -e "$f" ]; then
+    echo "$2 $(stat -c '%u %g %a' "$f") $(stat -c '%u %g %a' "${f%/key}") $(sha1sum < "$f" | cut -c1-40)"
+else
+    echo "$2"
+fi >> RECORDS/$uuid
+"""
+
+
+def record_key_files(d, parent):
+    """Installs in daemon @d a hook that records the key file at start and
+    started, in a directory under @parent, returned."""
+    records = os.path.join(parent, f"keyfiles-{d.name}")
+    os.makedirs(records)
+    d.add_hook("60-vmi-test-keyfile", _KEY_FILE_RECORDER.replace("RECORDS", records))
+    return records
+
+
+def key_file_records(records, uuid):
+    """{"start"/"started": (uid, gid, mode, dir uid, dir gid, dir mode,
+    SHA-1 hex of the content) or None when absent} for the last start of
+    @uuid recorded in @records (see record_key_files())."""
+    with open(os.path.join(records, uuid)) as f:
+        lines = f.read().splitlines()
+    out = {}
+    for ln in lines:
+        op, *state = ln.split()
+        if op == "start":
+            out.clear()
+        out[op] = (tuple(int(v, 8 if i in (2, 5) else 10) for i, v in enumerate(state[:6]))
+                   + (state[6],)) if state else None
+    return out
 
 
 def guest_pids(name):

@@ -34,7 +34,8 @@ class Tool:
     one, as in a benchmark, the caller calls stop()).
 
     @path: the unix socket it listens on (with @listen; without, @args give
-    the --listen); @key_file / @key_hash: its options of those names.
+    the --listen); @key_file: its option of that name; @key_hash: the
+    cookie in hex, given on a pipe (--key-hash-file /dev/stdin), never argv.
     Under the wrapper, each kind of run goes under it once per test process:
     the options given, plus @kind (what else makes this run take its own
     path: an error class, a scenario) if not None. @wait: return once it
@@ -45,7 +46,7 @@ class Tool:
         self.path = path
         argv = [TOOL] + (['--listen', 'unix:' + path] if listen else [])
         argv += ['--key-file', key_file] if key_file else []
-        argv += ['--key-hash', key_hash] if key_hash else []
+        argv += ['--key-hash-file', '/dev/stdin'] if key_hash else []
         argv += [str(a) for a in args]
         self.argv = vw.wrap_once(('vmi-tool', *vw.option_names(argv[1:]), kind), argv)
         # How much longer this tool takes to show what it does
@@ -53,7 +54,10 @@ class Tool:
         self.stderr = tempfile.TemporaryFile(mode='w+')
         self._stderr_text = None
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self.stderr,
-                                     text=True)
+                                     stdin=subprocess.PIPE if key_hash else None, text=True)
+        if key_hash:
+            self.proc.stdin.write(key_hash + '\n')
+            self.proc.stdin.close()
         self.lines = []         # every line, in order
         self._bad = []          # what was not a JSON object with "event" and "conn"
         self._eof = False

@@ -19,13 +19,22 @@ emuSecretFree(gpointer data)
     g_free(secret->file);
     g_free(secret->format);
     g_free(secret->keyid);
+    g_clear_pointer(&secret->value, g_bytes_unref);
+    g_clear_error(&secret->loadError);
     g_free(secret);
 }
 
 
+static GBytes *emuSecretRead(const emuSecret *secret, GError **error);
+
+
+/* QEMU reads a secret's file when the object is created, never later:
+ * so does the emulator, and the introspection object (created then, or
+ * by a later object-add) and its reconnections use that copy. */
 static void
 emuSecretsAdd(emuSecret *secret)
 {
+    secret->value = emuSecretRead(secret, &secret->loadError);
     if (!secrets)
         secrets = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, emuSecretFree);
     g_hash_table_replace(secrets, secret->id, secret);
@@ -112,6 +121,17 @@ emuIsBase64(const char *str)
 
 GBytes *
 emuSecretLoad(const emuSecret *secret, GError **error)
+{
+    if (secret->loadError) {
+        g_propagate_error(error, g_error_copy(secret->loadError));
+        return NULL;
+    }
+    return g_bytes_ref(secret->value);
+}
+
+
+static GBytes *
+emuSecretRead(const emuSecret *secret, GError **error)
 {
     g_autofree char *raw = NULL;
     gsize len = 0;

@@ -19,6 +19,8 @@ typedef struct {
     char *file;
     char *format;       /* NULL: raw */
     char *keyid;        /* encrypted with another secret: not emulated */
+    GBytes *value;      /* read when the object is created, as QEMU does */
+    GError *loadError;  /* or why it could not be */
 } emuSecret;
 
 void emuSecretsAddOpts(const emuOpts *opts);
@@ -27,5 +29,6 @@ void emuSecretsRemove(const char *id);
 const emuSecret *emuSecretsLookup(const char *id);
 void emuSecretsClear(void);
 
-/* The secret's value, as QEMU loads it. */
+/* The secret's value, as QEMU loaded it when the object was created: the
+ * file may be gone since (libvirt-vmi removes it once QEMU has started). */
 GBytes *emuSecretLoad(const emuSecret *secret, GError **error);

@@ -92,7 +92,9 @@ vmiToolServerListen(vmiToolServer *server, GError **error)
 
         line = vmiToolLineNew("listening", 0);
         vmiToolLineString(line, "address", addr->text);
-        vmiToolLineString(line, "key_hash", cfg->keyHash);
+        /* where the cookie came from; never the cookie, a secret */
+        vmiToolLineString(line, "cookie_from", cfg->keyFile ? "key-file" :
+                                               cfg->keyHashFile ? "key-hash-file" : NULL);
         vmiToolLineEmit(line);
     }
     return TRUE;

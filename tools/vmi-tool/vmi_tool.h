@@ -45,7 +45,7 @@ typedef struct {
     gint socketMode;            /* -1: as the umask leaves it */
     gint64 socketGroup;         /* -1: the tool's own group */
     char *keyFile;
-    char *keyHash;              /* 40 lower-case hex digits, NULL for none */
+    char *keyHashFile;          /* holds the cookie in hex: never on argv */
     guint8 cookie[KVMI_WIRE_COOKIE_LEN];  /* all zero without a key */
     gint64 unhookDelayMs;       /* or VMI_TOOL_DELAY_NEVER */
     gboolean unhookEvent;       /* enable KVMI_EVENT_UNHOOK */

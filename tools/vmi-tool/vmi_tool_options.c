@@ -49,7 +49,8 @@ vmiToolConfigClear(vmiToolConfig *cfg)
     g_array_unref(cfg->tryCommands);
     g_array_unref(cfg->tryEvents);
     g_free(cfg->keyFile);
-    g_free(cfg->keyHash);
+    g_free(cfg->keyHashFile);
+    explicit_bzero(cfg->cookie, sizeof(cfg->cookie));
 }
 
 
@@ -140,24 +141,26 @@ vmiToolOptKeyFile(const char *option, const char *value, gpointer opaque, GError
 
 
 static gboolean
-vmiToolOptKeyHash(const char *option, const char *value, gpointer opaque, GError **error)
+vmiToolOptKeyHashFile(const char *option, const char *value, gpointer opaque, GError **error)
 {
     vmiToolConfig *cfg = opaque;
-    size_t i;
 
-    if (strlen(value) != 2 * KVMI_WIRE_COOKIE_LEN)
-        return vmiToolBadValue(error, option, value, "40 hexadecimal digits (a SHA-1)");
-    for (i = 0; i < KVMI_WIRE_COOKIE_LEN; i++) {
-        int hi = g_ascii_xdigit_value(value[2 * i]);
-        int lo = g_ascii_xdigit_value(value[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return vmiToolBadValue(error, option, value, "40 hexadecimal digits (a SHA-1)");
-        cfg->cookie[i] = hi << 4 | lo;
-    }
-    g_free(cfg->keyHash);
-    cfg->keyHash = g_ascii_strdown(value, -1);
+    g_free(cfg->keyHashFile);
+    cfg->keyHashFile = g_strdup(value);
     return TRUE;
+}
+
+
+/* The cookie on a command line is every local user's (/proc/PID/cmdline):
+ * the old option is refused, its value never repeated. */
+static gboolean
+vmiToolOptKeyHashGone(const char *option, const char *value, gpointer opaque, GError **error)
+{
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "--key-hash is no more: a cookie on the command line can be read by every "
+                "user of the host; give it in a file or on a pipe with --key-hash-file FILE "
+                "(e.g. /dev/stdin)");
+    return FALSE;
 }
 
 
@@ -296,8 +299,11 @@ vmiToolConfigParse(vmiToolConfig *cfg, int *argc, char ***argv, int *exitCode)
           "Group of the unix sockets (e.g. libvirt-qemu)", "GROUP" },
         { "key-file", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vmiToolOptKeyFile,
           "Authenticate with SHA-1 of all bytes of FILE (QEMU's secret)", "FILE" },
-        { "key-hash", 0, 0, G_OPTION_ARG_CALLBACK, vmiToolOptKeyHash,
-          "Authenticate with this SHA-1 of the key (as virt-vmi key-hash prints)", "HEX" },
+        { "key-hash-file", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vmiToolOptKeyHashFile,
+          "Authenticate with the SHA-1 of the key, in hex, read from FILE (may be /dev/stdin)",
+          "FILE" },
+        { "key-hash", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_CALLBACK, vmiToolOptKeyHashGone,
+          NULL, NULL },
         { "unhook-delay", 0, 0, G_OPTION_ARG_CALLBACK, vmiToolOptUnhookDelay,
           "Close the connection this long after UNHOOK (default 0), or never", "MS|never" },
         { "no-unhook-event", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, vmiToolOptNoUnhookEvent,
@@ -344,11 +350,50 @@ vmiToolConfigParse(vmiToolConfig *cfg, int *argc, char ***argv, int *exitCode)
         *exitCode = vmiToolUsage("no --listen address given");
         return FALSE;
     }
-    if (cfg->keyFile && cfg->keyHash) {
-        *exitCode = vmiToolUsage("--key-file and --key-hash exclude each other");
+    if (cfg->keyFile && cfg->keyHashFile) {
+        *exitCode = vmiToolUsage("--key-file and --key-hash-file exclude each other");
         return FALSE;
     }
     return TRUE;
+}
+
+
+/*
+ * The cookie from --key-hash-file: 40 hex digits, optionally followed by
+ * white space and anything (sha1sum's output). What the file holds is a
+ * secret: an error never quotes it.
+ */
+static gboolean
+vmiToolLoadKeyHash(vmiToolConfig *cfg, GError **error)
+{
+    g_autofree char *data = NULL;
+    gboolean ok;
+    gsize size;
+    size_t i;
+
+    if (!g_file_get_contents(cfg->keyHashFile, &data, &size, error)) {
+        g_prefix_error(error, "--key-hash-file: ");
+        return FALSE;
+    }
+    for (i = 0; i < KVMI_WIRE_COOKIE_LEN && 2 * i + 1 < size; i++) {
+        int hi = g_ascii_xdigit_value(data[2 * i]);
+        int lo = g_ascii_xdigit_value(data[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            break;
+        cfg->cookie[i] = hi << 4 | lo;
+    }
+    ok = i == KVMI_WIRE_COOKIE_LEN &&
+         (size == 2 * KVMI_WIRE_COOKIE_LEN || g_ascii_isspace(data[2 * KVMI_WIRE_COOKIE_LEN]));
+    explicit_bzero(data, size);
+    if (ok)
+        return TRUE;
+    explicit_bzero(cfg->cookie, sizeof(cfg->cookie));
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "--key-hash-file: '%s' does not start with 40 hexadecimal digits "
+                "(the SHA-1 of the key, as virt-vmi key-hash --show-cookie prints)",
+                cfg->keyHashFile);
+    return FALSE;
 }
 
 
@@ -361,6 +406,8 @@ vmiToolConfigLoadKey(vmiToolConfig *cfg, GError **error)
     gsize len = KVMI_WIRE_COOKIE_LEN;
     gsize size;
 
+    if (cfg->keyHashFile)
+        return vmiToolLoadKeyHash(cfg, error);
     if (!cfg->keyFile)
         return TRUE;
     if (!g_file_get_contents(cfg->keyFile, &data, &size, error)) {
@@ -370,6 +417,6 @@ vmiToolConfigLoadKey(vmiToolConfig *cfg, GError **error)
     sum = g_checksum_new(G_CHECKSUM_SHA1);
     g_checksum_update(sum, (const guchar *)data, size);
     g_checksum_get_digest(sum, cfg->cookie, &len);
-    cfg->keyHash = g_strdup(g_checksum_get_string(sum));
+    explicit_bzero(data, size);
     return TRUE;
 }
