@@ -352,7 +352,7 @@ class KeyHoldersTest(unittest.TestCase):
     def test_other_commands_stay_dumpable(self):
         """The check itself: a command that holds no key is dumpable."""
         with self.assertRaisesRegex(AssertionError, "is dumpable"):
-            self.assertNotDumpable([VIRT_VMI, "validate", self.fifo])
+            self.assertNotDumpable([VIRT_VMI, "-c", self.uri, "get", "dom"])
 
 
 if __name__ == "__main__":
