@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """virt-vmi's offline commands (validate, domxml-to-native) as a user runs
-them: exit codes, output, error text, and the schema through xmllint."""
+them: exit codes, output, error text, and the schema through xmllint; and
+the hook on hostile domain XML, which needs no libvirtd either."""
 
 import glob
 import os
@@ -23,6 +24,7 @@ DATA = os.path.join(SRC, "tests", "qemuxml2argvdata")
 OUTDATA = os.path.join(SRC, "tests", "vmixml2xmloutdata")
 SCHEMA = os.path.join(SRC, "src", "conf", "schemas", "introspection.rng")
 VIRT_VMI = os.path.join(BUILD, "src", "virt-vmi")
+HOOK = os.path.join(BUILD, "src", "libvirt-vmi-hook")
 BARE_UUID = "00000000-0000-4000-8000-000000000001"
 EXAMPLE = os.path.join(SRC, "examples", "guest-introspected.xml")
 
@@ -191,6 +193,73 @@ class DomxmlToNativeTest(unittest.TestCase):
         r = virt_vmi("domxml-to-native", "--key-dir", "keys", os.path.join(DATA, "unix-key.xml"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("invalid value 'keys' for option '--key-dir'", r.stderr)
+
+
+class HookTest(unittest.TestCase):
+    """The hook as libvirt runs it, in a mount namespace with its own /run:
+    a regression cannot touch the host's."""
+
+    ELEMENT = ("<metadata><vmi:introspection xmlns:vmi='http://libvirt-vmi.org/schemas/"
+               "introspection/1.0'><vmi:source type='unix' path='/run/vmi/h.sock'/>{key}"
+               "</vmi:introspection></metadata>")
+    KEY = "<vmi:key secret='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/>"
+
+    def hook(self, op, xml, after=""):
+        """Runs the hook's @op ("start begin") on @xml; then the shell
+        commands @after, whose output follows the hook's on stdout."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "d.xml")
+            with open(path, "w") as f:
+                f.write(xml)
+            cmd = shlex.join(vw.wrap([HOOK, "h", *op.split(), "-"]))
+            script = (f"mount -t tmpfs none /run && mkdir -m 0711 /run/libvirt-vmi && "
+                      f"mkdir /run/victim && "
+                      f"echo x > /run/victim/key && {{ {cmd} < {shlex.quote(path)}; "
+                      f"echo rc=$?; }} && {after}")
+            return vw.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          timeout=60 * vw.SLOW)
+
+    def domain(self, uuid="4dea22b3-1d52-d8f3-2516-782e98ab3fa0", element="", extra=""):
+        return (f"<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+                f"<name>h</name><uuid>{uuid}</uuid>{element}"
+                f"<seclabel type='dynamic' model='dac'><label>+4242:+4242</label></seclabel>"
+                f"{extra}</domain>")
+
+    def test_uuid_names_no_path(self):
+        # with '../victim' the hook chowned /run/victim and its key
+        xml = self.domain("../victim", self.ELEMENT.format(key=self.KEY))
+        r = self.hook("start begin", xml, after="stat -c '%u %n' /run/victim /run/victim/key")
+        self.assertIn("rc=1", r.stdout, r.stderr)
+        self.assertIn("libvirt-vmi: domain 'h': invalid domain UUID '../victim'", r.stderr)
+        self.assertIn("0 /run/victim\n0 /run/victim/key\n", r.stdout)
+
+    def test_arg_without_value(self):
+        # GLib printed criticals and the hook exited 0
+        xml = self.domain(element=self.ELEMENT.format(key=""),
+                          extra="<qemu:commandline><qemu:arg value='-object'/><qemu:arg/>"
+                                "</qemu:commandline>")
+        r = self.hook("prepare begin", xml, after="true")
+        self.assertIn("rc=1", r.stdout, r.stderr)
+        self.assertIn("has a <qemu:arg> without attribute 'value'", r.stderr)
+        self.assertNotIn("CRITICAL", r.stderr)
+
+    def test_domain_without_element_left_alone(self):
+        # even with an introspection object written by hand
+        xml = self.domain(extra="<qemu:commandline><qemu:arg value='-object'/>"
+                                "<qemu:arg value='introspection,id=mine,chardev=c'/>"
+                                "</qemu:commandline>")
+        for op in ("prepare begin", "start begin"):
+            with self.subTest(op=op):
+                r = self.hook(op, xml, after="true")
+                self.assertIn("rc=0", r.stdout, r.stderr)
+                self.assertEqual(r.stderr, "")
+
+    def test_doctype_refused(self):
+        # a domain without the element, which is otherwise left alone
+        xml = "<!DOCTYPE domain [<!ENTITY a 'aaaa'>]>" + self.domain()
+        r = self.hook("prepare begin", xml, after="true")
+        self.assertIn("rc=1", r.stdout, r.stderr)
+        self.assertIn("a <!DOCTYPE> is not allowed", r.stderr)
 
 
 class UsageTest(unittest.TestCase):
