@@ -39,6 +39,9 @@ typedef struct {
     GMainLoop *loop;
     GPtrArray *conns;           /* vmidConn * */
     GSocketService *service;
+    GPtrArray *watchers;        /* GSocketConnection *, for `watch` */
+    GCancellable *cancel;       /* the watchers' reads, at exit */
+    guint reads;                /* watchers' reads under way */
 } vmidDaemon;
 
 
@@ -77,13 +80,25 @@ vmidAcquirePidFile(const char *path, int *exitCode)
 }
 
 
+/* @gen's document as one line, newline included; frees @gen. */
+static char *
+vmidGenLine(yajl_gen gen)
+{
+    const unsigned char *buf;
+    size_t len;
+    char *out;
+
+    yajl_gen_get_buf(gen, &buf, &len);
+    out = g_strdup_printf("%.*s\n", (int)len, (const char *)buf);
+    yajl_gen_free(gen);
+    return out;
+}
+
+
 static char *
 vmidStatusJSON(vmidDaemon *d)
 {
     yajl_gen gen = yajl_gen_alloc(NULL);
-    const unsigned char *buf;
-    size_t len;
-    char *out;
 
     yajl_gen_map_open(gen);
     yajl_gen_string(gen, (const unsigned char *)"daemon", 6);
@@ -101,10 +116,80 @@ vmidStatusJSON(vmidDaemon *d)
         vmidConnDescribe(g_ptr_array_index(d->conns, i), gen);
     yajl_gen_array_close(gen);
     yajl_gen_map_close(gen);
-    yajl_gen_get_buf(gen, &buf, &len);
-    out = g_strndup((const char *)buf, len);
-    yajl_gen_free(gen);
-    return out;
+    return vmidGenLine(gen);
+}
+
+
+static gboolean
+vmidSend(GSocketConnection *client, const char *line)
+{
+    GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(client));
+
+    return g_output_stream_write_all(out, line, strlen(line), NULL, NULL, NULL);
+}
+
+
+/* A domain changed: one line to each watcher, {"event": "domain", "domain": {...}}. */
+static void
+vmidOnDomainChanged(vmidConn *vc, const char *uuid, gpointer opaque)
+{
+    vmidDaemon *d = opaque;
+    yajl_gen gen;
+    g_autofree char *line = NULL;
+
+    if (!d->watchers->len)
+        return;
+    gen = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(gen);
+    yajl_gen_string(gen, (const unsigned char *)"event", 5);
+    yajl_gen_string(gen, (const unsigned char *)"domain", 6);
+    yajl_gen_string(gen, (const unsigned char *)"domain", 6);
+    if (!vmidConnDescribeDomain(vc, uuid, gen)) {
+        yajl_gen_free(gen);
+        return;
+    }
+    yajl_gen_map_close(gen);
+    line = vmidGenLine(gen);
+    for (guint i = d->watchers->len; i-- > 0;) {
+        if (!vmidSend(g_ptr_array_index(d->watchers, i), line))
+            g_ptr_array_remove_index(d->watchers, i);
+    }
+}
+
+
+typedef struct {
+    vmidDaemon *d;
+    GSocketConnection *client;
+    guint8 buf[64];
+} vmidWatchRead;
+
+
+/* A watcher says nothing more: whatever it sends, or its hang-up, ends the watch. */
+static void
+vmidOnWatcherInput(GObject *source, GAsyncResult *res, gpointer opaque)
+{
+    vmidWatchRead *wr = opaque;
+
+    g_input_stream_read_finish(G_INPUT_STREAM(source), res, NULL);
+    g_ptr_array_remove(wr->d->watchers, wr->client);
+    wr->d->reads--;
+    g_object_unref(wr->client);
+    g_free(wr);
+}
+
+
+static void
+vmidAddWatcher(vmidDaemon *d, GSocketConnection *client)
+{
+    vmidWatchRead *wr = g_new0(vmidWatchRead, 1);
+
+    wr->d = d;
+    wr->client = g_object_ref(client);
+    g_ptr_array_add(d->watchers, g_object_ref(client));
+    d->reads++;
+    g_input_stream_read_async(g_io_stream_get_input_stream(G_IO_STREAM(client)), wr->buf,
+                              sizeof(wr->buf), G_PRIORITY_DEFAULT, d->cancel,
+                              vmidOnWatcherInput, wr);
 }
 
 
@@ -119,7 +204,6 @@ vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source
     g_autoptr(GDataInputStream) in = NULL;
     g_autofree char *line = NULL;
     g_autofree char *reply = NULL;
-    GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(client));
 
     /* the socket is 0600 already; the peer's uid is checked all the same */
     if (!creds || g_credentials_get_unix_user(creds, NULL) != 0) {
@@ -129,12 +213,15 @@ vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source
     g_socket_set_timeout(sock, 5);
     in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(client)));
     line = g_data_input_stream_read_line_utf8(in, NULL, NULL, NULL);
-    if (line && g_str_equal(g_strstrip(line), "status"))
+    if (line && (g_str_equal(g_strstrip(line), "status") || g_str_equal(line, "watch")))
         reply = vmidStatusJSON(d);
     else
-        reply = g_strdup("{\"error\":\"unknown request (expected: status)\"}");
-    g_output_stream_write_all(out, reply, strlen(reply), NULL, NULL, NULL);
-    g_output_stream_write_all(out, "\n", 1, NULL, NULL, NULL);
+        reply = g_strdup("{\"error\":\"unknown request (expected: status or watch)\"}\n");
+    if (vmidSend(client, reply) && line && g_str_equal(line, "watch")) {
+        /* the status, then a line per change until the client hangs up */
+        g_socket_set_timeout(sock, 0);
+        vmidAddWatcher(d, client);
+    }
     return TRUE;
 }
 
@@ -272,19 +359,31 @@ main(int argc, char **argv)
         g_printerr("virt-vmid: cannot listen on %s: %s\n", VMID_SOCKET, err->message);
         return VMID_EXIT_FAILURE;
     }
+    d.watchers = g_ptr_array_new_with_free_func(g_object_unref);
+    d.cancel = g_cancellable_new();
     d.conns = g_ptr_array_new_with_free_func((GDestroyNotify)vmidConnFree);
-    for (guint i = 0; uris[i]; i++)
-        g_ptr_array_add(d.conns, vmidConnNew(uris[i]));
+    for (guint i = 0; uris[i]; i++) {
+        vmidConn *vc = vmidConnNew(uris[i]);
+
+        vmidConnSetChangeFunc(vc, vmidOnDomainChanged, &d);
+        g_ptr_array_add(d.conns, vc);
+    }
     g_unix_signal_add(SIGTERM, vmidOnSignal, &d);
     g_unix_signal_add(SIGINT, vmidOnSignal, &d);
     g_message("running (pid %d)", getpid());
     g_main_loop_run(d.loop);
 
+    /* the watchers' reads end, each freeing what it holds */
+    g_cancellable_cancel(d.cancel);
+    while (d.reads)
+        g_main_context_iteration(NULL, TRUE);
+    g_object_unref(d.cancel);
     g_socket_service_stop(d.service);
     g_socket_listener_close(G_SOCKET_LISTENER(d.service));
     g_object_unref(d.service);
     unlink(VMID_SOCKET);
     g_ptr_array_unref(d.conns);
+    g_ptr_array_unref(d.watchers);
     g_main_loop_unref(d.loop);
     unlink(VMID_PID_FILE);
     close(pidFd);

@@ -23,6 +23,7 @@
 #define VMID_BACKOFF_MAX_SECONDS 30
 
 typedef struct {
+    vmidConn *vc;
     char *uuid;
     char *name;
     gboolean hasElement;
@@ -43,6 +44,8 @@ struct _vmidConn {
     guint syncId;
     GHashTable *pending;    /* UUIDs to sync */
     GHashTable *domains;    /* UUID -> vmidDomain */
+    vmidConnChangeFunc changed;
+    gpointer changedOpaque;
 };
 
 static void vmidConnScheduleReconnect(vmidConn *vc);
@@ -61,12 +64,22 @@ vmidDomainFree(vmidDomain *d)
 
 
 static void
+vmidDomainChanged(vmidDomain *d)
+{
+    if (d->hasElement && d->vc->changed)
+        d->vc->changed(d->vc, d->uuid, d->vc->changedOpaque);
+}
+
+
+static void
 vmidDomainOnLogLine(const char *line, gpointer opaque)
 {
     vmidDomain *d = opaque;
 
-    if (vmidLiveLogLine(&d->live, line, g_get_real_time()))
+    if (vmidLiveLogLine(&d->live, line, g_get_real_time())) {
         g_debug("domain '%s': %s", d->name, vmidLiveStateToString(d->live.state));
+        vmidDomainChanged(d);
+    }
 }
 
 
@@ -82,6 +95,7 @@ vmidDomainRunning(vmidDomain *d)
     vmidLogTailFree(d->log);
     log = g_strdup_printf("%s/%s.log", VMI_QEMU_LOG_DIR, d->name);
     d->log = vmidLogTailNew(log, vmidDomainOnLogLine, d);
+    vmidDomainChanged(d);
 }
 
 
@@ -90,6 +104,7 @@ vmidDomainStopped(vmidDomain *d)
 {
     g_clear_pointer(&d->log, vmidLogTailFree);
     vmidLiveStopped(&d->live, g_get_real_time());
+    vmidDomainChanged(d);
 }
 
 
@@ -126,6 +141,7 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     }
     if (!(d = g_hash_table_lookup(vc->domains, uuid))) {
         d = g_new0(vmidDomain, 1);
+        d->vc = vc;
         d->uuid = g_strdup(uuid);
         d->sync = result;
         d->syncSince = g_get_real_time();
@@ -156,6 +172,7 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     }
     for (i = 0; i < changes->len; i++)
         g_message("domain '%s' (%s): %s", dom->name, uuid, (char *)changes->pdata[i]);
+    vmidDomainChanged(d);
 }
 
 
@@ -203,6 +220,7 @@ vmidConnOnLifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
     if (virDomainGetUUIDString(dom, uuid) < 0)
         return 0;
     d = g_hash_table_lookup(vc->domains, uuid);
+    g_debug("%s: domain %s: lifecycle event %d (detail %d)", vc->uri, uuid, event, detail);
     switch ((virDomainEventType)event) {
     case VIR_DOMAIN_EVENT_DEFINED:
         vmidConnQueue(vc, dom);
@@ -221,8 +239,9 @@ vmidConnOnLifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
             vmidDomainStopped(d);
         break;
     case VIR_DOMAIN_EVENT_RESUMED:
-        if (d)
-            vmidLiveResumed(&d->live, g_get_real_time());
+        /* (libvirt reports a start's `cont` before the start itself) */
+        if (d && vmidLiveResumed(&d->live, g_get_real_time()))
+            vmidDomainChanged(d);
         break;
     case VIR_DOMAIN_EVENT_SUSPENDED:
     case VIR_DOMAIN_EVENT_SHUTDOWN:
@@ -426,38 +445,63 @@ vmidConnDescribeSelf(vmidConn *vc, yajl_gen gen)
 }
 
 
+static void
+vmidDomainDescribe(vmidDomain *d, yajl_gen gen)
+{
+    const vmidLive *live = &d->live;
+    /* a definition that cannot run as it is says so first, unless it runs */
+    gboolean syncFirst = live->state == VMID_LIVE_NOT_RUNNING && d->sync != VMI_SYNC_IN_STEP &&
+                         d->sync != VMI_SYNC_CHANGED;
+
+    yajl_gen_map_open(gen);
+    vmidGenString(gen, "name", d->name);
+    vmidGenString(gen, "uuid", d->uuid);
+    vmidGenString(gen, "uri", d->vc->uri);
+    vmidGenString(gen, "state",
+                  syncFirst ? vmidSyncName(d->sync) : vmidLiveStateToString(live->state));
+    vmidGenTime(gen, "since", syncFirst ? d->syncSince : live->since);
+    vmidGenString(gen, "sync", vmidSyncName(d->sync));
+    vmidGenTime(gen, "sync_since", d->syncSince);
+    vmidGenString(gen, "error", d->error);
+    vmidGenString(gen, "trigger", live->trigger);
+    vmidGenTime(gen, "deadline", live->deadline);
+    vmidGenString(gen, "reason", live->reason);
+    vmidGenTime(gen, "last_handshake", live->lastHandshake);
+    vmidGenInt(gen, "last_unhook_ms", live->lastUnhook < 0 ? -1 : live->lastUnhook / 1000);
+    vmidGenInt(gen, "reconnects", live->reconnects);
+    yajl_gen_map_close(gen);
+}
+
+
 void
 vmidConnDescribe(vmidConn *vc, yajl_gen gen)
 {
     GHashTableIter iter;
-    gpointer uuid, value;
+    gpointer value;
 
     g_hash_table_iter_init(&iter, vc->domains);
-    while (g_hash_table_iter_next(&iter, &uuid, &value)) {
-        vmidDomain *d = value;
-        const vmidLive *live = &d->live;
-        /* a definition that cannot run as it is says so first, unless it runs */
-        gboolean syncFirst = live->state == VMID_LIVE_NOT_RUNNING && d->sync != VMI_SYNC_IN_STEP &&
-                             d->sync != VMI_SYNC_CHANGED;
-
-        if (!d->hasElement)
-            continue;
-        yajl_gen_map_open(gen);
-        vmidGenString(gen, "name", d->name);
-        vmidGenString(gen, "uuid", uuid);
-        vmidGenString(gen, "uri", vc->uri);
-        vmidGenString(gen, "state",
-                      syncFirst ? vmidSyncName(d->sync) : vmidLiveStateToString(live->state));
-        vmidGenTime(gen, "since", syncFirst ? d->syncSince : live->since);
-        vmidGenString(gen, "sync", vmidSyncName(d->sync));
-        vmidGenTime(gen, "sync_since", d->syncSince);
-        vmidGenString(gen, "error", d->error);
-        vmidGenString(gen, "trigger", live->trigger);
-        vmidGenTime(gen, "deadline", live->deadline);
-        vmidGenString(gen, "reason", live->reason);
-        vmidGenTime(gen, "last_handshake", live->lastHandshake);
-        vmidGenInt(gen, "last_unhook_ms", live->lastUnhook < 0 ? -1 : live->lastUnhook / 1000);
-        vmidGenInt(gen, "reconnects", live->reconnects);
-        yajl_gen_map_close(gen);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        if (((vmidDomain *)value)->hasElement)
+            vmidDomainDescribe(value, gen);
     }
+}
+
+
+gboolean
+vmidConnDescribeDomain(vmidConn *vc, const char *uuid, yajl_gen gen)
+{
+    vmidDomain *d = g_hash_table_lookup(vc->domains, uuid);
+
+    if (!d || !d->hasElement)
+        return FALSE;
+    vmidDomainDescribe(d, gen);
+    return TRUE;
+}
+
+
+void
+vmidConnSetChangeFunc(vmidConn *vc, vmidConnChangeFunc func, gpointer opaque)
+{
+    vc->changed = func;
+    vc->changedOpaque = opaque;
 }

@@ -9,6 +9,9 @@
 
 typedef struct _vmidConn vmidConn;
 
+/* Called whenever what vmidConnDescribeDomain says of @uuid may have changed. */
+typedef void (*vmidConnChangeFunc)(vmidConn *vc, const char *uuid, gpointer opaque);
+
 /* Connects now, and again with backoff whenever libvirt goes away. */
 vmidConn *vmidConnNew(const char *uri);
 void vmidConnFree(vmidConn *vc);
@@ -20,3 +23,8 @@ void vmidConnDescribeSelf(vmidConn *vc, yajl_gen gen);
 /* Each domain carrying the element, as a JSON object into the open array
  * of @gen (the fields are documented in docs/virt-vmid.rst). */
 void vmidConnDescribe(vmidConn *vc, yajl_gen gen);
+
+/* Domain @uuid, as one JSON object into @gen; FALSE if it has no element. */
+gboolean vmidConnDescribeDomain(vmidConn *vc, const char *uuid, yajl_gen gen);
+
+void vmidConnSetChangeFunc(vmidConn *vc, vmidConnChangeFunc func, gpointer opaque);

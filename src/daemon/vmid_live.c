@@ -83,11 +83,13 @@ vmidLiveStopped(vmidLive *live, gint64 now)
 
 
 /* `cont` lets QEMU reconnect to the tool. */
-void
+gboolean
 vmidLiveResumed(vmidLive *live, gint64 now)
 {
-    if (live->state == VMID_LIVE_UNHOOKED)
-        vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
+    if (live->state != VMID_LIVE_UNHOOKED)
+        return FALSE;
+    vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
+    return TRUE;
 }
 
 

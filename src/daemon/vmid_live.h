@@ -43,7 +43,8 @@ void vmidLiveClear(vmidLive *live);
 
 void vmidLiveStarted(vmidLive *live, gint64 now);
 void vmidLiveStopped(vmidLive *live, gint64 now);
-void vmidLiveResumed(vmidLive *live, gint64 now);
+/* Returns whether the state changed. */
+gboolean vmidLiveResumed(vmidLive *live, gint64 now);
 
 /* A line of the domain's log; lines without "VMI: " are ignored.
  * Returns whether the state changed. */

@@ -6,8 +6,10 @@ hooks; domains out of step when it starts are synced at once; it reconnects
 after libvirtd restarts; a second daemon is refused, naming the first; its
 socket is root-only and answers status."""
 
+import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
@@ -187,6 +189,36 @@ class VmidTest(vp.DaemonTestCase):
         self.d.virsh("destroy", name)
         self.state(vmid, name, "not-running")
 
+    def test_watch(self):
+        """`watch`: the status, then a line for each change as it happens."""
+        name = "watched"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1").rc, 0)
+        vmid = vp.Vmid(self, self.d)
+        self.state(vmid, name, "not-running")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(30 * vp.SLOW)
+            s.connect(self.d.host_path(vp.VMID_SOCKET))
+            s.sendall(b"watch\n")
+            lines = s.makefile("r")
+            first = json.loads(lines.readline())
+            self.assertEqual([e["state"] for e in first["domains"]], ["not-running"])
+            vp.tool(self, self.sock(name))
+            self.d.virsh("start", name)
+            seen = []
+            while "hooked" not in seen:
+                event = json.loads(lines.readline())
+                self.assertEqual((event["event"], event["domain"]["name"]), ("domain", name))
+                seen.append(event["domain"]["state"])
+            # the tool may hook before libvirt reports the start: then the
+            # first news is already the handshake
+            self.assertIn(seen[0], ("waiting-for-tool", "connected", "hooked"), seen)
+            self.d.virsh("destroy", name)
+            while seen[-1] != "not-running":
+                seen.append(json.loads(lines.readline())["domain"]["state"])
+        # a watcher that hung up is forgotten: the daemon goes on answering
+        self.assertEqual(vmid.domain(name)["state"], "not-running")
+
     def test_live_state_wrong_key(self):
         name = "wrongkey"
         self.plain_domain(name)
@@ -260,7 +292,7 @@ class VmidTest(vp.DaemonTestCase):
         st = os.stat(self.d.host_path(vp.VMID_SOCKET))
         self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o600))
         self.assertEqual(vmid.status("nonsense"),
-                         {"error": "unknown request (expected: status)"})
+                         {"error": "unknown request (expected: status or watch)"})
         status = vmid.status()
         self.assertEqual((status["daemon"], status["domains"]), (True, []))
         self.assertEqual(status["connections"], [{"uri": self.d.uri, "connected": True}])
