@@ -235,6 +235,24 @@ class VmidTest(vp.DaemonTestCase):
         entry = self.state(vmid, name, "wrong-key")
         self.assertEqual(entry["reason"], "VMI: received cookie doesn't match")
 
+    def test_api_client_example(self):
+        """examples/api_client.py, a plain libvirt-python client as Nova or
+        VDSM would write it: the guest ends up hooked, no virt-vmi run."""
+        name = "api-guest"
+        vmid = vp.Vmid(self, self.d)
+        tool = vp.tool(self, self.sock(name))
+        r = self.d.run_in_namespace(
+            [sys.executable, os.path.join(vp.SOURCE_DIR, "examples", "api_client.py"),
+             "--uri", self.d.uri, "--emulator", vp.domain_emulator(), "--name", name,
+             "--socket", self.sock(name), "--virt-type", vl.host_virt_type()],
+            timeout=60 * vp.SLOW)
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.addCleanup(self.d.virsh, "destroy", name, check=False)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.stdout.strip(), self.d.virsh("domuuid", name).stdout.strip())
+        tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+        self.state(vmid, name, "hooked")
+
     def test_killed_mid_sync(self):
         """kill -9 while it syncs a stream of edits: the definition is the old
         or the new one, never half of one (a sync is one define); a new

@@ -116,6 +116,12 @@ def kvm_usable():
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
+def host_virt_type():
+    """The domain type this host runs: 'kvm' with a usable /dev/kvm, else
+    'qemu' (TCG)."""
+    return "kvm" if kvm_usable() else "qemu"
+
+
 def missing_requirement():
     """Why real libvirt cannot run here (None when it can): the tests then
     skip (exit 77 under meson) instead of failing on an unprepared host."""
@@ -196,7 +202,7 @@ def domain_xml(name, uuid=None, emulator=QEMU, memory_mib=64, vcpus=1,
     <domain>; @qemu_args / @qemu_env: a <qemu:commandline>.
     @virt_type: 'kvm' when /dev/kvm is usable, 'qemu' (TCG) otherwise."""
     if virt_type is None:
-        virt_type = "kvm" if kvm_usable() else "qemu"
+        virt_type = host_virt_type()
     uuid = uuid or str(uuidlib.uuid4())
     lines = [f"<domain type={quoteattr(virt_type)}"
              + (f" xmlns:qemu='{QEMU_NS}'" if qemu_args or qemu_env else "") + ">",
@@ -659,7 +665,7 @@ class LibvirtDaemon:
                 for e in probe:
                     t = time.monotonic()
                     self.virsh("domcapabilities", "--emulatorbin", e, "--virttype",
-                               "kvm" if kvm_usable() else "qemu", timeout=120)
+                               host_virt_type(), timeout=120)
                     self.timings[f"probe {e}"] = time.monotonic() - t
                 if probe:
                     self.caps.absorb(self.host_path("/var/cache/libvirt/qemu/capabilities"),
@@ -943,7 +949,7 @@ class EmbeddedRoot:
             self.caps.seed(self.caps_dir, locked=locked)
             if probe:
                 cmds = [shlex.join(["domcapabilities", "--emulatorbin", e, "--virttype",
-                                    "kvm" if kvm_usable() else "qemu"]) for e in probe]
+                                    host_virt_type()]) for e in probe]
                 t = time.monotonic()
                 run(pinned([VIRSH, "-c", self.uri, "; ".join(cmds)]), check=True, timeout=180,
                     env=self.env())
