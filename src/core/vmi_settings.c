@@ -5,8 +5,11 @@
  *   # libvirt URI of the daemon that runs the hook (default qemu:///system)
  *   uri=qemu+unix:///system?socket=/run/libvirt/libvirt-sock
  *
- * A missing file means the defaults.
+ * Read by the hook and host-validate, written by virt-vmi hook-install. A
+ * missing file means the defaults.
  */
+#include <errno.h>
+
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
 
@@ -41,4 +44,25 @@ vmiSettingsLoad(const char *path, GError **error)
     if (!settings->hookURI)
         settings->hookURI = g_strdup(VMI_DEFAULT_URI);
     return g_steal_pointer(&settings);
+}
+
+
+/* virt-vmi hook-install's record; the file's other keys and comments stay. */
+gboolean
+vmiSettingsSaveHookURI(const char *path, const char *uri, GError **error)
+{
+    g_autoptr(GKeyFile) file = g_key_file_new();
+    g_autofree char *dir = g_path_get_dirname(path);
+
+    g_key_file_load_from_file(file, path, G_KEY_FILE_KEEP_COMMENTS, NULL);
+    g_key_file_set_string(file, "hook", "uri", uri);
+    g_key_file_set_comment(file, "hook", NULL,
+                           " The libvirt daemon that runs the hook, which reads key secrets from it",
+                           NULL);
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot create %s: %s",
+                    dir, g_strerror(errno));
+        return FALSE;
+    }
+    return g_key_file_save_to_file(file, path, error);
 }

@@ -15,3 +15,4 @@ void vmiSettingsFree(vmiSettings *settings);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiSettings, vmiSettingsFree)
 
 vmiSettings *vmiSettingsLoad(const char *path, GError **error);
+gboolean vmiSettingsSaveHookURI(const char *path, const char *uri, GError **error);
