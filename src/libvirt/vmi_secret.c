@@ -72,6 +72,35 @@ vmiSecretGetKey(virConnectPtr conn, const char *uuid, GError **error)
 }
 
 
+/* The UUID of the secret vmiSecretCreate made for the domain, if any. */
+char *
+vmiSecretFindForDomain(virConnectPtr conn, const char *domUUID)
+{
+    g_autofree char *usage = g_strdup_printf(VMI_SECRET_USAGE_PREFIX "%s", domUUID);
+    g_autoptr(virSecret) secret = virSecretLookupByUsage(conn, VIR_SECRET_USAGE_TYPE_TLS, usage);
+    char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+    if (!secret) {
+        virResetLastError();
+        return NULL;
+    }
+    virSecretGetUUIDString(secret, uuid);
+    return g_strdup(uuid);
+}
+
+
+/* Undoes vmiSecretCreate; best effort, as it runs on a failure path. */
+void
+vmiSecretUndefine(virConnectPtr conn, const char *uuid)
+{
+    g_autoptr(virSecret) secret = virSecretLookupByUUIDString(conn, uuid);
+
+    if (secret)
+        virSecretUndefine(secret);
+    virResetLastError();
+}
+
+
 /*
  * libvirt has no usage type for this; 'tls' is the one for credentials
  * that authenticate a channel, and its name makes `virsh secret-list`
