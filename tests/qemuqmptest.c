@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "core/qemu_vmi.h"
+#include "core/vmi_qmp.h"
 
 /* QEMU 7.2: a connected unix client chardev reads "unix:" */
 #define REPLY_CONNECTED \
@@ -20,21 +20,21 @@ static void
 testChardevs(void)
 {
     g_autoptr(GError) err = NULL;
-    vmiQemuChardevState st;
+    vmiQmpChardevState st;
 
-    g_assert_true(vmiQemuParseChardevs(REPLY_CONNECTED, &st, &err));
+    g_assert_true(vmiQmpParseChardevs(REPLY_CONNECTED, &st, &err));
     g_assert_true(st.found);
     g_assert_true(st.connected);
     g_assert_cmpstr(st.filename, ==, "unix:");
     g_free(st.filename);
 
-    g_assert_true(vmiQemuParseChardevs(REPLY_DISCONNECTED, &st, &err));
+    g_assert_true(vmiQmpParseChardevs(REPLY_DISCONNECTED, &st, &err));
     g_assert_true(st.found);
     g_assert_false(st.connected);
     g_assert_cmpstr(st.filename, ==, "disconnected:unix:/run/vmi/guest1.sock");
     g_free(st.filename);
 
-    g_assert_true(vmiQemuParseChardevs(REPLY_ABSENT, &st, &err));
+    g_assert_true(vmiQmpParseChardevs(REPLY_ABSENT, &st, &err));
     g_assert_false(st.found);
     g_assert_no_error(err);
 }
@@ -51,9 +51,9 @@ testBadReplies(void)
 
     for (i = 0; bad[i]; i++) {
         g_autoptr(GError) err = NULL;
-        vmiQemuChardevState st;
+        vmiQmpChardevState st;
 
-        g_assert_false(vmiQemuParseChardevs(bad[i], &st, &err));
+        g_assert_false(vmiQmpParseChardevs(bad[i], &st, &err));
         g_assert_true(g_str_has_prefix(err->message, "unexpected query-chardev reply: "));
     }
 }
@@ -66,7 +66,7 @@ testDeepReply(void)
     const gsize depth = 300000;
     g_autoptr(GString) reply = g_string_new("{\"return\": ");
     g_autoptr(GError) err = NULL;
-    vmiQemuChardevState st;
+    vmiQmpChardevState st;
     gsize i;
 
     for (i = 0; i < depth; i++)
@@ -74,7 +74,7 @@ testDeepReply(void)
     for (i = 0; i < depth; i++)
         g_string_append_c(reply, ']');
     g_string_append_c(reply, '}');
-    g_assert_false(vmiQemuParseChardevs(reply->str, &st, &err));
+    g_assert_false(vmiQmpParseChardevs(reply->str, &st, &err));
     g_assert_cmpstr(err->message, ==, "unexpected query-chardev reply: nested deeper than 64 levels");
 }
 
@@ -86,7 +86,7 @@ testDepthLimit(void)
     g_autoptr(GString) reply = g_string_new("{\"return\": [{\"label\": \"[[[[{{\\\"\", "
                                             "\"filename\": \"x\", \"n\": ");
     g_autoptr(GError) err = NULL;
-    vmiQemuChardevState st;
+    vmiQmpChardevState st;
     guint i;
 
     /* the reply's own 3 levels and 61 more */
@@ -95,13 +95,13 @@ testDepthLimit(void)
     for (i = 0; i < 61; i++)
         g_string_append_c(reply, ']');
     g_string_append(reply, "}]}");
-    g_assert_true(vmiQemuParseChardevs(reply->str, &st, &err));
+    g_assert_true(vmiQmpParseChardevs(reply->str, &st, &err));
     g_assert_no_error(err);
     g_assert_false(st.found);
 
     g_string_insert_c(reply, reply->len - 3 - 61, '[');
     g_string_insert_c(reply, reply->len - 3, ']');
-    g_assert_false(vmiQemuParseChardevs(reply->str, &st, &err));
+    g_assert_false(vmiQmpParseChardevs(reply->str, &st, &err));
     g_assert_nonnull(strstr(err->message, "nested deeper than 64 levels"));
 }
 

@@ -151,16 +151,15 @@ vmiCmdEditRun(const vmiCliGlobal *global, int argc, char **argv)
      * world-readable. */
     if ((fd = g_file_open_tmp("virt-vmi-XXXXXX.xml", &path, &err)) < 0)
         return vmiCliFail(err);
-    written = vmiWriteAll(fd, original, strlen(original));
+    written = vmiFdWriteAll(fd, original, strlen(original), &err);
     errsv = errno;
     if (close(fd) < 0 && written) {
         written = FALSE;
-        errsv = errno;
+        g_set_error_literal(&err, VMI_ERROR, VMI_ERROR_OPERATION, g_strerror(errsv));
     }
     if (!written) {
         g_unlink(path);
-        g_set_error(&err, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "cannot write '%s': %s", path, g_strerror(errsv));
+        g_prefix_error(&err, "cannot write '%s': ", path);
         return vmiCliFail(err);
     }
     rc = vmiEditLoop(conn, dom, path, original);

@@ -44,26 +44,6 @@ vmiHookLink(const char *hook, const char *to, GError **error)
 }
 
 
-static gboolean
-vmiHookWriteSettings(const char *uri, GError **error)
-{
-    g_autoptr(GKeyFile) file = g_key_file_new();
-    g_autofree char *dir = g_path_get_dirname(VMI_SETTINGS_FILE);
-
-    g_key_file_load_from_file(file, VMI_SETTINGS_FILE, G_KEY_FILE_KEEP_COMMENTS, NULL);
-    g_key_file_set_string(file, "hook", "uri", uri);
-    g_key_file_set_comment(file, "hook", NULL,
-                           " The libvirt daemon that runs the hook, which reads key secrets from it",
-                           NULL);
-    if (g_mkdir_with_parents(dir, 0755) < 0) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot create %s: %s",
-                    dir, g_strerror(errno));
-        return FALSE;
-    }
-    return g_key_file_save_to_file(file, VMI_SETTINGS_FILE, error);
-}
-
-
 static int
 vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
 {
@@ -92,7 +72,7 @@ vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
         return vmiCliFail(err);
     }
     if (!vmiHookLink(hook, target, &err) ||
-        !vmiHookWriteSettings(uri, &err))
+        !vmiSettingsSaveHookURI(VMI_SETTINGS_FILE, uri, &err))
         return vmiCliFail(err);
 
     g_print("Installed %s (a link to %s); it reads key secrets through %s (%s)\n",

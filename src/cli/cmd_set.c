@@ -4,7 +4,7 @@
 #include "vmi_cli.h"
 #include "libvirt/vmi_domain.h"
 #include "conf/vmi_error.h"
-#include "conf/vmi_kvmi.h"
+#include "conf/vmi_conf_set.h"
 
 typedef struct {
     char *socket;
@@ -34,121 +34,29 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vmiSetOptions, vmiSetOptionsClear)
 
 
 static gboolean
-vmiSetInvalid(GError **error, const char *option, const char *value, const char *expected)
+vmiSetApplyOptions(const vmiSetOptions *opts, vmiDef *def, GError **error)
 {
-    g_autofree char *quoted = vmiErrorQuote(value);
-
-    g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                "invalid value '%s' for option '%s': expected %s", quoted, option, expected);
-    return FALSE;
-}
-
-
-/* SECONDS, or 'default' to drop the setting. */
-static gboolean
-vmiSetSeconds(const char *value, const char *option, guint *out, GError **error)
-{
-    g_autofree char *range = NULL;
-    g_autofree char *expected = NULL;
-    guint64 num;
-
-    if (!value)
-        return TRUE;
-    if (g_str_equal(value, "default")) {
-        *out = 0;
-        return TRUE;
-    }
-    if (vmiRangeParse(value, &vmiRangeTimeout, &num)) {
-        *out = num;
-        return TRUE;
-    }
-    range = vmiRangeDescribe(&vmiRangeTimeout);
-    expected = g_strdup_printf("%s, or 'default'", range);
-    return vmiSetInvalid(error, option, value, expected);
-}
-
-
-static gboolean
-vmiSetSource(const vmiSetOptions *opts, vmiDef *def, GError **error)
-{
-    g_auto(GStrv) parts = NULL;
-    guint64 cid, port;
-
     if (opts->socket && opts->vsock) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "options '--socket' and '--vsock' exclude each other");
         return FALSE;
     }
-    if (opts->socket) {
-        g_clear_pointer(&def->source.path, g_free);
-        def->source.type = VMI_SOURCE_UNIX;
-        def->source.path = g_strdup(opts->socket);
-        def->source.cid = def->source.port = 0;
-    } else if (opts->vsock) {
-        parts = g_strsplit(opts->vsock, ":", 2);
-        if (g_strv_length(parts) != 2 ||
-            !vmiRangeParse(parts[0], &vmiRangeVsockCid, &cid) ||
-            !vmiRangeParse(parts[1], &vmiRangeVsockPort, &port))
-            return vmiSetInvalid(error, "--vsock", opts->vsock,
-                                 "CID:PORT, CID 1 to 4294967294, PORT 0 to 4294967294");
-        g_clear_pointer(&def->source.path, g_free);
-        def->source.type = VMI_SOURCE_VSOCK;
-        def->source.cid = cid;
-        def->source.port = port;
-    }
-    return TRUE;
-}
-
-
-/* The given values replace the list; 'all' (alone) drops it. */
-static gboolean
-vmiSetAllowList(char **values, const char *kind, const char *option,
-                guint64 *bitmap, GError **error)
-{
-    guint64 list = 0;
-    size_t i;
-
-    if (!values)
-        return TRUE;
-    for (i = 0; values[i]; i++) {
-        g_autoptr(GError) err = NULL;
-
-        if (g_str_equal(values[i], "all") && g_strv_length(values) == 1) {
-            *bitmap = 0;
-            return TRUE;
-        }
-        if (!vmiDefSetAllow(&list, kind, values[i], &err)) {
-            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG, "option '%s': %s%s",
-                        option, err->message,
-                        g_str_equal(values[i], "all") ? " ('all' must be given alone)" : "");
-            return FALSE;
-        }
-    }
-    *bitmap = list;
-    return TRUE;
-}
-
-
-static gboolean
-vmiSetApplyOptions(const vmiSetOptions *opts, vmiDef *def, GError **error)
-{
-    if (!vmiSetSource(opts, def, error) ||
-        !vmiSetSeconds(opts->reconnect, "--reconnect", &def->reconnect, error) ||
-        !vmiSetSeconds(opts->handshake, "--handshake-timeout", &def->handshakeTimeout, error) ||
-        !vmiSetSeconds(opts->unhook, "--unhook-timeout", &def->unhookTimeout, error) ||
-        !vmiSetAllowList(opts->commands, "command", "--allow-command", &def->commands, error) ||
-        !vmiSetAllowList(opts->events, "event", "--allow-event", &def->events, error))
+    if (opts->socket)
+        vmiDefSetSocket(def, opts->socket);
+    if ((opts->vsock && !vmiDefSetVsock(def, opts->vsock, "--vsock", error)) ||
+        (opts->reconnect &&
+         !vmiDefSetSeconds(def, VMI_ATTR_RECONNECT_TIMEOUT, opts->reconnect, "--reconnect", error)) ||
+        (opts->handshake &&
+         !vmiDefSetSeconds(def, VMI_ATTR_TIMEOUTS_HANDSHAKE, opts->handshake,
+                           "--handshake-timeout", error)) ||
+        (opts->unhook &&
+         !vmiDefSetSeconds(def, VMI_ATTR_TIMEOUTS_UNHOOK, opts->unhook, "--unhook-timeout", error)) ||
+        (opts->commands &&
+         !vmiDefSetAllowList(def, "command", opts->commands, "--allow-command", error)) ||
+        (opts->events &&
+         !vmiDefSetAllowList(def, "event", opts->events, "--allow-event", error)) ||
+        (opts->keySecret && !vmiDefSetKeySecret(def, opts->keySecret, "--key-secret", error)))
         return FALSE;
-
-    if (opts->keySecret) {
-        g_clear_pointer(&def->keySecret, g_free);
-        if (!g_str_equal(opts->keySecret, "none")) {
-            if (!g_uuid_string_is_valid(opts->keySecret))
-                return vmiSetInvalid(error, "--key-secret", opts->keySecret,
-                                     "the UUID of a libvirt secret, or 'none'");
-            def->keySecret = g_ascii_strdown(opts->keySecret, -1);
-        }
-    }
     return vmiDefValidate(def, error);
 }
 

@@ -12,13 +12,7 @@
 static gboolean
 vmiSuspendJob(gpointer opaque, GError **error)
 {
-    vmiDomain *dom = opaque;
-
-    if (virDomainSuspend(dom->dom) < 0) {
-        vmiSetLibvirtError(error, "cannot suspend domain '%s'", dom->name);
-        return FALSE;
-    }
-    return TRUE;
+    return vmiDomainSuspend(opaque, error);
 }
 
 
@@ -70,10 +64,8 @@ vmiCmdResumeRun(const vmiCliGlobal *global, int argc, char **argv)
 
     if (!vmiCliOpenDomain(&vmiCmdResume, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
-    if (virDomainResume(dom->dom) < 0) {
-        vmiSetLibvirtError(&err, "cannot resume domain '%s'", dom->name);
+    if (!vmiDomainResume(dom, &err))
         return vmiCliFail(err);
-    }
     g_print("Domain '%s' resumed: the introspection tool may connect again\n", dom->name);
     return VMI_EXIT_OK;
 }

@@ -43,10 +43,11 @@ vmiCmdSyncRun(const vmiCliGlobal *global, int argc, char **argv)
     };
     g_autoptr(GOptionContext) ctx = vmiCliOptionContext(&vmiCmdSync, entries);
     g_autoptr(vmiConn) conn = NULL;
-    virDomainPtr *domains = NULL;
+    g_auto(GStrv) uuids = NULL;
     gboolean ok = TRUE;
     GError *err = NULL;
-    int n, i, rc;
+    char **uuid;
+    int rc;
 
     if (!vmiCliParseOptions(ctx, &argc, &argv, &rc))
         return rc;
@@ -58,20 +59,10 @@ vmiCmdSyncRun(const vmiCliGlobal *global, int argc, char **argv)
     if (!all)
         return vmiSyncOne(conn, argv[1]) ? VMI_EXIT_OK : VMI_EXIT_FAILURE;
 
-    if ((n = virConnectListAllDomains(conn->conn, &domains,
-                                      VIR_CONNECT_LIST_DOMAINS_PERSISTENT)) < 0) {
-        vmiSetLibvirtError(&err, "cannot list the domains");
+    if (!(uuids = vmiConnListPersistentDomains(conn, &err)))
         return vmiCliFail(err);
-    }
-    for (i = 0; i < n; i++) {
-        char uuid[VIR_UUID_STRING_BUFLEN];
-
-        /* by UUID: a name may be reused between listing and loading */
-        if (virDomainGetUUIDString(domains[i], uuid) == 0)
-            ok &= vmiSyncOne(conn, uuid);
-        virDomainFree(domains[i]);
-    }
-    free(domains);
+    for (uuid = uuids; *uuid; uuid++)
+        ok &= vmiSyncOne(conn, *uuid);
     return ok ? VMI_EXIT_OK : VMI_EXIT_FAILURE;
 }
 

@@ -19,12 +19,3 @@
 GStrv vmiQemuBuildArgs(const vmiDef *def, const char *domainUUID,
                        const char *keyDir);
 gboolean vmiQemuArgIsOurs(const char *option, const char *value);
-
-typedef struct {
-    gboolean found;         /* QEMU has the introspection chardev */
-    gboolean connected;
-    char *filename;
-} vmiQemuChardevState;
-
-gboolean vmiQemuParseChardevs(const char *reply, vmiQemuChardevState *state,
-                              GError **error);

@@ -2,6 +2,7 @@
  * vmi_fd.c: file descriptors closed on every path, and written in full
  */
 #include <errno.h>
+#include <gio/gunixoutputstream.h>
 #include <unistd.h>
 
 #include "core/vmi_fd.h"
@@ -21,24 +22,14 @@ vmiForceClose(int *fd)
 }
 
 
-/* All @len bytes, across short writes and signals; FALSE with errno set. */
+/*
+ * All @len bytes to @fd, which stays open: GIO's write_all, across short
+ * writes and signals.
+ */
 gboolean
-vmiWriteAll(int fd, const void *buf, size_t len)
+vmiFdWriteAll(int fd, const void *buf, gsize len, GError **error)
 {
-    const char *p = buf;
+    g_autoptr(GOutputStream) out = g_unix_output_stream_new(fd, FALSE);
 
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            return FALSE;
-        }
-        p += n;
-        len -= n;
-    }
-    return TRUE;
+    return g_output_stream_write_all(out, buf, len, NULL, NULL, error);
 }

@@ -1,6 +1,6 @@
 /*
- * vmi_fd.h: file descriptors closed on every path, and written in full
- * (libvirt's VIR_AUTOCLOSE and safewrite, which it does not export)
+ * vmi_fd.h: file descriptors closed on every path (libvirt's
+ * VIR_AUTOCLOSE, which it does not export), and written in full
  */
 #pragma once
 
@@ -11,4 +11,4 @@ void vmiForceClose(int *fd);
 /* An int file descriptor closed (if >= 0) when it goes out of scope. */
 #define VMI_AUTOCLOSE __attribute__((cleanup(vmiForceClose))) int
 
-gboolean vmiWriteAll(int fd, const void *buf, size_t len);
+gboolean vmiFdWriteAll(int fd, const void *buf, gsize len, GError **error);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixinputstream.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -46,30 +47,24 @@ vmiKeyNewRandom(GError **error)
 
 
 /*
- * All the bytes readable from @fd: 1 to VMI_KEY_MAX_BYTES of them. @what
+ * All the bytes readable from @in: 1 to VMI_KEY_MAX_BYTES of them. @what
  * names the source in errors ("key file '/x'").
  */
 vmiKey *
-vmiKeyReadFd(int fd, const char *what, GError **error)
+vmiKeyReadStream(GInputStream *in, const char *what, GError **error)
 {
     g_autoptr(vmiKey) key = g_new0(vmiKey, 1);
+    g_autoptr(GError) err = NULL;
+    gsize len = 0;
 
     /* One byte more than allowed tells a pipe that is too long. */
     key->data = g_malloc(VMI_KEY_MAX_BYTES + 1);
-    while (key->len <= VMI_KEY_MAX_BYTES) {
-        ssize_t n = read(fd, key->data + key->len, VMI_KEY_MAX_BYTES + 1 - key->len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
-                        "cannot read %s: %s", what, g_strerror(errno));
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        key->len += n;
+    if (!g_input_stream_read_all(in, key->data, VMI_KEY_MAX_BYTES + 1, &len, NULL, &err)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "cannot read %s: %s", what, err->message);
+        return NULL;
     }
+    key->len = len;
     if (key->len == 0) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid %s: 0 bytes, expected 1 to %d", what, VMI_KEY_MAX_BYTES);
@@ -94,6 +89,7 @@ vmiKey *
 vmiKeyReadFile(const char *path, GError **error)
 {
     g_autofree char *what = g_strdup_printf("key file '%s'", path);
+    g_autoptr(GInputStream) in = NULL;
     struct stat st;
     VMI_AUTOCLOSE fd = -1;
 
@@ -113,7 +109,8 @@ vmiKeyReadFile(const char *path, GError **error)
                     what, (long long)st.st_size, VMI_KEY_MAX_BYTES);
         return NULL;
     }
-    return vmiKeyReadFd(fd, what, error);
+    in = g_unix_input_stream_new(g_steal_fd(&fd), TRUE);
+    return vmiKeyReadStream(in, what, error);
 }
 
 

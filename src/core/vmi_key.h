@@ -3,7 +3,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #define VMI_KEY_BYTES 32
 #define VMI_KEY_MAX_BYTES 65536
@@ -18,7 +18,7 @@ void vmiKeyFree(vmiKey *key);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiKey, vmiKeyFree)
 
 vmiKey *vmiKeyNewRandom(GError **error);
-vmiKey *vmiKeyReadFd(int fd, const char *what, GError **error);
+vmiKey *vmiKeyReadStream(GInputStream *in, const char *what, GError **error);
 vmiKey *vmiKeyReadFile(const char *path, GError **error);
 char *vmiKeyHashHex(const vmiKey *key);
 

@@ -136,6 +136,7 @@ vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmi
 {
     g_autofree char *dirPath = vmiKeyFileDirPath(keyDir, domUUID);
     g_autofree char *filePath = vmiKeyFilePath(keyDir, domUUID);
+    g_autoptr(GError) err = NULL;
     VMI_AUTOCLOSE dirfd = -1;
     VMI_AUTOCLOSE fd = -1;
 
@@ -149,8 +150,11 @@ vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmi
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
         fchmod(fd, 0600) < 0)
         return vmiKeyFileFail(error, "create", filePath);
-    if (!vmiWriteAll(fd, key->data, key->len))
-        return vmiKeyFileFail(error, "write", filePath);
+    if (!vmiFdWriteAll(fd, key->data, key->len, &err)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot write '%s': %s",
+                    filePath, err->message);
+        return FALSE;
+    }
     /* a full disk may show only here */
     if (close(g_steal_fd(&fd)) < 0)
         return vmiKeyFileFail(error, "write", filePath);

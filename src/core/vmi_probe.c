@@ -200,9 +200,8 @@ vmiProbeInputPipe(const char *input, GError **error)
         return -1;
     readEnd = fds[0];
     writeEnd = fds[1];
-    if (!vmiWriteAll(writeEnd, input, len)) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "cannot write the probe's input: %s", g_strerror(errno));
+    if (!vmiFdWriteAll(writeEnd, input, len, error)) {
+        g_prefix_error(error, "cannot write the probe's input: ");
         return -1;
     }
     return g_steal_fd(&readEnd);

@@ -5,8 +5,10 @@
  *   # libvirt URI of the daemon that runs the hook (default qemu:///system)
  *   uri=qemu+unix:///system?socket=/run/libvirt/libvirt-sock
  *
- * A missing file means the defaults.
+ * Read by the hook and host-validate, written by virt-vmi hook-install. A
+ * missing file means the defaults.
  */
+#include <errno.h>
 #include <pwd.h>
 
 #include "core/vmi_settings.h"
@@ -107,4 +109,25 @@ vmiSettingsQemuDACLabel(const char *qemuConf, GError **error)
         group = pw ? g_strdup_printf("+%u", (unsigned)pw->pw_gid) : g_strdup(user);
     }
     return g_strdup_printf("%s:%s", user, group);
+}
+
+
+/* virt-vmi hook-install's record; the file's other keys and comments stay. */
+gboolean
+vmiSettingsSaveHookURI(const char *path, const char *uri, GError **error)
+{
+    g_autoptr(GKeyFile) file = g_key_file_new();
+    g_autofree char *dir = g_path_get_dirname(path);
+
+    g_key_file_load_from_file(file, path, G_KEY_FILE_KEEP_COMMENTS, NULL);
+    g_key_file_set_string(file, "hook", "uri", uri);
+    g_key_file_set_comment(file, "hook", NULL,
+                           " The libvirt daemon that runs the hook, which reads key secrets from it",
+                           NULL);
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot create %s: %s",
+                    dir, g_strerror(errno));
+        return FALSE;
+    }
+    return g_key_file_save_to_file(file, path, error);
 }

@@ -17,3 +17,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiSettings, vmiSettingsFree)
 vmiSettings *vmiSettingsLoad(const char *path, GError **error);
 
 char *vmiSettingsQemuDACLabel(const char *qemuConf, GError **error);
+gboolean vmiSettingsSaveHookURI(const char *path, const char *uri, GError **error);

@@ -8,7 +8,6 @@
  * driver only. Exit status 0 with the key, 1 with the reason on standard
  * error, 2 on a bad command line. See docs/libvirt-vmi-hook-key.rst.
  */
-#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -67,9 +66,9 @@ main(int argc, char **argv)
         !(key = vmiSecretGetKey(conn->secrets, argv[2], &err)))
         return vmiHookKeyFail(err);
 
-    if (!vmiWriteAll(STDOUT_FILENO, key->data, key->len)) {
-        g_printerr("cannot hand the key over: %s\n", g_strerror(errno));
-        return 1;
+    if (!vmiFdWriteAll(STDOUT_FILENO, key->data, key->len, &err)) {
+        g_prefix_error(&err, "cannot hand the key over: ");
+        return vmiHookKeyFail(err);
     }
     return 0;
 }

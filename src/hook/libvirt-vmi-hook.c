@@ -31,7 +31,6 @@
  * An alarm bounds the whole run.
  */
 #include <gio/gio.h>
-#include <gio/gunixinputstream.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -112,8 +111,7 @@ vmiHookFetchKey(gpointer opaque, const char *secretUUID, GError **error)
                                    G_SUBPROCESS_FLAGS_STDERR_PIPE, error)))
         return NULL;
     out = g_subprocess_get_stdout_pipe(proc);
-    key = vmiKeyReadFd(g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(out)),
-                       "the key from " VMI_HOOK_KEY_HELPER, NULL);
+    key = vmiKeyReadStream(out, "the key from " VMI_HOOK_KEY_HELPER, NULL);
     g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, NULL);
     if (!g_subprocess_get_successful(proc)) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "%s",

@@ -157,8 +157,7 @@ vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
 {
     g_autoptr(vmiDef) def = NULL;
     g_autofree char *uuid = NULL;
-    g_autofree char *usage = NULL;
-    virSecretPtr existing;
+    g_autofree char *other = NULL;
 
     if (!dom->xml->vmi) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
@@ -175,27 +174,19 @@ vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
                     dom->name, def->keySecret, dom->name);
         return NULL;
     }
-    usage = g_strdup_printf(VMI_SECRET_USAGE_PREFIX "%s", dom->uuid);
-    if ((existing = virSecretLookupByUsage(conn->secrets, VIR_SECRET_USAGE_TYPE_TLS, usage))) {
-        char other[VIR_UUID_STRING_BUFLEN] = "";
-
-        virSecretGetUUIDString(existing, other);
-        virSecretFree(existing);
+    if ((other = vmiSecretFindForDomain(conn->secrets, dom->uuid))) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "secret '%s' already holds a key of domain '%s' (virt-vmi set %s "
                     "--key-secret %s uses it; virsh secret-undefine %s drops it)",
                     other, dom->name, dom->name, other, other);
         return NULL;
     }
-    virResetLastError();
 
     if (!(uuid = vmiSecretCreate(conn->secrets, dom->name, dom->uuid, key, error)))
         return NULL;
     def->keySecret = g_strdup(uuid);
     if (!vmiDomainApply(conn, dom, def, changes, error)) {
-        g_autoptr(virSecret) secret = virSecretLookupByUUIDString(conn->secrets, uuid);
-        if (secret)
-            virSecretUndefine(secret);
+        vmiSecretUndefine(conn->secrets, uuid);
         return NULL;
     }
     return g_steal_pointer(&uuid);
@@ -298,4 +289,27 @@ vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error)
     }
     dom->running = FALSE;
     return !conn->embedRoot || vmiKeyFileRemove(conn->keyDir, dom->uuid, error);
+}
+
+
+/* Returns once QEMU has paused: after the tool's unhook, or the timeout. */
+gboolean
+vmiDomainSuspend(vmiDomain *dom, GError **error)
+{
+    if (virDomainSuspend(dom->dom) < 0) {
+        vmiSetLibvirtError(error, "cannot suspend domain '%s'", dom->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+gboolean
+vmiDomainResume(vmiDomain *dom, GError **error)
+{
+    if (virDomainResume(dom->dom) < 0) {
+        vmiSetLibvirtError(error, "cannot resume domain '%s'", dom->name);
+        return FALSE;
+    }
+    return TRUE;
 }

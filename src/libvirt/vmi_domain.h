@@ -40,3 +40,5 @@ char *vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
 vmiKey *vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error);
 gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error);
 gboolean vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error);
+gboolean vmiDomainSuspend(vmiDomain *dom, GError **error);
+gboolean vmiDomainResume(vmiDomain *dom, GError **error);

@@ -160,25 +160,18 @@ vmiCheckEmulator(GPtrArray *checks, const char *emulator, const char *qemuLabel)
 static void
 vmiCollectDomainEmulators(vmiConn *conn, GPtrArray *emulators)
 {
-    virDomainPtr *domains = NULL;
-    int n, i;
+    g_auto(GStrv) uuids = vmiConnListPersistentDomains(conn, NULL);
+    char **uuid;
 
-    if ((n = virConnectListAllDomains(conn->conn, &domains,
-                                      VIR_CONNECT_LIST_DOMAINS_PERSISTENT)) < 0)
-        return;
-    for (i = 0; i < n; i++) {
-        char uuid[VIR_UUID_STRING_BUFLEN];
+    for (uuid = uuids; uuid && *uuid; uuid++) {
         g_autoptr(vmiDomain) dom = NULL;
         g_autofree char *emulator = NULL;
 
-        if (virDomainGetUUIDString(domains[i], uuid) == 0 &&
-            (dom = vmiDomainLoad(conn, uuid, 0, NULL)) && dom->xml->vmi &&
+        if ((dom = vmiDomainLoad(conn, *uuid, 0, NULL)) && dom->xml->vmi &&
             (emulator = vmiDomainXMLGetEmulator(dom->xml)) &&
             !g_ptr_array_find_with_equal_func(emulators, emulator, g_str_equal, NULL))
             g_ptr_array_add(emulators, g_steal_pointer(&emulator));
-        virDomainFree(domains[i]);
     }
-    free(domains);
 }
 
 

@@ -337,3 +337,32 @@ vmiConnGetDACBaseLabel(vmiConn *conn, const char *virtType, GError **error)
                     conn->uri, virtType);
     return label;
 }
+
+
+/*
+ * The UUIDs of the persistent domains, for the commands that go over all
+ * of them: by UUID, since a name may be reused between listing and
+ * loading.
+ */
+GStrv
+vmiConnListPersistentDomains(vmiConn *conn, GError **error)
+{
+    g_autoptr(GStrvBuilder) uuids = g_strv_builder_new();
+    virDomainPtr *domains = NULL;
+    int n, i;
+
+    if ((n = virConnectListAllDomains(conn->conn, &domains,
+                                      VIR_CONNECT_LIST_DOMAINS_PERSISTENT)) < 0) {
+        vmiSetLibvirtError(error, "cannot list the domains");
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        if (virDomainGetUUIDString(domains[i], uuid) == 0)
+            g_strv_builder_add(uuids, uuid);
+        virDomainFree(domains[i]);
+    }
+    free(domains);
+    return g_strv_builder_end(uuids);
+}

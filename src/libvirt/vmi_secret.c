@@ -11,6 +11,7 @@
 #include "libvirt/vmi_secret.h"
 #include "libvirt/vmi_libvirt.h"
 #include "conf/vmi_error.h"
+#include "conf/vmi_xml.h"
 
 
 static virSecretPtr
@@ -72,27 +73,70 @@ vmiSecretGetKey(virConnectPtr conn, const char *uuid, GError **error)
 }
 
 
+/* The UUID of the secret vmiSecretCreate made for the domain, if any. */
+char *
+vmiSecretFindForDomain(virConnectPtr conn, const char *domUUID)
+{
+    g_autofree char *usage = g_strdup_printf(VMI_SECRET_USAGE_PREFIX "%s", domUUID);
+    g_autoptr(virSecret) secret = virSecretLookupByUsage(conn, VIR_SECRET_USAGE_TYPE_TLS, usage);
+    char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+    if (!secret) {
+        virResetLastError();
+        return NULL;
+    }
+    virSecretGetUUIDString(secret, uuid);
+    return g_strdup(uuid);
+}
+
+
+/* Undoes vmiSecretCreate; best effort, as it runs on a failure path. */
+void
+vmiSecretUndefine(virConnectPtr conn, const char *uuid)
+{
+    g_autoptr(virSecret) secret = virSecretLookupByUUIDString(conn, uuid);
+
+    if (secret)
+        virSecretUndefine(secret);
+    virResetLastError();
+}
+
+
 /*
  * libvirt has no usage type for this; 'tls' is the one for credentials
  * that authenticate a channel, and its name makes `virsh secret-list`
  * say whose key it is.
  */
+static char *
+vmiSecretFormat(const char *domName, const char *domUUID)
+{
+    g_autoptr(xmlDoc) doc = xmlNewDoc(BAD_CAST "1.0");
+    g_autofree char *description =
+        g_strdup_printf("libvirt-vmi: key that authenticates the VM introspection tool "
+                        "of domain '%s' (%s)", domName, domUUID);
+    g_autofree char *usageName = g_strdup_printf(VMI_SECRET_USAGE_PREFIX "%s", domUUID);
+    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "secret");
+    xmlNodePtr usage;
+
+    xmlDocSetRootElement(doc, root);
+    xmlNewProp(root, BAD_CAST "ephemeral", BAD_CAST "no");
+    xmlNewProp(root, BAD_CAST "private", BAD_CAST "no");
+    xmlNewTextChild(root, NULL, BAD_CAST "description", BAD_CAST description);
+    usage = xmlNewChild(root, NULL, BAD_CAST "usage", NULL);
+    xmlNewProp(usage, BAD_CAST "type", BAD_CAST "tls");
+    xmlNewTextChild(usage, NULL, BAD_CAST "name", BAD_CAST usageName);
+    return vmiXMLNodeToString(root);
+}
+
+
+/* A new secret holding @key, for the domain; returns its UUID. */
 char *
 vmiSecretCreate(virConnectPtr conn, const char *domName, const char *domUUID,
                 const vmiKey *key, GError **error)
 {
-    g_autofree char *xml = NULL;
-    g_autofree char *escaped = g_markup_escape_text(domName, -1);
+    g_autofree char *xml = vmiSecretFormat(domName, domUUID);
     g_autoptr(virSecret) secret = NULL;
     char uuid[VIR_UUID_STRING_BUFLEN];
-
-    xml = g_strdup_printf("<secret ephemeral='no' private='no'>\n"
-                          "  <description>libvirt-vmi: key that authenticates the VM "
-                          "introspection tool of domain '%s' (%s)</description>\n"
-                          "  <usage type='tls'>\n"
-                          "    <name>" VMI_SECRET_USAGE_PREFIX "%s</name>\n"
-                          "  </usage>\n"
-                          "</secret>\n", escaped, domUUID, domUUID);
 
     if (!(secret = virSecretDefineXML(conn, xml, 0))) {
         vmiSetLibvirtError(error, "cannot define the key secret of domain '%s'", domName);

@@ -12,5 +12,7 @@
 
 gboolean vmiSecretCheck(virConnectPtr conn, const char *uuid, GError **error);
 vmiKey *vmiSecretGetKey(virConnectPtr conn, const char *uuid, GError **error);
+char *vmiSecretFindForDomain(virConnectPtr conn, const char *domUUID);
+void vmiSecretUndefine(virConnectPtr conn, const char *uuid);
 char *vmiSecretCreate(virConnectPtr conn, const char *domName, const char *domUUID,
                       const vmiKey *key, GError **error);

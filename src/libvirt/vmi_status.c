@@ -78,7 +78,7 @@ vmiStatusQueryChardev(vmiStatus *status, vmiDomain *dom)
         status->chardevError = g_strdup(err->message);
         return;
     }
-    if (!vmiQemuParseChardevs(reply, &status->chardev, &err))
+    if (!vmiQmpParseChardevs(reply, &status->chardev, &err))
         status->chardevError = g_strdup(err->message);
     free(reply);
 }

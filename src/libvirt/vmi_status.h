@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "core/qemu_vmi.h"
+#include "core/vmi_qmp.h"
 #include "libvirt/vmi_domain.h"
 #include "core/vmi_keyfile.h"
 
@@ -22,7 +23,7 @@ typedef struct {
     char *argsError;            /* arguments out of step with the element */
     char *secretError;          /* the key secret cannot be read */
     gboolean running;
-    vmiQemuChardevState chardev;
+    vmiQmpChardevState chardev;
     char *chardevError;         /* QMP could not be asked */
     vmiListenState listening;   /* when not connected: does a tool listen? */
     gboolean keyFileChecked;

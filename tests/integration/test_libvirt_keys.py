@@ -69,6 +69,21 @@ class KeyTest(vp.DaemonTestCase):
             self.assertEqual(vp.dumpxml(self.d, n), before[n], f"the definition of {n} changed")
         self.assertEqual(self.secrets(), secrets, "the secrets changed")
 
+    def test_key_secret_of_a_name_with_markup(self):
+        """The secret's XML is built with libxml2: a domain name with XML's
+        special characters reaches the description as it is."""
+        name = "r&d <lab> \"x\""
+        uuid = self.define(name)
+        r = self.vv("key-create", name)
+        self.assertEqual(r.rc, 0, r)
+        secret = self.key_secret_of(name)
+        self.addCleanup(self.d.virsh, "secret-undefine", secret, check=False)
+        sx = ET.fromstring(self.d.virsh("secret-dumpxml", secret).stdout)
+        self.assertEqual(sx.findtext("description"),
+                         f"libvirt-vmi: key that authenticates the VM introspection tool "
+                         f"of domain '{name}' ({uuid})")
+        self.assertEqual(sx.findtext("usage/name"), f"libvirt-vmi/{uuid}")
+
     def test_key_import(self):
         uuid = self.define("imported")
         key = vp.printable_key() + b"\n"   # the newline is part of the key

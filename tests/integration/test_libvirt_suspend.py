@@ -9,6 +9,9 @@ tool hook again; `virsh save` unhooks and removes the key file,
 tool's connection back."""
 
 import os
+import pty
+import re
+import subprocess
 import sys
 import time
 import unittest
@@ -121,6 +124,38 @@ class SuspendTest(vp.DaemonTestCase):
         self.assertEqual(closed["reason"], "eof")
         self.assertLess(closed["_t"], t1 + 0.5 * vp.SLOW)
         self.assertIn("VMI: the introspection tool is too slow", self.d.domain_log("never"))
+
+    def test_suspend_shows_the_wait_on_a_terminal(self):
+        """On a terminal virt-vmi suspend redraws, about every 100 ms, how
+        long it has waited against the unhook timeout, and clears that
+        line before it reports."""
+        self.running("shown", "--unhook-delay", "never", unhook=UNHOOK_TIMEOUT)
+        master, slave = pty.openpty()
+        p = self.d.popen_in_namespace([vp.VIRT_VMI, "-c", self.d.uri, "suspend", "shown"],
+                                      stdin=subprocess.DEVNULL, stdout=slave,
+                                      stderr=subprocess.PIPE)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:     # EIO: the program and its wrapper have exited
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        err = p.stderr.read()
+        p.stderr.close()
+        self.assertEqual(p.wait(timeout=60 * vp.SLOW), 0, (out, err))
+        line = (rb"\rSuspending 'shown': waiting for the introspection tool to unhook: "
+                rb"[0-9]+\.[0-9] s \(at most 2 s\)   ")
+        draws = re.findall(line, out)
+        self.assertGreaterEqual(len(draws), 5, out)
+        self.assertRegex(out, rb"^(" + line + rb")+\r\x1b\[KDomain 'shown' suspended after "
+                         rb"[0-9.]+ s: the tool did not unhook within the unhook timeout "
+                         rb"\(2 s\), so QEMU cut its connection\r\n$")
+        self.assertEqual(self.d.domstate("shown"), "paused")
 
     def test_save_restore(self):
         key = vp.printable_key()

@@ -1,0 +1,19 @@
+/*
+ * vmi_qmp.h: what QEMU's monitor says of the introspection chardev
+ *
+ * Apart from qemu_vmi.c, in a library of its own (vmiqmp): only the
+ * libvirt layer asks QEMU's monitor, and the hook, which links the core
+ * library, stays without a JSON parser.
+ */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+    gboolean found;         /* QEMU has the introspection chardev */
+    gboolean connected;
+    char *filename;
+} vmiQmpChardevState;
+
+gboolean vmiQmpParseChardevs(const char *reply, vmiQmpChardevState *state,
+                             GError **error);
