@@ -235,6 +235,60 @@ class VmidTest(vp.DaemonTestCase):
         entry = self.state(vmid, name, "wrong-key")
         self.assertEqual(entry["reason"], "VMI: received cookie doesn't match")
 
+    def test_virt_vmi_status(self):
+        """virt-vmi status: from the daemon where it runs (--json, a table,
+        --watch), directly and saying so where it does not."""
+        name = "cli"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1").rc, 0)
+        # no daemon
+        r = self.vv("status", "--json")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(json.loads(r.stdout), {"daemon": False, "domains": [
+            {"name": name, "uuid": self.d.virsh("domuuid", name).stdout.strip(),
+             "state": "not-running"}]})
+        r = self.vv("status", name)
+        self.assertRegex(r.stdout, r"(?m)^Live state:       unknown: virt-vmid is not running ")
+        r = self.vv("status")
+        self.assertIn("virt-vmid: not asked (virt-vmid is not running", r.stdout)
+        self.assertRegex(r.stdout, rf"(?m)^{name} +not-running ")
+        r = self.vv("status", "--watch")
+        self.assertEqual(r.rc, 1)
+        self.assertIn("error: --watch needs virt-vmid: virt-vmid is not running", r.stderr)
+        # the daemon
+        vmid = vp.Vmid(self, self.d)
+        tool = vp.tool(self, self.sock(name))
+        watch = self.d.popen_in_namespace(
+            [vp.VIRT_VMI, "-c", self.d.uri, "status", "--watch", "--json", name],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(watch.wait)
+        self.addCleanup(watch.kill)
+        first = json.loads(watch.stdout.readline())
+        self.assertEqual(first["daemon"], True)
+        self.assertEqual([(e["name"], e["state"]) for e in first["domains"]],
+                         [(name, "not-running")])
+        self.d.virsh("start", name)
+        tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+        states = []
+        while "hooked" not in states:
+            event = json.loads(watch.stdout.readline())
+            states.append(event["domain"]["state"])
+        self.state(vmid, name, "hooked")
+        r = self.vv("status", "--json", name)
+        self.assertEqual([(e["name"], e["state"]) for e in json.loads(r.stdout)["domains"]],
+                         [(name, "hooked")])
+        r = self.vv("status", name)
+        self.assertRegex(r.stdout, r"(?m)^Live state:       hooked since \S+ \(virt-vmid\)$")
+        self.assertRegex(r.stdout, r"(?m)^Tool connection:  connected \(")
+        r = self.vv("status")
+        self.assertRegex(r.stdout, rf"(?m)^NAME +STATE +SINCE +DETAIL\n{name} +hooked ")
+        r = self.vv("status", "--json", "nosuch")
+        self.assertEqual((r.rc, r.stdout), (1, ""))
+        self.assertIn("error: domain 'nosuch': virt-vmid knows no persistent domain", r.stderr)
+        r = self.vv("status", "nosuch")
+        self.assertEqual(r.rc, 1)
+        self.assertIn("error: domain 'nosuch' not found", r.stderr)
+
     def test_api_client_example(self):
         """examples/api_client.py, a plain libvirt-python client as Nova or
         VDSM would write it: the guest ends up hooked, no virt-vmi run."""

@@ -1,0 +1,49 @@
+/*
+ * vmi_vmid.c: a client of virt-vmid's socket
+ */
+#include <gio/gunixsocketaddress.h>
+#include <string.h>
+
+#include "core/vmi_vmid.h"
+#include "conf/vmi_error.h"
+
+
+GSocketConnection *
+vmiVmidConnect(const char *path, GError **error)
+{
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
+    g_autoptr(GError) err = NULL;
+    GSocketConnection *conn;
+
+    if ((conn = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(addr), NULL, &err)))
+        return conn;
+    /* no socket, or a dead daemon's */
+    if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+        g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND, "virt-vmid is not running (%s)",
+                    path);
+    else
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot reach virt-vmid at %s: %s",
+                    path, err->message);
+    return NULL;
+}
+
+
+gboolean
+vmiVmidSend(GSocketConnection *conn, const char *request, GError **error)
+{
+    GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+    g_autofree char *line = g_strdup_printf("%s\n", request);
+
+    return g_output_stream_write_all(out, line, strlen(line), NULL, NULL, error);
+}
+
+
+char *
+vmiVmidReadLine(GSocketConnection *conn, GDataInputStream **in, GError **error)
+{
+    if (!*in)
+        *in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
+    return g_data_input_stream_read_line_utf8(*in, NULL, NULL, error);
+}

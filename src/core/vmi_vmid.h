@@ -1,0 +1,16 @@
+/*
+ * vmi_vmid.h: a client of virt-vmid's socket (docs/virt-vmid.rst)
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+/* NULL, with VMI_ERROR_NOT_FOUND, when no daemon answers at @path. */
+GSocketConnection *vmiVmidConnect(const char *path, GError **error);
+
+/* Sends the request line @request ("status", "watch"). */
+gboolean vmiVmidSend(GSocketConnection *conn, const char *request, GError **error);
+
+/* The daemon's next line, without its newline; NULL at its end (@error
+ * unset) or on an error. */
+char *vmiVmidReadLine(GSocketConnection *conn, GDataInputStream **in, GError **error);
