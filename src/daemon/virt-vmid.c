@@ -14,6 +14,7 @@
 #include <libvirt-glib/libvirt-glib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -193,7 +194,41 @@ vmidAddWatcher(vmidDaemon *d, GSocketConnection *client)
 }
 
 
-/* One request a connection: a line "status"; the answer one JSON line. */
+/*
+ * "key SECRET-UUID URI": the hook's request for a domain's key, which spares
+ * it loading libvirt. The answer is "key BASE64" or "error MESSAGE"; the
+ * socket is root's only, as is the hook.
+ */
+static char *
+vmidKeyReply(vmidDaemon *d, const char *request)
+{
+    g_auto(GStrv) words = g_strsplit(request, " ", -1);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(vmiKey) key = NULL;
+    vmidConn *vc = NULL;
+    g_autofree char *b64 = NULL;
+    char *reply;
+
+    if (g_strv_length(words) != 3 || !g_uuid_string_is_valid(words[1]))
+        return g_strdup("error expected: key SECRET-UUID URI\n");
+    for (guint i = 0; i < d->conns->len && !vc; i++) {
+        if (g_str_equal(vmidConnGetURI(g_ptr_array_index(d->conns, i)), words[2]))
+            vc = g_ptr_array_index(d->conns, i);
+    }
+    if (!vc)
+        return g_strdup_printf("error virt-vmid does not watch %s\n", words[2]);
+    if (!(key = vmidConnGetKey(vc, words[1], &err)))
+        return g_strdup_printf("error %s\n", err->message);
+    b64 = g_base64_encode(key->data, key->len);
+    reply = g_strdup_printf("key %s\n", b64);
+    explicit_bzero(b64, strlen(b64));
+    g_debug("handed the value of secret %s to the hook", words[1]);
+    return reply;
+}
+
+
+/* One request a connection, a line: "status" or "watch" (the answer one
+ * JSON line; then, for watch, one per change), or "key ..." (the hook's). */
 static gboolean
 vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source,
              gpointer opaque)
@@ -213,7 +248,13 @@ vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source
     g_socket_set_timeout(sock, 5);
     in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(client)));
     line = g_data_input_stream_read_line_utf8(in, NULL, NULL, NULL);
-    if (line && (g_str_equal(g_strstrip(line), "status") || g_str_equal(line, "watch")))
+    if (line && g_str_has_prefix(g_strstrip(line), "key ")) {
+        reply = vmidKeyReply(d, line);
+        vmidSend(client, reply);
+        explicit_bzero(reply, strlen(reply));
+        return TRUE;
+    }
+    if (line && (g_str_equal(line, "status") || g_str_equal(line, "watch")))
         reply = vmidStatusJSON(d);
     else
         reply = g_strdup("{\"error\":\"unknown request (expected: status or watch)\"}\n");
@@ -350,6 +391,8 @@ main(int argc, char **argv)
     }
     if ((pidFd = vmidAcquirePidFile(VMID_PID_FILE, &exitCode)) < 0)
         return exitCode;
+    /* it hands keys to the hook: no core dump, no ptrace */
+    prctl(PR_SET_DUMPABLE, 0);
 
     gvir_init(NULL, NULL);
     gvir_event_register();

@@ -17,7 +17,9 @@
 #include "daemon/vmid_log.h"
 #include "conf/vmi_conf.h"
 #include "core/vmi_paths.h"
+#include "conf/vmi_error.h"
 #include "libvirt/vmi_domain_sync.h"
+#include "libvirt/vmi_secret.h"
 
 #define VMID_BACKOFF_MIN_SECONDS 1
 #define VMID_BACKOFF_MAX_SECONDS 30
@@ -496,6 +498,24 @@ vmidConnDescribeDomain(vmidConn *vc, const char *uuid, yajl_gen gen)
         return FALSE;
     vmidDomainDescribe(d, gen);
     return TRUE;
+}
+
+
+const char *
+vmidConnGetURI(vmidConn *vc)
+{
+    return vc->uri;
+}
+
+
+vmiKey *
+vmidConnGetKey(vmidConn *vc, const char *secretUUID, GError **error)
+{
+    if (!vc->conn) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "not connected to %s", vc->uri);
+        return NULL;
+    }
+    return vmiSecretGetKey(vc->conn->secrets, secretUUID, error);
 }
 
 

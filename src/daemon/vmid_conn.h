@@ -7,6 +7,8 @@
 #include <glib.h>
 #include <yajl/yajl_gen.h>
 
+#include "core/vmi_key.h"
+
 typedef struct _vmidConn vmidConn;
 
 /* Called whenever what vmidConnDescribeDomain says of @uuid may have changed. */
@@ -28,3 +30,8 @@ void vmidConnDescribe(vmidConn *vc, yajl_gen gen);
 gboolean vmidConnDescribeDomain(vmidConn *vc, const char *uuid, yajl_gen gen);
 
 void vmidConnSetChangeFunc(vmidConn *vc, vmidConnChangeFunc func, gpointer opaque);
+
+const char *vmidConnGetURI(vmidConn *vc);
+
+/* The value of key secret @secretUUID, for the hook. */
+vmiKey *vmidConnGetKey(vmidConn *vc, const char *secretUUID, GError **error);

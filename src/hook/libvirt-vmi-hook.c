@@ -25,9 +25,10 @@
  *
  * libvirt runs every hook for every domain's every operation, so this
  * program does not link libvirt (loading it costs more than all the rest):
- * the key is read by libvirt-vmi-hook-key, run only for a domain with a
- * <vmi:key>. That calls libvirt's secret driver only, never a domain API,
- * which would wait for the domain lock libvirt holds while a hook runs.
+ * for a domain with a <vmi:key> it asks virt-vmid for the key over its
+ * root-only socket, or, without the daemon, runs libvirt-vmi-hook-key.
+ * Both call libvirt's secret driver only, never a domain API, which would
+ * wait for the domain lock libvirt holds while a hook runs.
  * An alarm bounds the whole run.
  */
 #include <gio/gio.h>
@@ -41,6 +42,7 @@
 #include "core/qemu_vmi.h"
 #include "core/vmi_lifecycle.h"
 #include "core/vmi_paths.h"
+#include "core/vmi_vmid.h"
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
 
@@ -66,6 +68,9 @@ static const struct {
     { "stopped", "end", VMI_HOOK_CLEAN_UP },
     { "release", "end", VMI_HOOK_CLEAN_UP },
 };
+
+/* the daemon answers at once, or is not worth waiting for: the helper is */
+#define VMI_HOOK_DAEMON_TIMEOUT_SECONDS 5
 
 typedef struct {
     char *helper;       /* libvirt-vmi-hook-key */
@@ -96,7 +101,41 @@ vmiHookFail(const char *domain, GError *error)
 }
 
 
-/* The key, on the helper's standard output; its errors on its stderr. */
+/*
+ * The key from virt-vmid, which has libvirt loaded already (see
+ * virt-vmid(8)); NULL, for the helper to be asked, when it cannot give it.
+ */
+static vmiKey *
+vmiHookKeyFromDaemon(const char *uri, const char *secretUUID)
+{
+    g_autoptr(GSocketConnection) conn = NULL;
+    g_autoptr(GDataInputStream) in = NULL;
+    g_autofree char *request = g_strdup_printf("key %s %s", secretUUID, uri);
+    g_autofree char *line = NULL;
+    vmiKey *key;
+    gsize len;
+
+    if (!(conn = vmiVmidConnect(VMI_VMID_SOCKET, NULL)))
+        return NULL;
+    g_socket_set_timeout(g_socket_connection_get_socket(conn), VMI_HOOK_DAEMON_TIMEOUT_SECONDS);
+    if (!vmiVmidSend(conn, request, NULL) ||
+        !(line = vmiVmidReadLine(conn, &in, NULL)) ||
+        !g_str_has_prefix(line, "key "))
+        return NULL;
+    key = g_new0(vmiKey, 1);
+    key->data = g_base64_decode(line + strlen("key "), &len);
+    key->len = len;
+    explicit_bzero(line, strlen(line));
+    if (!key->len) {
+        vmiKeyFree(key);
+        return NULL;
+    }
+    return key;
+}
+
+
+/* The key: from the daemon, else on the helper's standard output (its
+ * errors on its stderr). */
 static vmiKey *
 vmiHookFetchKey(gpointer opaque, const char *secretUUID, GError **error)
 {
@@ -107,6 +146,8 @@ vmiHookFetchKey(gpointer opaque, const char *secretUUID, GError **error)
     g_autofree char *err = NULL;
     GInputStream *out;
 
+    if ((key = vmiHookKeyFromDaemon(src->uri, secretUUID)))
+        return g_steal_pointer(&key);
     if (!(proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                    G_SUBPROCESS_FLAGS_STDERR_PIPE, error)))
         return NULL;

@@ -219,6 +219,32 @@ class VmidTest(vp.DaemonTestCase):
         # a watcher that hung up is forgotten: the daemon goes on answering
         self.assertEqual(vmid.domain(name)["state"], "not-running")
 
+    def test_key_handover(self):
+        """With the daemon, the hook takes the key from it (no key helper
+        run); the key is in none of the daemon's output; a start after the
+        daemon has gone takes it from the helper again."""
+        name = "handover"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1").rc, 0)
+        key = vp.printable_key()
+        path = os.path.join(self.tmp.name, f"{name}.key")
+        with open(path, "wb") as f:
+            f.write(key)
+        self.assertEqual(self.vv("key-import", name, "--file", path).rc, 0)
+        vmid = vp.Vmid(self, self.d)
+        tool = vp.tool(self, self.sock(name), key_file=path)
+        self.d.virsh("start", name)
+        tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+        secret = vp.vmi_element(vp.dumpxml(self.d, name))[0].find("{%s}key" % vp.VMI_NS).get("secret")
+        self.addCleanup(self.d.virsh, "secret-undefine", secret, check=False)
+        self.assertIn(f"handed the value of secret {secret} to the hook", vmid.log())
+        self.assertEqual(vp.key_leaks(key, vmid.log()), [])
+        self.d.virsh("destroy", name)
+        vmid.stop(self)
+        # no daemon: the key can only have come from the helper
+        self.d.virsh("start", name)
+        tool.expect("hooked", name=name, conn=2, timeout=30 * vp.SLOW)
+
     def test_live_state_wrong_key(self):
         name = "wrongkey"
         self.plain_domain(name)
