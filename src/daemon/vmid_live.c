@@ -139,11 +139,16 @@ vmidLiveLogLine(vmidLive *live, const char *line, gint64 now)
             live->trigger = g_strdup(trigger);
             live->deadline = now + (gint64)live->unhookTimeout * G_USEC_PER_SEC;
         }
-    } else if (g_str_has_prefix(msg, "VMI: intercept action: continue") ||
-               g_str_has_prefix(msg, "VMI: continue with '")) {
-        /* the action went on: at once (no tool hooked), or after the unhook */
+    } else if (g_str_has_prefix(msg, "VMI: intercept action: continue")) {
+        /* the action went on at once: no tool was hooked */
         if (live->state == VMID_LIVE_UNHOOKING)
             vmidLiveSet(live, VMID_LIVE_UNHOOKED, now);
+    } else if (g_str_has_prefix(msg, "VMI: continue with '")) {
+        /* after the wait: the tool closed, or QEMU cut it off */
+        if (live->state == VMID_LIVE_UNHOOKING) {
+            live->lastUnhook = now - live->since;
+            vmidLiveSet(live, VMID_LIVE_UNHOOKED, now);
+        }
     } else if (g_str_has_prefix(msg, "VMI: introspection tool disconnected")) {
         if (live->state == VMID_LIVE_UNHOOKING) {
             live->lastUnhook = now - live->since;

@@ -245,6 +245,45 @@ class VmidTest(vp.DaemonTestCase):
         self.d.virsh("start", name)
         tool.expect("hooked", name=name, conn=2, timeout=30 * vp.SLOW)
 
+    def test_tool_that_never_unhooks(self):
+        """unhooking until the deadline, then QEMU's timeout: unhooked, and
+        the reason says the tool was too slow."""
+        name = "stuck"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1",
+                                 "--unhook-timeout", "2").rc, 0)
+        vmid = vp.Vmid(self, self.d)
+        tool = vp.tool(self, self.sock(name), "--unhook-delay", "600000")
+        self.d.virsh("start", name)
+        tool.wait_for("ready", timeout=30 * vp.SLOW, conn=1, unhook_event=True)
+        suspend = self.d.popen_in_namespace([vl.VIRSH, "-c", self.d.uri, "suspend", name],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            e = self.state(vmid, name, "unhooking", trigger="stop")
+            self.assertAlmostEqual(iso_seconds(e["deadline"]) - iso_seconds(e["since"]), 2,
+                                   delta=0.01)
+        finally:
+            self.assertEqual(suspend.wait(60 * vp.SLOW), 0)
+        e = self.state(vmid, name, "unhooked", reason="VMI: the introspection tool is too slow")
+        self.assertGreaterEqual(e["last_unhook_ms"], 2000)
+        self.assertEqual(self.d.domstate(name), "paused")
+
+    def test_suspend_resume_cycles(self):
+        """100 suspend/resume cycles as fast as libvirt takes them: the state
+        ends consistent (hooked again), whatever the daemon saw in between."""
+        name = "cycles"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1").rc, 0)
+        vmid = vp.Vmid(self, self.d)
+        tool = vp.tool(self, self.sock(name))
+        self.d.virsh("start", name)
+        tool.wait_for("ready", timeout=30 * vp.SLOW, conn=1, unhook_event=True)
+        self.d.virsh("; ".join(f"suspend {name}; resume {name}" for _ in range(100)),
+                     timeout=120 * vp.SLOW)
+        self.assertEqual(self.d.domstate(name), "running")
+        e = self.state(vmid, name, "hooked")
+        self.assertGreaterEqual(e["reconnects"], 1)
+
     def test_live_state_wrong_key(self):
         name = "wrongkey"
         self.plain_domain(name)
