@@ -231,7 +231,9 @@ vmiProbeRunEmulator(const char *const *argv, const vmiProbeCreds *creds, const c
         return FALSE;
     g_subprocess_launcher_take_stdin_fd(launcher, stdinFd);
     ctx = g_main_context_new();
-    g_subprocess_launcher_set_environ(launcher, NULL);
+    /* empty, not NULL: NULL would inherit this process's environment
+     * (whatever libvirtd, or a wrapper such as valgrind, gave the hook) */
+    g_subprocess_launcher_set_environ(launcher, (char *[]){ NULL });
     g_subprocess_launcher_setenv(launcher, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", TRUE);
     g_subprocess_launcher_setenv(launcher, "LC_ALL", "C", TRUE);
     g_subprocess_launcher_set_child_setup(launcher, vmiProbeChildSetup, (gpointer)creds, NULL);
