@@ -71,7 +71,8 @@ testSeconds(void)
     g_assert_true(vmiDefSetSeconds(def, VMI_ATTR_TIMEOUTS_UNHOOK, "default", "--unhook-timeout",
                                    &err));
     g_assert_cmpuint(def->unhookTimeout, ==, 0);
-    g_assert_cmpuint(vmiDefUnhookTimeout(def), ==, vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault);
+    g_assert_cmpuint(vmiDefUnhookTimeout(def), ==,
+                     vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].defaultValue);
 
     g_assert_true(vmiDefSetSeconds(def, VMI_ATTR_RECONNECT_TIMEOUT, "1", "--reconnect", &err));
     g_assert_cmpuint(def->reconnect, ==, 1);
