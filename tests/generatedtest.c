@@ -231,16 +231,16 @@ testDocsAttrs(gconstpointer data)
         g_autofree char *row = docsAttrRow(docs, info->element, info->attribute);
         g_autofree char *range = g_strdup_printf("%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
                                                  info->range->min, info->range->max);
-        g_autofree char *dflt = g_strdup_printf("\\b%u\\b", info->qemuDefault);
+        g_autofree char *dflt = g_strdup_printf("\\b%u\\b", info->defaultValue);
 
         if (!strstr(row, range))
             g_test_message("%s/@%s: the docs say '%s', not %s",
                            info->element, info->attribute, row, range);
         g_assert_nonnull(strstr(row, range));
-        if (info->qemuDefault) {
+        if (info->defaultValue) {
             if (!g_regex_match_simple(dflt, row, 0, 0))
                 g_test_message("%s/@%s: the docs say '%s', without the default %u",
-                               info->element, info->attribute, row, info->qemuDefault);
+                               info->element, info->attribute, row, info->defaultValue);
             g_assert_true(g_regex_match_simple(dflt, row, 0, 0));
         }
     }

@@ -346,6 +346,24 @@ testQemuConfLabel(Fixture *fx, gconstpointer data)
 }
 
 
+/* The paths QEMU's argument names and the status prints, and the
+ * directory rule host-validate applies. */
+static void
+testPathsAndRule(void)
+{
+    g_autofree char *dir = vmiKeyFileDirPath("/run/libvirt-vmi", UUID);
+    g_autofree char *file = vmiKeyFilePath("/run/libvirt-vmi", UUID);
+
+    g_assert_cmpstr(dir, ==, "/run/libvirt-vmi/" UUID);
+    g_assert_cmpstr(file, ==, "/run/libvirt-vmi/" UUID "/key");
+    g_assert_true(vmiKeyDirIsSafe(geteuid(), S_IFDIR | 0711));
+    g_assert_true(vmiKeyDirIsSafe(geteuid(), S_IFDIR | 0755));
+    g_assert_false(vmiKeyDirIsSafe(geteuid(), S_IFDIR | 0731));
+    g_assert_false(vmiKeyDirIsSafe(geteuid(), S_IFDIR | 0713));
+    g_assert_false(vmiKeyDirIsSafe(geteuid() + 1, S_IFDIR | 0711));
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -360,5 +378,6 @@ main(int argc, char **argv)
     g_test_add("/keyfile/unsafe-dir", Fixture, NULL, setUp, testUnsafeKeyDirRefused, tearDown);
     g_test_add_func("/keyfile/dac-labels", testDACLabels);
     g_test_add("/keyfile/qemu-conf-label", Fixture, NULL, setUp, testQemuConfLabel, tearDown);
+    g_test_add_func("/keyfile/paths-and-rule", testPathsAndRule);
     return g_test_run();
 }

@@ -8,8 +8,11 @@
 #include "libvirt/vmi_domain.h"
 #include "libvirt/vmi_host_validate.h"
 
-static const char *const vmiCheckResultNames[] = { "PASS", "WARN", "FAIL" };
-static const char *const vmiCheckResultColors[] = { "\033[32m", "\033[33m", "\033[31m" };
+static const char *const vmiCheckResultColors[VMI_CHECK_LAST] = {
+    [VMI_CHECK_PASS] = "\033[32m",
+    [VMI_CHECK_WARN] = "\033[33m",
+    [VMI_CHECK_FAIL] = "\033[31m",
+};
 
 
 static int
@@ -58,7 +61,7 @@ vmiCmdHostValidateRun(const vmiCliGlobal *global, int argc, char **argv)
 
         g_print("   VMI: Checking %-62s: %s%s%s (%s)\n", check->what,
                 tty ? vmiCheckResultColors[check->result] : "",
-                vmiCheckResultNames[check->result], tty ? "\033[0m" : "", check->detail);
+                vmiCheckResultToString(check->result), tty ? "\033[0m" : "", check->detail);
         failed |= check->result == VMI_CHECK_FAIL;
     }
     return failed ? VMI_EXIT_FAILURE : VMI_EXIT_OK;

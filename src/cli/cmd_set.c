@@ -45,12 +45,14 @@ vmiSetApplyOptions(const vmiSetOptions *opts, vmiDef *def, GError **error)
         vmiDefSetSocket(def, opts->socket);
     if ((opts->vsock && !vmiDefSetVsock(def, opts->vsock, "--vsock", error)) ||
         (opts->reconnect &&
-         !vmiDefSetSeconds(def, VMI_ATTR_RECONNECT_TIMEOUT, opts->reconnect, "--reconnect", error)) ||
+         !vmiDefSetSeconds(def, VMI_ATTR_RECONNECT_TIMEOUT, opts->reconnect,
+                           "--reconnect", error)) ||
         (opts->handshake &&
          !vmiDefSetSeconds(def, VMI_ATTR_TIMEOUTS_HANDSHAKE, opts->handshake,
                            "--handshake-timeout", error)) ||
         (opts->unhook &&
-         !vmiDefSetSeconds(def, VMI_ATTR_TIMEOUTS_UNHOOK, opts->unhook, "--unhook-timeout", error)) ||
+         !vmiDefSetSeconds(def, VMI_ATTR_TIMEOUTS_UNHOOK, opts->unhook,
+                           "--unhook-timeout", error)) ||
         (opts->commands &&
          !vmiDefSetAllowList(def, "command", opts->commands, "--allow-command", error)) ||
         (opts->events &&
@@ -68,7 +70,7 @@ vmiSetSecondsHelp(const char *what, vmiAttrId attr)
     const vmiAttrInfo *info = &vmiAttrs[attr];
 
     return g_strdup_printf("%s (%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ", or 'default': %u)",
-                           what, info->range->min, info->range->max, info->qemuDefault);
+                           what, info->range->min, info->range->max, info->defaultValue);
 }
 
 

@@ -601,7 +601,7 @@ vmiDefEqual(const vmiDef *a, const vmiDef *b)
 guint
 vmiDefReconnect(const vmiDef *def)
 {
-    return def->reconnect ? def->reconnect : vmiAttrs[VMI_ATTR_RECONNECT_TIMEOUT].qemuDefault;
+    return def->reconnect ? def->reconnect : vmiAttrs[VMI_ATTR_RECONNECT_TIMEOUT].defaultValue;
 }
 
 
@@ -609,7 +609,9 @@ vmiDefReconnect(const vmiDef *def)
 guint
 vmiDefUnhookTimeout(const vmiDef *def)
 {
-    return def->unhookTimeout ? def->unhookTimeout : vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault;
+    if (!def->unhookTimeout)
+        return vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].defaultValue;
+    return def->unhookTimeout;
 }
 
 

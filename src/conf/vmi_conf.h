@@ -54,9 +54,11 @@ extern const vmiRange vmiRangeVsockCid;
 extern const vmiRange vmiRangeVsockPort;
 
 /*
- * The numeric attributes: what is allowed and what QEMU uses when one is
- * left out. The parser, virt-vmi's help texts and the tests that hold
- * the schema and the docs to them all read this one table.
+ * The numeric attributes: what is allowed and what applies when one is
+ * left out (QEMU's own default for the timeouts; for reconnect, which
+ * QEMU requires, the value generated). The parser, the QEMU arguments,
+ * virt-vmi's help texts, the emulator and the tests that hold the schema
+ * and the docs to them all read this one table.
  */
 typedef enum {
     VMI_ATTR_SOURCE_CID,
@@ -73,7 +75,7 @@ typedef struct {
     const char *attribute;
     const char *schemaType;     /* its <define> in the schema */
     const vmiRange *range;
-    guint qemuDefault;          /* 0: none */
+    guint defaultValue;         /* 0: none */
 } vmiAttrInfo;
 
 extern const vmiAttrInfo vmiAttrs[VMI_ATTR_LAST];

@@ -147,7 +147,7 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
         d->uuid = g_strdup(uuid);
         d->sync = result;
         d->syncSince = g_get_real_time();
-        vmidLiveInit(&d->live, vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault);
+        vmidLiveInit(&d->live, vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].defaultValue);
         g_hash_table_insert(vc->domains, g_strdup(uuid), d);
     }
     g_free(d->name);

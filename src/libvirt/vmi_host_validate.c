@@ -15,6 +15,11 @@
 #include "core/vmi_paths.h"
 #include "core/vmi_settings.h"
 
+VMI_ENUM_IMPL(vmiCheckResult, VMI_CHECK_LAST,
+              "PASS",
+              "WARN",
+              "FAIL");
+
 #define VMI_KVMI_PARAM "/sys/module/kvm/parameters/introspection"
 
 

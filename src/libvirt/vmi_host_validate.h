@@ -5,11 +5,17 @@
 
 #include <glib.h>
 
+#include "conf/vmi_enum.h"
+
 typedef enum {
     VMI_CHECK_PASS,
     VMI_CHECK_WARN,
     VMI_CHECK_FAIL,
+
+    VMI_CHECK_LAST
 } vmiCheckResult;
+
+VMI_ENUM_DECL(vmiCheckResult);
 
 typedef struct {
     char *what;             /* "for a KVMI kernel (kvm.introspection)" */

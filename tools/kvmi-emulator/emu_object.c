@@ -42,8 +42,8 @@ emuObjectNew(const char *id)
 
     obj->id = g_strdup(id);
     /* QEMU's defaults, which conf's table records */
-    obj->handshakeTimeout = vmiAttrs[VMI_ATTR_TIMEOUTS_HANDSHAKE].qemuDefault;
-    obj->unhookTimeout = vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].qemuDefault;
+    obj->handshakeTimeout = vmiAttrs[VMI_ATTR_TIMEOUTS_HANDSHAKE].defaultValue;
+    obj->unhookTimeout = vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].defaultValue;
     obj->asyncUnhook = TRUE;
     obj->unhookOnShutdown = TRUE;
     obj->commands = g_array_new(FALSE, FALSE, sizeof(guint32));

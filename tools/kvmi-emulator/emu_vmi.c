@@ -12,14 +12,13 @@
 #include "emu_stream.h"
 #include "emu_vmi.h"
 
-static const char *const actionNames[] = {
-    [EMU_ACTION_NONE] = "none",
-    [EMU_ACTION_SUSPEND] = "suspend",
-    [EMU_ACTION_RESUME] = "resume",
-    [EMU_ACTION_FORCE_RESET] = "force-reset",
-    [EMU_ACTION_MIGRATE] = "migrate",
-    [EMU_ACTION_SHUTDOWN] = "shutdown",
-};
+VMI_ENUM_IMPL(emuAction, EMU_ACTION_LAST,
+              "none",
+              "suspend",
+              "resume",
+              "force-reset",
+              "migrate",
+              "shutdown");
 
 /* QEMU's globals: they outlive the object, and exist without one */
 static gboolean suspendPending;
@@ -243,7 +242,7 @@ emuVmiContinueAction(emuVmi *vmi)
     vmi->contOpaque = NULL;
     if (cont)
         cont(opaque);
-    emuInfo("VMI: continue with '%s'", actionNames[action]);
+    emuInfo("VMI: continue with '%s'", emuActionToString(action));
 }
 
 
@@ -571,6 +570,7 @@ emuVmiRecordAction(emuAction action)
         shutdownPending = TRUE;
         return TRUE;
     case EMU_ACTION_NONE:
+    case EMU_ACTION_LAST:
         break;
     }
     return FALSE;
@@ -634,7 +634,7 @@ emuVmiIntercept(emuAction action, emuVmiContinueFunc cont, gpointer opaque)
 {
     emuInterceptResult ret = EMU_INTERCEPT_CONTINUE;
 
-    emuInfo("VMI: intercept command: %s", actionNames[action]);
+    emuInfo("VMI: intercept command: %s", emuActionToString(action));
     if (emuVmiRecordAction(action) && emuCtx.vmi)
         ret = emuVmiInterceptAction(emuCtx.vmi, action, cont, opaque);
     /* a waiting command says so when the wait is over */

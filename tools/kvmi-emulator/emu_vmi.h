@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "emu_context.h"
+#include "conf/vmi_enum.h"
 
 typedef enum {
     EMU_ACTION_NONE,
@@ -22,7 +23,11 @@ typedef enum {
     EMU_ACTION_FORCE_RESET,
     EMU_ACTION_MIGRATE,
     EMU_ACTION_SHUTDOWN,
+
+    EMU_ACTION_LAST
 } emuAction;
+
+VMI_ENUM_DECL(emuAction);
 
 typedef enum {
     EMU_INTERCEPT_CONTINUE,     /* go on at once */
