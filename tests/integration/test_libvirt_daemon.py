@@ -268,6 +268,33 @@ class VmidTest(vp.DaemonTestCase):
         self.assertGreaterEqual(e["last_unhook_ms"], 2000)
         self.assertEqual(self.d.domstate(name), "paused")
 
+    def test_tool_dies_mid_handshake(self):
+        """A tool that reads QEMU's handshake and dies before answering:
+        connected, then waiting-for-tool, never hooked."""
+        name = "midshake"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1").rc, 0)
+        vmid = vp.Vmid(self, self.d)
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(self.sock(name))
+            os.chmod(self.sock(name), 0o666)
+            self.addCleanup(os.unlink, self.sock(name))
+            listener.listen(1)
+            listener.settimeout(30 * vp.SLOW)
+            self.d.virsh("start", name)
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(30 * vp.SLOW)
+                self.assertGreaterEqual(len(conn.recv(4096)), 4)
+        # the tool is gone, listening socket and all: QEMU saw the
+        # connection close (it says no more than that), and its tries to
+        # connect again are refused
+        vp.wait_until(lambda: "VMI: introspection tool disconnected" in
+                      self.d.domain_log(name), 30 * vp.SLOW, "QEMU to see the tool go")
+        e = self.state(vmid, name, "waiting-for-tool", reason=None, last_handshake=None)
+        self.assertEqual(e["reconnects"], 0)
+        self.assertIn(f"domain '{name}': connected", vmid.log())
+
     def test_suspend_resume_cycles(self):
         """100 suspend/resume cycles as fast as libvirt takes them: the state
         ends consistent (hooked again), whatever the daemon saw in between."""
