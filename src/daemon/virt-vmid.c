@@ -11,7 +11,6 @@
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib-unix.h>
-#include <libvirt-glib/libvirt-glib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -394,9 +393,7 @@ main(int argc, char **argv)
     /* it hands keys to the hook: no core dump, no ptrace */
     prctl(PR_SET_DUMPABLE, 0);
 
-    gvir_init(NULL, NULL);
-    gvir_event_register();
-    vmiLibvirtInit();
+    vmiLibvirtUseMainLoop();
     d.loop = g_main_loop_new(NULL, FALSE);
     if (!vmidListen(&d, &err)) {
         g_printerr("virt-vmid: cannot listen on %s: %s\n", VMID_SOCKET, err->message);

@@ -8,8 +8,6 @@
  * only queue the domain: the sync runs from an idle source, outside
  * libvirt's event dispatch.
  */
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <string.h>
 
 #include "daemon/vmid_conn.h"
@@ -20,9 +18,7 @@
 #include "conf/vmi_error.h"
 #include "libvirt/vmi_domain_sync.h"
 #include "libvirt/vmi_secret.h"
-
-#define VMID_BACKOFF_MIN_SECONDS 1
-#define VMID_BACKOFF_MAX_SECONDS 30
+#include "libvirt/vmi_watch.h"
 
 typedef struct {
     vmidConn *vc;
@@ -38,20 +34,13 @@ typedef struct {
 
 struct _vmidConn {
     char *uri;
-    vmiConn *conn;
-    int lifecycleId;
-    int metadataId;
-    guint reconnectId;
-    guint backoff;
+    vmiWatch *watch;
     guint syncId;
     GHashTable *pending;    /* UUIDs to sync */
     GHashTable *domains;    /* UUID -> vmidDomain */
     vmidConnChangeFunc changed;
     gpointer changedOpaque;
 };
-
-static void vmidConnScheduleReconnect(vmidConn *vc);
-
 
 static void
 vmidDomainFree(vmidDomain *d)
@@ -132,7 +121,7 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(vmiDomain) dom = NULL;
     g_autoptr(GError) err = NULL;
-    vmiSyncResult result = vmiDomainSync(vc->conn, uuid, &dom, changes, &err);
+    vmiSyncResult result = vmiDomainSync(vmiWatchGetConn(vc->watch), uuid, &dom, changes, &err);
     vmidDomain *d;
     guint i;
 
@@ -188,7 +177,7 @@ vmidConnSyncPending(gpointer opaque)
 
     vc->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     vc->syncId = 0;
-    if (!vc->conn)
+    if (!vmiWatchGetConn(vc->watch))
         return G_SOURCE_REMOVE;
     g_hash_table_iter_init(&iter, pending);
     while (g_hash_table_iter_next(&iter, &uuid, NULL))
@@ -198,12 +187,8 @@ vmidConnSyncPending(gpointer opaque)
 
 
 static void
-vmidConnQueue(vmidConn *vc, virDomainPtr dom)
+vmidConnQueue(vmidConn *vc, const char *uuid)
 {
-    char uuid[VIR_UUID_STRING_BUFLEN];
-
-    if (virDomainGetUUIDString(dom, uuid) < 0)
-        return;
     g_debug("%s: domain %s queued for a sync", vc->uri, uuid);
     g_hash_table_add(vc->pending, g_strdup(uuid));
     if (!vc->syncId)
@@ -211,172 +196,67 @@ vmidConnQueue(vmidConn *vc, virDomainPtr dom)
 }
 
 
-static int
-vmidConnOnLifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
-                    void *opaque)
+static void
+vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
 {
     vmidConn *vc = opaque;
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    vmidDomain *d;
+    vmidDomain *d = g_hash_table_lookup(vc->domains, uuid);
 
-    if (virDomainGetUUIDString(dom, uuid) < 0)
-        return 0;
-    d = g_hash_table_lookup(vc->domains, uuid);
-    g_debug("%s: domain %s: lifecycle event %d (detail %d)", vc->uri, uuid, event, detail);
-    switch ((virDomainEventType)event) {
-    case VIR_DOMAIN_EVENT_DEFINED:
-        vmidConnQueue(vc, dom);
+    switch (event) {
+    case VMI_WATCH_DEFINED:
+    case VMI_WATCH_ELEMENT_CHANGED:
+        vmidConnQueue(vc, uuid);
         break;
-    case VIR_DOMAIN_EVENT_UNDEFINED:
+    case VMI_WATCH_UNDEFINED:
         g_hash_table_remove(vc->domains, uuid);
         break;
-    case VIR_DOMAIN_EVENT_STARTED:
+    case VMI_WATCH_STARTED:
         if (d)
             vmidDomainRunning(d);
         else
-            vmidConnQueue(vc, dom);
+            vmidConnQueue(vc, uuid);
         break;
-    case VIR_DOMAIN_EVENT_STOPPED:
+    case VMI_WATCH_STOPPED:
         if (d)
             vmidDomainStopped(d);
         break;
-    case VIR_DOMAIN_EVENT_RESUMED:
-        /* (libvirt reports a start's `cont` before the start itself) */
+    case VMI_WATCH_RESUMED:
         if (d && vmidLiveResumed(&d->live, g_get_real_time()))
             vmidDomainChanged(d);
         break;
-    case VIR_DOMAIN_EVENT_SUSPENDED:
-    case VIR_DOMAIN_EVENT_SHUTDOWN:
-    case VIR_DOMAIN_EVENT_PMSUSPENDED:
-    case VIR_DOMAIN_EVENT_CRASHED:
-    default:
-        break;
     }
-    return 0;
 }
 
 
+/* (Re)connected: every domain is checked again. */
 static void
-vmidConnOnMetadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
-                   void *opaque)
-{
-    if (type == VIR_DOMAIN_METADATA_ELEMENT && g_strcmp0(nsuri, VMI_NAMESPACE_URI) == 0)
-        vmidConnQueue(opaque, dom);
-}
-
-
-static void
-vmidConnQueueAll(vmidConn *vc)
-{
-    virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(vc->conn->conn, &doms,
-                                     VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
-
-    if (n < 0) {
-        g_warning("%s: cannot list the domains: %s", vc->uri, virGetLastErrorMessage());
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        vmidConnQueue(vc, doms[i]);
-        virDomainFree(doms[i]);
-    }
-    free(doms);
-}
-
-
-static void
-vmidConnDrop(vmidConn *vc)
-{
-    if (!vc->conn)
-        return;
-    if (vc->lifecycleId >= 0)
-        virConnectDomainEventDeregisterAny(vc->conn->conn, vc->lifecycleId);
-    if (vc->metadataId >= 0)
-        virConnectDomainEventDeregisterAny(vc->conn->conn, vc->metadataId);
-    vc->lifecycleId = vc->metadataId = -1;
-    virResetLastError();
-    g_clear_pointer(&vc->conn, vmiConnClose);
-}
-
-
-/* libvirt closed the connection (libvirtd stopped, or restarted). */
-static void
-vmidConnOnClose(virConnectPtr conn, int reason, void *opaque)
+vmidConnOnConnected(gpointer opaque)
 {
     vmidConn *vc = opaque;
-
-    g_message("%s: connection closed, reconnecting", vc->uri);
-    /* not from inside libvirt's callback: the connection is still in use */
-    vmidConnScheduleReconnect(vc);
-}
-
-
-static gboolean
-vmidConnConnect(vmidConn *vc)
-{
     g_autoptr(GError) err = NULL;
+    g_auto(GStrv) uuids = vmiConnListPersistentDomains(vmiWatchGetConn(vc->watch), &err);
 
-    if (!(vc->conn = vmiConnOpen(vc->uri, &err))) {
-        g_warning("%s", err->message);
-        return FALSE;
-    }
-    vc->lifecycleId = virConnectDomainEventRegisterAny(
-        vc->conn->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-        VIR_DOMAIN_EVENT_CALLBACK(vmidConnOnLifecycle), vc, NULL);
-    vc->metadataId = virConnectDomainEventRegisterAny(
-        vc->conn->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-        VIR_DOMAIN_EVENT_CALLBACK(vmidConnOnMetadata), vc, NULL);
-    if (vc->lifecycleId < 0 || vc->metadataId < 0 ||
-        virConnectRegisterCloseCallback(vc->conn->conn, vmidConnOnClose, vc, NULL) < 0) {
-        g_warning("%s: cannot register for events: %s", vc->uri, virGetLastErrorMessage());
-        vmidConnDrop(vc);
-        return FALSE;
-    }
-    g_message("%s: connected", vc->uri);
-    vc->backoff = VMID_BACKOFF_MIN_SECONDS;
-    /* what changed while we were away: everything is checked again */
     g_hash_table_remove_all(vc->domains);
-    vmidConnQueueAll(vc);
-    return TRUE;
-}
-
-
-static gboolean
-vmidConnRetry(gpointer opaque)
-{
-    vmidConn *vc = opaque;
-
-    vc->reconnectId = 0;
-    vmidConnDrop(vc);
-    if (!vmidConnConnect(vc))
-        vmidConnScheduleReconnect(vc);
-    return G_SOURCE_REMOVE;
-}
-
-
-static void
-vmidConnScheduleReconnect(vmidConn *vc)
-{
-    if (vc->reconnectId)
+    if (!uuids) {
+        g_warning("%s: %s", vc->uri, err->message);
         return;
-    vc->reconnectId = g_timeout_add_seconds(vc->backoff, vmidConnRetry, vc);
-    vc->backoff = MIN(vc->backoff * 2, VMID_BACKOFF_MAX_SECONDS);
+    }
+    for (char **u = uuids; *u; u++)
+        vmidConnQueue(vc, *u);
 }
 
 
 vmidConn *
 vmidConnNew(const char *uri)
 {
+    static const vmiWatchCallbacks cb = { vmidConnOnConnected, vmidConnOnDomainEvent };
     vmidConn *vc = g_new0(vmidConn, 1);
 
     vc->uri = g_strdup(uri);
-    vc->lifecycleId = vc->metadataId = -1;
-    vc->backoff = VMID_BACKOFF_MIN_SECONDS;
     vc->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     vc->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)vmidDomainFree);
-    if (!vmidConnConnect(vc))
-        vmidConnScheduleReconnect(vc);
+    vc->watch = vmiWatchNew(uri, &cb, vc);
     return vc;
 }
 
@@ -386,13 +266,9 @@ vmidConnFree(vmidConn *vc)
 {
     if (!vc)
         return;
-    if (vc->reconnectId)
-        g_source_remove(vc->reconnectId);
     if (vc->syncId)
         g_source_remove(vc->syncId);
-    if (vc->conn)
-        virConnectUnregisterCloseCallback(vc->conn->conn, vmidConnOnClose);
-    vmidConnDrop(vc);
+    vmiWatchFree(vc->watch);
     g_hash_table_unref(vc->pending);
     g_hash_table_unref(vc->domains);
     g_free(vc->uri);
@@ -442,7 +318,7 @@ vmidConnDescribeSelf(vmidConn *vc, yajl_gen gen)
     yajl_gen_map_open(gen);
     vmidGenString(gen, "uri", vc->uri);
     yajl_gen_string(gen, (const unsigned char *)"connected", strlen("connected"));
-    yajl_gen_bool(gen, vc->conn != NULL);
+    yajl_gen_bool(gen, vmiWatchGetConn(vc->watch) != NULL);
     yajl_gen_map_close(gen);
 }
 
@@ -511,11 +387,13 @@ vmidConnGetURI(vmidConn *vc)
 vmiKey *
 vmidConnGetKey(vmidConn *vc, const char *secretUUID, GError **error)
 {
-    if (!vc->conn) {
+    vmiConn *conn = vmiWatchGetConn(vc->watch);
+
+    if (!conn) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "not connected to %s", vc->uri);
         return NULL;
     }
-    return vmiSecretGetKey(vc->conn->secrets, secretUUID, error);
+    return vmiSecretGetKey(conn->secrets, secretUUID, error);
 }
 
 

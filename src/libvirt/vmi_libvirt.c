@@ -66,6 +66,17 @@ vmiLibvirtEventLoopOnce(gpointer data)
 }
 
 
+/* For a program that runs GLib's main loop itself (virt-vmid): libvirt's
+ * events are dispatched from it. */
+void
+vmiLibvirtUseMainLoop(void)
+{
+    gvir_init(NULL, NULL);
+    gvir_event_register();
+    vmiLibvirtInit();
+}
+
+
 static void
 vmiLibvirtStartEventLoop(void)
 {
