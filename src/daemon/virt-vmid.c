@@ -246,6 +246,8 @@ vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source
     }
     g_socket_set_timeout(sock, 5);
     in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(client)));
+    /* a watcher's connection outlives this reader */
+    g_filter_input_stream_set_close_base_stream(G_FILTER_INPUT_STREAM(in), FALSE);
     line = g_data_input_stream_read_line_utf8(in, NULL, NULL, NULL);
     if (line && g_str_has_prefix(g_strstrip(line), "key ")) {
         reply = vmidKeyReply(d, line);
