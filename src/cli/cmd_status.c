@@ -267,6 +267,33 @@ vmiStatusParse(const char *line, GError **error)
 }
 
 
+/* The daemon's parsed answer to @request; @conn and @in stay open. */
+static yajl_val
+vmiStatusAsk(const char *request, GSocketConnection **conn, GDataInputStream **in,
+             GError **error)
+{
+    g_autofree char *line = vmiVmidRequest(VMI_VMID_SOCKET, request, 0, conn, in, error);
+
+    return line ? vmiStatusParse(line, error) : NULL;
+}
+
+
+/* The daemon's entry for domain @name (name or UUID) of @q's connection. */
+static yajl_val
+vmiStatusFind(yajl_val reply, const vmiStatusQuery *q, const char *name)
+{
+    const char *path[] = { "domains", NULL };
+    yajl_val domains = yajl_tree_get(reply, path, yajl_t_array);
+    vmiStatusQuery one = { q->uri, (char *[]){ (char *)name, NULL }, FALSE };
+
+    for (size_t i = 0; domains && i < YAJL_GET_ARRAY(domains)->len; i++) {
+        if (vmiStatusWanted(&one, YAJL_GET_ARRAY(domains)->values[i]))
+            return YAJL_GET_ARRAY(domains)->values[i];
+    }
+    return NULL;
+}
+
+
 /* Whether the daemon watches @uri at all. */
 static gboolean
 vmiStatusDaemonWatches(yajl_val reply, const char *uri)
@@ -316,15 +343,11 @@ vmiStatusFromDaemon(const vmiStatusQuery *q, gboolean watch, char **why)
     g_autoptr(GSocketConnection) conn = NULL;
     g_autoptr(GDataInputStream) in = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *line = NULL;
     yajl_val reply;
     gboolean ok;
 
-    if (!(conn = vmiVmidConnect(VMI_VMID_SOCKET, &err)) ||
-        !vmiVmidSend(conn, watch ? "watch" : "status", &err) ||
-        !(line = vmiVmidReadLine(conn, &in, &err)) ||
-        !(reply = vmiStatusParse(line, &err))) {
-        *why = g_strdup(err ? err->message : "virt-vmid did not answer");
+    if (!(reply = vmiStatusAsk(watch ? "watch" : "status", &conn, &in, &err))) {
+        *why = g_strdup(err->message);
         return -1;
     }
     if (!vmiStatusDaemonWatches(reply, q->uri)) {
@@ -332,25 +355,15 @@ vmiStatusFromDaemon(const vmiStatusQuery *q, gboolean watch, char **why)
         yajl_tree_free(reply);
         return -1;
     }
-    if (q->names) {
-        /* every named domain must be one the daemon knows */
-        const char *path[] = { "domains", NULL };
-        yajl_val domains = yajl_tree_get(reply, path, yajl_t_array);
+    /* every named domain must be one the daemon knows */
+    for (char **n = q->names; n && *n; n++) {
+        if (!vmiStatusFind(reply, q, *n)) {
+            g_autofree char *quoted = vmiErrorQuote(*n);
 
-        for (char **n = q->names; *n; n++) {
-            vmiStatusQuery one = { q->uri, (char *[]){ *n, NULL }, FALSE };
-            gboolean found = FALSE;
-
-            for (size_t i = 0; domains && i < YAJL_GET_ARRAY(domains)->len && !found; i++)
-                found = vmiStatusWanted(&one, YAJL_GET_ARRAY(domains)->values[i]);
-            if (!found) {
-                g_autofree char *quoted = vmiErrorQuote(*n);
-
-                g_printerr("error: domain '%s': virt-vmid knows no persistent domain of that "
-                           "name or UUID with a <vmi:introspection> element\n", quoted);
-                yajl_tree_free(reply);
-                return VMI_EXIT_FAILURE;
-            }
+            g_printerr("error: domain '%s': virt-vmid knows no persistent domain of that "
+                       "name or UUID with a <vmi:introspection> element\n", quoted);
+            yajl_tree_free(reply);
+            return VMI_EXIT_FAILURE;
         }
     }
     ok = vmiStatusPrintReply(q, reply, &err);
@@ -447,34 +460,19 @@ vmiStatusPrintLive(const char *uri, const char *uuid)
     g_autoptr(GSocketConnection) conn = NULL;
     g_autoptr(GDataInputStream) in = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *line = NULL;
-    yajl_val reply = NULL;
-    const char *path[] = { "domains", NULL };
-    yajl_val domains;
-    vmiStatusQuery q = { uri, (char *[]){ (char *)uuid, NULL }, FALSE };
+    vmiStatusQuery q = { uri, NULL, FALSE };
+    yajl_val reply = vmiStatusAsk("status", &conn, &in, &err);
+    yajl_val dom;
 
-    if (!(conn = vmiVmidConnect(VMI_VMID_SOCKET, &err)) ||
-        !vmiVmidSend(conn, "status", &err) ||
-        !(line = vmiVmidReadLine(conn, &in, &err)) ||
-        !(reply = vmiStatusParse(line, &err))) {
+    if (!reply)
+        g_print(ROW "unknown: %s\n", "Live state:", err->message);
+    else if ((dom = vmiStatusFind(reply, &q, uuid)))
+        g_print(ROW "%s since %s (virt-vmid)\n", "Live state:",
+                vmiJsonString(dom, "state"), vmiJsonString(dom, "since") ?: "-");
+    else
         g_print(ROW "unknown: %s\n", "Live state:",
-                err ? err->message : "virt-vmid did not answer");
-        return;
-    }
-    domains = yajl_tree_get(reply, path, yajl_t_array);
-    for (size_t i = 0; domains && i < YAJL_GET_ARRAY(domains)->len; i++) {
-        yajl_val dom = YAJL_GET_ARRAY(domains)->values[i];
-
-        if (vmiStatusWanted(&q, dom)) {
-            g_print(ROW "%s since %s (virt-vmid)\n", "Live state:",
-                    vmiJsonString(dom, "state"), vmiJsonString(dom, "since") ?: "-");
-            yajl_tree_free(reply);
-            return;
-        }
-    }
-    g_print(ROW "unknown: %s\n", "Live state:",
-            vmiStatusDaemonWatches(reply, uri) ? "virt-vmid does not know the domain"
-                                               : "virt-vmid does not watch this connection");
+                vmiStatusDaemonWatches(reply, uri) ? "virt-vmid does not know the domain"
+                                                   : "virt-vmid does not watch this connection");
     yajl_tree_free(reply);
 }
 

@@ -47,3 +47,21 @@ vmiVmidReadLine(GSocketConnection *conn, GDataInputStream **in, GError **error)
         *in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
     return g_data_input_stream_read_line_utf8(*in, NULL, NULL, error);
 }
+
+
+char *
+vmiVmidRequest(const char *path, const char *request, guint timeout,
+               GSocketConnection **conn, GDataInputStream **in, GError **error)
+{
+    char *line;
+
+    if (!(*conn = vmiVmidConnect(path, error)))
+        return NULL;
+    g_socket_set_timeout(g_socket_connection_get_socket(*conn), timeout);
+    if (!vmiVmidSend(*conn, request, error))
+        return NULL;
+    if (!(line = vmiVmidReadLine(*conn, in, error)) && error && !*error)
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "virt-vmid closed the connection without an answer");
+    return line;
+}

@@ -14,3 +14,9 @@ gboolean vmiVmidSend(GSocketConnection *conn, const char *request, GError **erro
 /* The daemon's next line, without its newline; NULL at its end (@error
  * unset) or on an error. */
 char *vmiVmidReadLine(GSocketConnection *conn, GDataInputStream **in, GError **error);
+
+/* Connects to the daemon at @path, sends @request and returns its first
+ * line; @conn and @in stay open for what follows (a watch). @timeout: in
+ * seconds for each read and write, 0 for none. */
+char *vmiVmidRequest(const char *path, const char *request, guint timeout,
+                     GSocketConnection **conn, GDataInputStream **in, GError **error);

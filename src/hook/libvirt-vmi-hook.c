@@ -115,11 +115,8 @@ vmiHookKeyFromDaemon(const char *uri, const char *secretUUID)
     vmiKey *key;
     gsize len;
 
-    if (!(conn = vmiVmidConnect(VMI_VMID_SOCKET, NULL)))
-        return NULL;
-    g_socket_set_timeout(g_socket_connection_get_socket(conn), VMI_HOOK_DAEMON_TIMEOUT_SECONDS);
-    if (!vmiVmidSend(conn, request, NULL) ||
-        !(line = vmiVmidReadLine(conn, &in, NULL)) ||
+    if (!(line = vmiVmidRequest(VMI_VMID_SOCKET, request, VMI_HOOK_DAEMON_TIMEOUT_SECONDS,
+                                &conn, &in, NULL)) ||
         !g_str_has_prefix(line, "key "))
         return NULL;
     key = g_new0(vmiKey, 1);
