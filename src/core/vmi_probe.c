@@ -72,15 +72,11 @@ typedef struct {
 
 /*
  * @dacLabel: libvirt's DAC label ("user:group") of the QEMU the domain
- * would run; NULL: this process's user. As libvirt does, the user's
- * supplementary groups come along (looked up here: after fork only
- * async-signal-safe calls are allowed).
+ * would run; NULL: this process's user.
  */
 static gboolean
 vmiProbeCredsInit(vmiProbeCreds *creds, const char *dacLabel, GError **error)
 {
-    struct passwd *pw;
-
     memset(creds, 0, sizeof(*creds));
     if (!dacLabel || geteuid() != 0)
         return TRUE;
@@ -91,13 +87,26 @@ vmiProbeCredsInit(vmiProbeCreds *creds, const char *dacLabel, GError **error)
     creds->drop = TRUE;
     creds->groups[0] = creds->gid;
     creds->ngroups = 1;
-    if ((pw = getpwuid(creds->uid))) {
-        int n = VMI_PROBE_MAX_GROUPS;
-
-        if (getgrouplist(pw->pw_name, creds->gid, creds->groups, &n) >= 0)
-            creds->ngroups = n;
-    }
     return TRUE;
+}
+
+
+/*
+ * As libvirt does, the user's supplementary groups come along: looked up
+ * before the fork (after it only async-signal-safe calls are allowed), and
+ * only when the emulator really runs: the lookup loads the NSS modules, the
+ * largest part of a start's prepare when the probe's result is cached.
+ */
+static void
+vmiProbeCredsAddGroups(vmiProbeCreds *creds)
+{
+    struct passwd *pw;
+    int n = VMI_PROBE_MAX_GROUPS;
+
+    if (!creds->drop || !(pw = getpwuid(creds->uid)))
+        return;
+    if (getgrouplist(pw->pw_name, creds->gid, creds->groups, &n) >= 0)
+        creds->ngroups = n;
 }
 
 
@@ -215,7 +224,7 @@ vmiProbeInputPipe(const char *input, GError **error)
  * its wait status.
  */
 static gboolean
-vmiProbeRunEmulator(const char *const *argv, const vmiProbeCreds *creds, const char *input,
+vmiProbeRunEmulator(const char *const *argv, vmiProbeCreds *creds, const char *input,
                     char **out, char **err, int *status, GError **error)
 {
     g_autoptr(GSubprocessLauncher) launcher =
@@ -227,6 +236,7 @@ vmiProbeRunEmulator(const char *const *argv, const vmiProbeCreds *creds, const c
     vmiProbeRun run = { 0 };
     int stdinFd;
 
+    vmiProbeCredsAddGroups(creds);
     if ((stdinFd = vmiProbeInputPipe(input, error)) < 0)
         return FALSE;
     g_subprocess_launcher_take_stdin_fd(launcher, stdinFd);
