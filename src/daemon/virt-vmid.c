@@ -26,6 +26,7 @@
 #define VMID_RUN_DIR VMI_KEY_DIR_DEFAULT
 #define VMID_PID_FILE VMI_VMID_PID_FILE
 #define VMID_SOCKET VMI_VMID_SOCKET
+#define VMID_REQUEST_TIMEOUT_SECONDS 5
 
 /* Exit codes, documented in docs/virt-vmid.rst. */
 enum {
@@ -42,6 +43,7 @@ typedef struct {
     GPtrArray *watchers;        /* GSocketConnection *, for `watch` */
     GCancellable *cancel;       /* the watchers' reads, at exit */
     guint reads;                /* watchers' reads under way */
+    GPtrArray *requests;        /* vmidRequest *, requests being read */
 } vmidDaemon;
 
 
@@ -129,6 +131,35 @@ vmidSend(GSocketConnection *client, const char *line)
 }
 
 
+/*
+ * A change to a watcher, without ever waiting for it: a watcher that does
+ * not read (a `virt-vmi status --watch` piped into a stopped pager) would
+ * otherwise hold the whole daemon once its socket buffer is full. One that
+ * has fallen that far behind is dropped; its reader sees the end of the
+ * stream and can start again from a fresh status.
+ */
+static gboolean
+vmidSendToWatcher(GSocketConnection *client, const char *line)
+{
+    GSocket *sock = g_socket_connection_get_socket(client);
+    gsize len = strlen(line);
+    gsize done = 0;
+
+    while (done < len) {
+        gssize n = g_socket_send_with_blocking(sock, line + done, len - done, FALSE,
+                                               NULL, NULL);
+
+        if (n <= 0) {
+            g_warning("dropped a status watcher that does not read its changes");
+            g_socket_shutdown(sock, TRUE, TRUE, NULL);
+            return FALSE;
+        }
+        done += n;
+    }
+    return TRUE;
+}
+
+
 /* A domain changed: one line to each watcher, {"event": "domain", "domain": {...}}. */
 static void
 vmidOnDomainChanged(vmidConn *vc, const char *uuid, gpointer opaque)
@@ -151,7 +182,7 @@ vmidOnDomainChanged(vmidConn *vc, const char *uuid, gpointer opaque)
     yajl_gen_map_close(gen);
     line = vmidGenLine(gen);
     for (guint i = d->watchers->len; i-- > 0;) {
-        if (!vmidSend(g_ptr_array_index(d->watchers, i), line))
+        if (!vmidSendToWatcher(g_ptr_array_index(d->watchers, i), line))
             g_ptr_array_remove_index(d->watchers, i);
     }
 }
@@ -226,8 +257,84 @@ vmidKeyReply(vmidDaemon *d, const char *request)
 }
 
 
+typedef struct {
+    vmidDaemon *d;
+    GSocketConnection *client;
+    GDataInputStream *in;
+    GCancellable *cancel;
+    guint deadline;
+} vmidRequest;
+
+
+static void
+vmidRequestFree(vmidRequest *req)
+{
+    g_ptr_array_remove(req->d->requests, req);
+    if (req->deadline)
+        g_source_remove(req->deadline);
+    g_object_unref(req->in);
+    g_object_unref(req->cancel);
+    g_object_unref(req->client);
+    g_free(req);
+}
+
+
+/* A client that connects and says nothing is given up on: it must not hold
+ * anything, the main loop least of all. */
+static gboolean
+vmidRequestExpired(gpointer opaque)
+{
+    vmidRequest *req = opaque;
+
+    req->deadline = 0;
+    g_cancellable_cancel(req->cancel);
+    return G_SOURCE_REMOVE;
+}
+
+
+static void
+vmidAnswer(vmidDaemon *d, GSocketConnection *client, char *line)
+{
+    g_autofree char *reply = NULL;
+
+    if (!line)      /* the client hung up */
+        return;
+    /* bounds the (synchronous) writes of the answer */
+    g_socket_set_timeout(g_socket_connection_get_socket(client), VMID_REQUEST_TIMEOUT_SECONDS);
+    if (g_str_has_prefix(g_strstrip(line), "key ")) {
+        reply = vmidKeyReply(d, line);
+        vmidSend(client, reply);
+        explicit_bzero(reply, strlen(reply));
+        return;
+    }
+    if (g_str_equal(line, "status") || g_str_equal(line, "watch"))
+        reply = vmidStatusJSON(d);
+    else
+        reply = g_strdup("{\"error\":\"unknown request (expected: status or watch)\"}\n");
+    if (vmidSend(client, reply) && g_str_equal(line, "watch")) {
+        /* the status, then a line per change until the client hangs up */
+        g_socket_set_timeout(g_socket_connection_get_socket(client), 0);
+        vmidAddWatcher(d, client);
+    }
+}
+
+
+static void
+vmidOnRequestLine(GObject *source, GAsyncResult *res, gpointer opaque)
+{
+    vmidRequest *req = opaque;
+    g_autofree char *line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source),
+                                                                      res, NULL, NULL);
+
+    if (!g_cancellable_is_cancelled(req->cancel))
+        vmidAnswer(req->d, req->client, line);
+    vmidRequestFree(req);
+}
+
+
 /* One request a connection, a line: "status" or "watch" (the answer one
- * JSON line; then, for watch, one per change), or "key ..." (the hook's). */
+ * JSON line; then, for watch, one per change), or "key ..." (the hook's).
+ * Read without blocking the main loop. */
 static gboolean
 vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source,
              gpointer opaque)
@@ -235,35 +342,24 @@ vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source
     vmidDaemon *d = opaque;
     GSocket *sock = g_socket_connection_get_socket(client);
     g_autoptr(GCredentials) creds = g_socket_get_credentials(sock, NULL);
-    g_autoptr(GDataInputStream) in = NULL;
-    g_autofree char *line = NULL;
-    g_autofree char *reply = NULL;
+    vmidRequest *req;
 
     /* the socket is 0600 already; the peer's uid is checked all the same */
     if (!creds || g_credentials_get_unix_user(creds, NULL) != 0) {
         g_warning("refused a client that is not root");
         return TRUE;
     }
-    g_socket_set_timeout(sock, 5);
-    in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(client)));
+    req = g_new0(vmidRequest, 1);
+    req->d = d;
+    req->client = g_object_ref(client);
+    req->cancel = g_cancellable_new();
+    req->in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(client)));
     /* a watcher's connection outlives this reader */
-    g_filter_input_stream_set_close_base_stream(G_FILTER_INPUT_STREAM(in), FALSE);
-    line = g_data_input_stream_read_line_utf8(in, NULL, NULL, NULL);
-    if (line && g_str_has_prefix(g_strstrip(line), "key ")) {
-        reply = vmidKeyReply(d, line);
-        vmidSend(client, reply);
-        explicit_bzero(reply, strlen(reply));
-        return TRUE;
-    }
-    if (line && (g_str_equal(line, "status") || g_str_equal(line, "watch")))
-        reply = vmidStatusJSON(d);
-    else
-        reply = g_strdup("{\"error\":\"unknown request (expected: status or watch)\"}\n");
-    if (vmidSend(client, reply) && line && g_str_equal(line, "watch")) {
-        /* the status, then a line per change until the client hangs up */
-        g_socket_set_timeout(sock, 0);
-        vmidAddWatcher(d, client);
-    }
+    g_filter_input_stream_set_close_base_stream(G_FILTER_INPUT_STREAM(req->in), FALSE);
+    req->deadline = g_timeout_add_seconds(VMID_REQUEST_TIMEOUT_SECONDS, vmidRequestExpired, req);
+    g_ptr_array_add(d->requests, req);
+    g_data_input_stream_read_line_async(req->in, G_PRIORITY_DEFAULT, req->cancel,
+                                        vmidOnRequestLine, req);
     return TRUE;
 }
 
@@ -397,6 +493,7 @@ main(int argc, char **argv)
 
     vmiLibvirtUseMainLoop();
     d.loop = g_main_loop_new(NULL, FALSE);
+    d.requests = g_ptr_array_new();
     if (!vmidListen(&d, &err)) {
         g_printerr("virt-vmid: cannot listen on %s: %s\n", VMID_SOCKET, err->message);
         return VMID_EXIT_FAILURE;
@@ -417,8 +514,11 @@ main(int argc, char **argv)
 
     /* the watchers' reads end, each freeing what it holds */
     g_cancellable_cancel(d.cancel);
-    while (d.reads)
+    for (guint i = 0; i < d.requests->len; i++)
+        g_cancellable_cancel(((vmidRequest *)g_ptr_array_index(d.requests, i))->cancel);
+    while (d.reads || d.requests->len)
         g_main_context_iteration(NULL, TRUE);
+    g_ptr_array_unref(d.requests);
     g_object_unref(d.cancel);
     g_socket_service_stop(d.service);
     g_socket_listener_close(G_SOCKET_LISTENER(d.service));

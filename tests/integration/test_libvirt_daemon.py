@@ -462,6 +462,25 @@ class VmidTest(vp.DaemonTestCase):
         self.assertEqual(status["connections"], [{"uri": self.d.uri, "connected": True}])
         self.assertEqual(status["pid"], vmid_pid(self.d, vmid))
 
+    def test_silent_client_holds_nothing(self):
+        """A client that connects and says nothing does not hold the daemon:
+        others are answered while it is still connected, and it is given up
+        on after the request timeout."""
+        vmid = vp.Vmid(self, self.d)
+        with socket.socket(socket.AF_UNIX) as silent:
+            silent.connect(self.d.host_path(vp.VMID_SOCKET))
+            # answered at once, not after the silent client's timeout
+            self.assertTrue(vmid.status()["daemon"])
+            silent.setblocking(False)
+            with self.assertRaises(BlockingIOError,
+                                   msg="the daemon dropped the silent client before "
+                                       "answering the other: it waited on it"):
+                silent.recv(1)
+            silent.setblocking(True)
+            silent.settimeout(30 * vp.SLOW)
+            self.assertEqual(silent.recv(1), b"", "the silent client was never dropped")
+        self.assertTrue(vmid.status()["daemon"])
+
     def test_usage_errors(self):
         cases = [
             (["--no-such-option"], 2, "Unknown option --no-such-option"),
