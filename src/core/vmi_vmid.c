@@ -7,6 +7,9 @@
 #include "core/vmi_vmid.h"
 #include "conf/vmi_error.h"
 
+/* "key " and the base64 of the largest key, with its newline */
+#define VMI_VMID_KEY_REPLY_MAX (4 + (VMI_KEY_MAX_BYTES + 2) / 3 * 4 + 1)
+
 
 GSocketConnection *
 vmiVmidConnect(const char *path, GError **error)
@@ -64,4 +67,50 @@ vmiVmidRequest(const char *path, const char *request, guint timeout,
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
                     "virt-vmid closed the connection without an answer");
     return line;
+}
+
+
+/*
+ * The hook's request for the value of libvirt secret @secretUUID on @uri
+ * (docs/virt-vmid.rst). The answer is read whole, unbuffered (the daemon
+ * closes after it), into one buffer wiped here: no stream buffer keeps a
+ * copy of the key's base64. NULL, with @error set, when the daemon cannot
+ * give it.
+ */
+vmiKey *
+vmiVmidFetchKey(const char *path, const char *uri, const char *secretUUID, guint timeout,
+                GError **error)
+{
+    g_autoptr(GSocketConnection) conn = NULL;
+    g_autofree char *request = g_strdup_printf("key %s %s", secretUUID, uri);
+    g_autoptr(vmiKey) key = NULL;
+    char *buf = NULL;
+    gsize len = 0;
+    gboolean ok;
+
+    if (!(conn = vmiVmidConnect(path, error)))
+        return NULL;
+    g_socket_set_timeout(g_socket_connection_get_socket(conn), timeout);
+    if (!vmiVmidSend(conn, request, error))
+        return NULL;
+    buf = g_malloc0(VMI_VMID_KEY_REPLY_MAX + 1);
+    ok = g_input_stream_read_all(g_io_stream_get_input_stream(G_IO_STREAM(conn)), buf,
+                                 VMI_VMID_KEY_REPLY_MAX, &len, NULL, error);
+    if (ok && g_str_has_prefix(buf, "key ") && len > 5 && buf[len - 1] == '\n') {
+        buf[len - 1] = '\0';
+        key = g_new0(vmiKey, 1);
+        key->data = g_base64_decode(buf + strlen("key "), &key->len);
+    } else if (ok) {
+        buf[strcspn(buf, "\n")] = '\0';
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "virt-vmid: %s",
+                    g_str_has_prefix(buf, "error ") ? buf + strlen("error ") :
+                    "an answer that is not a key");
+    }
+    explicit_bzero(buf, VMI_VMID_KEY_REPLY_MAX);
+    g_free(buf);
+    if (key && !key->len) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "virt-vmid: an empty key");
+        return NULL;
+    }
+    return g_steal_pointer(&key);
 }

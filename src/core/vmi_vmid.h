@@ -5,6 +5,8 @@
 
 #include <gio/gio.h>
 
+#include "core/vmi_key.h"
+
 /* NULL, with VMI_ERROR_NOT_FOUND, when no daemon answers at @path. */
 GSocketConnection *vmiVmidConnect(const char *path, GError **error);
 
@@ -20,3 +22,7 @@ char *vmiVmidReadLine(GSocketConnection *conn, GDataInputStream **in, GError **e
  * seconds for each read and write, 0 for none. */
 char *vmiVmidRequest(const char *path, const char *request, guint timeout,
                      GSocketConnection **conn, GDataInputStream **in, GError **error);
+
+/* The value of libvirt secret @secretUUID on @uri, from the daemon. */
+vmiKey *vmiVmidFetchKey(const char *path, const char *uri, const char *secretUUID,
+                        guint timeout, GError **error);

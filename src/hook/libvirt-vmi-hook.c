@@ -108,26 +108,8 @@ vmiHookFail(const char *domain, GError *error)
 static vmiKey *
 vmiHookKeyFromDaemon(const char *uri, const char *secretUUID)
 {
-    g_autoptr(GSocketConnection) conn = NULL;
-    g_autoptr(GDataInputStream) in = NULL;
-    g_autofree char *request = g_strdup_printf("key %s %s", secretUUID, uri);
-    g_autofree char *line = NULL;
-    vmiKey *key;
-    gsize len;
-
-    if (!(line = vmiVmidRequest(VMI_VMID_SOCKET, request, VMI_HOOK_DAEMON_TIMEOUT_SECONDS,
-                                &conn, &in, NULL)) ||
-        !g_str_has_prefix(line, "key "))
-        return NULL;
-    key = g_new0(vmiKey, 1);
-    key->data = g_base64_decode(line + strlen("key "), &len);
-    key->len = len;
-    explicit_bzero(line, strlen(line));
-    if (!key->len) {
-        vmiKeyFree(key);
-        return NULL;
-    }
-    return key;
+    return vmiVmidFetchKey(VMI_VMID_SOCKET, uri, secretUUID, VMI_HOOK_DAEMON_TIMEOUT_SECONDS,
+                           NULL);
 }
 
 
