@@ -161,6 +161,20 @@ testNames(void)
 }
 
 
+static void
+testLineTime(void)
+{
+    /* PFX: 2026-12-04T16:31:45.084190Z */
+    g_assert_cmpint(vmidLiveLineTime(PFX "info: VMI: machine hooked", 7), ==,
+                    G_GINT64_CONSTANT(1796401905084190));
+    /* no time stamp (-msg timestamp=off), or not one */
+    g_assert_cmpint(vmidLiveLineTime("qemu-kvmi: info: VMI: machine hooked", 7), ==, 7);
+    g_assert_cmpint(vmidLiveLineTime("2026-13-04T16:31:45Z qemu-kvmi: VMI: x", 7), ==, 7);
+    g_assert_cmpint(vmidLiveLineTime("2026-12-04T16:31:45.084190 local: VMI: x", 7), ==, 7);
+    g_assert_cmpint(vmidLiveLineTime("", 7), ==, 7);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -169,5 +183,6 @@ main(int argc, char **argv)
     g_test_add_func("/live/wrong-key", testWrongKey);
     g_test_add_func("/live/no-tool-migrate-and-timeout", testNoToolMigrateAndTimeout);
     g_test_add_func("/live/names", testNames);
+    g_test_add_func("/live/line-time", testLineTime);
     return g_test_run();
 }

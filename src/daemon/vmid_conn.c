@@ -67,7 +67,7 @@ vmidDomainOnLogLine(const char *line, gpointer opaque)
 {
     vmidDomain *d = opaque;
 
-    if (vmidLiveLogLine(&d->live, line, g_get_real_time())) {
+    if (vmidLiveLogLine(&d->live, line, vmidLiveLineTime(line, g_get_real_time()))) {
         g_debug("domain '%s': %s", d->name, vmidLiveStateToString(d->live.state));
         vmidDomainChanged(d);
     }

@@ -161,3 +161,23 @@ vmidLiveLogLine(vmidLive *live, const char *line, gint64 now)
     }
     return live->state != before || live->since != sinceBefore;
 }
+
+
+/*
+ * QEMU's own time stamp, not the time the daemon read the line: durations
+ * (the unhook's) are then QEMU's, whatever delays the log's delivery.
+ */
+gint64
+vmidLiveLineTime(const char *line, gint64 fallback)
+{
+    const char *space = strchr(line, ' ');
+    g_autofree char *stamp = NULL;
+    g_autoptr(GDateTime) when = NULL;
+
+    if (!space || space - line > 40)
+        return fallback;
+    stamp = g_strndup(line, space - line);
+    if (!g_str_has_suffix(stamp, "Z") || !(when = g_date_time_new_from_iso8601(stamp, NULL)))
+        return fallback;
+    return g_date_time_to_unix(when) * G_USEC_PER_SEC + g_date_time_get_microsecond(when);
+}

@@ -49,3 +49,7 @@ gboolean vmidLiveResumed(vmidLive *live, gint64 now);
 /* A line of the domain's log; lines without "VMI: " are ignored.
  * Returns whether the state changed. */
 gboolean vmidLiveLogLine(vmidLive *live, const char *line, gint64 now);
+
+/* When QEMU wrote @line: its -msg timestamp=on prefix (libvirt asks for it),
+ * else @fallback. */
+gint64 vmidLiveLineTime(const char *line, gint64 fallback);
