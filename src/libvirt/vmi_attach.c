@@ -7,7 +7,8 @@
  * (vmiQemuBuildObjects). A failure removes what was added, in reverse,
  * and the key file. Detach: object-del of the introspection object (QEMU
  * refuses while the tool is connected: "object '%s' is in use, can not be
- * deleted"), of the secret, chardev-remove, then the key file.
+ * deleted"), which deletes its chardev too, of the secret, chardev-remove
+ * of a chardev left without the object, then the key file.
  */
 #include <string.h>
 
@@ -223,6 +224,14 @@ vmiDomainDetachLive(vmiConn *conn, vmiDomain *dom, gboolean *inUse, GError **err
             g_prefix_error(error, "domain '%s': ", dom->name);
             return FALSE;
         }
+    }
+    /* the object takes its chardev with it (qemu_chr_fe_deinit(..., true)):
+     * what is left to remove is a chardev without the object */
+    if (chardev && g_hash_table_contains(objects, VMI_QEMU_OBJECT_ID)) {
+        g_autoptr(GHashTable) after = NULL;
+
+        if (!vmiAttachState(dom, &after, &chardev, NULL, error))
+            return FALSE;
     }
     if (chardev) {
         g_autofree char *cmd = vmiQmpBuildCommand("chardev-remove", "id", VMI_QEMU_CHARDEV_ID);
