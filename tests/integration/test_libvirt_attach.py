@@ -129,6 +129,34 @@ class AttachTest(vp.DaemonTestCase):
         self.assertNotIn("otherchr", {c["label"] for c in self.qmp(name, "query-chardev")["return"]})
         self.assertEqual(vp.key_leaks(key, self.d.log_text()), [])
 
+    def test_emulator_without_the_object(self):
+        """A QEMU without the introspection object: refused by the probe
+        before anything changes; detach --config drops the element."""
+        name = "plain"
+        sock = os.path.join(self.tools, f"{name}.sock")
+        self.d.define_domain(name, emulator=vp.vl.QEMU)
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.addCleanup(self.d.virsh, "destroy", name, check=False)
+        r = self.d.virsh("start", name, check=False, timeout=60 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        r = self.vv("set", name, "--socket", sock)
+        self.assertEqual(r.rc, 0, r)
+        r = self.vv("attach", name)
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("has no introspection object: it is not a KVMI QEMU", r.stderr)
+        objs = {o["name"] for o in self.qmp(name, "qom-list", path="/objects")["return"]}
+        self.assertEqual(objs & OURS, set())
+        self.assertNotIn("charvmi0",
+                         {c["label"] for c in self.qmp(name, "query-chardev")["return"]})
+        # nothing attached live; --config alone drops the element
+        r = self.vv("detach", name)
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn(f"domain '{name}' has no introspection attached", r.stderr)
+        r = self.vv("detach", name, "--config")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(vp.vmi_element(vp.dumpxml(self.d, name)), [])
+        self.assertEqual(self.d.domstate(name), "running")
+
 
 def tearDownModule():
     vp.print_times()
