@@ -127,6 +127,17 @@ class AttachTest(vp.DaemonTestCase):
         # as the fork's object does, it takes its chardev with it
         self.assertIn("return", self.qmp(name, "object-del", id="other"))
         self.assertNotIn("otherchr", {c["label"] for c in self.qmp(name, "query-chardev")["return"]})
+
+        # no tool listening: QEMU deletes the object at once, no pause
+        r = self.vv("set", name, "--socket", sock + ".none")
+        self.assertEqual(r.rc, 0, r)
+        r = self.vv("attach", name)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.attached(name), (["vmi0", "vmi0-key"], True))
+        r = self.vv("detach", name)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.stdout, f"Introspection detached from domain '{name}'\n")
+        self.assertEqual(self.attached(name), ([], False))
         self.assertEqual(vp.key_leaks(key, self.d.log_text()), [])
 
     def test_emulator_without_the_object(self):
