@@ -32,7 +32,7 @@ vmiDetachPause(gpointer opaque, GError **error)
  * objects go, and the guest runs again.
  */
 static gboolean
-vmiDetachWithUnhook(vmiConn *conn, vmiDomain *dom, GError **error)
+vmiDetachWithUnhook(vmiConn *conn, vmiDomain *dom, gboolean *cut, GError **error)
 {
     g_autoptr(vmiDef) def = NULL;
     g_autofree char *what = g_strdup_printf("Detaching from '%s': waiting for the "
@@ -58,6 +58,7 @@ vmiDetachWithUnhook(vmiConn *conn, vmiDomain *dom, GError **error)
         g_propagate_error(error, err);
         return FALSE;
     }
+    *cut = limit > 0 && elapsed >= limit;
     ok = vmiDomainDetachLive(conn, dom, &inUse, error);
     if (!vmiDomainResume(dom, ok ? error : NULL))
         return FALSE;
@@ -106,15 +107,21 @@ vmiCmdAttachDetach(const vmiCliCommand *cmd, const vmiCliGlobal *global, int arg
                 dom->name);
     } else if (live) {
         gboolean inUse = FALSE;
+        gboolean cut = FALSE;
 
         if (!vmiDomainDetachLive(conn, dom, &inUse, &err)) {
             if (!inUse)
                 return vmiCliFail(err);
             g_clear_error(&err);
-            if (!vmiDetachWithUnhook(conn, dom, &err))
+            if (!vmiDetachWithUnhook(conn, dom, &cut, &err))
                 return vmiCliFail(err);
-            g_print("Introspection detached from domain '%s', once the tool had unhooked "
-                    "(the guest was paused meanwhile)\n", dom->name);
+            if (cut)
+                g_print("Introspection detached from domain '%s': the tool did not unhook "
+                        "within the unhook timeout, so QEMU cut its connection (the guest "
+                        "was paused meanwhile)\n", dom->name);
+            else
+                g_print("Introspection detached from domain '%s', once the tool had unhooked "
+                        "(the guest was paused meanwhile)\n", dom->name);
         } else {
             g_print("Introspection detached from domain '%s'\n", dom->name);
         }

@@ -62,7 +62,7 @@ class AttachTest(vp.DaemonTestCase):
         path = os.path.join(self.tmp.name, f"{name}.key")
         with open(path, "wb") as f:
             f.write(key)
-        for args in (("set", name, "--socket", sock, "--reconnect", "1", "--unhook-timeout", "5"),
+        for args in (("set", name, "--socket", sock, "--reconnect", "1", "--unhook-timeout", "30"),
                      ("key-import", name, "--file", path)):
             r = self.vv(*args)
             self.assertEqual(r.rc, 0, r)
