@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/vmi_qmp.h"
+#include "conf/vmi_error.h"
 
 /* QEMU 7.2: a connected unix client chardev reads "unix:" */
 #define REPLY_CONNECTED \
@@ -106,6 +107,111 @@ testDepthLimit(void)
 }
 
 
+static GPtrArray *
+buildCommands(const vmiDef *def, GError **error)
+{
+    g_autoptr(GPtrArray) objs = vmiQemuBuildObjects(def, "11111111-2222-3333-4444-555555555555",
+                                                    "/run/keys");
+    g_autoptr(GPtrArray) cmds = g_ptr_array_new_with_free_func(g_free);
+    guint i;
+
+    for (i = 0; i < objs->len; i++) {
+        char *cmd = vmiQmpBuildAdd(g_ptr_array_index(objs, i), error);
+
+        if (!cmd)
+            return NULL;
+        g_ptr_array_add(cmds, cmd);
+    }
+    return g_steal_pointer(&cmds);
+}
+
+
+/* The QMP commands of a live attach say what the arguments say. */
+static void
+testBuildAdd(void)
+{
+    g_autoptr(vmiDef) def = vmiDefNew();
+    g_autoptr(GPtrArray) cmds = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *del = NULL;
+
+    def->source.type = VMI_SOURCE_UNIX;
+    def->source.path = g_strdup("/run/vmi/a,b.sock");
+    def->keySecret = g_strdup("0a4b4d8e-7d62-4a3c-9e3a-6a1f2c3d4e5f");
+    def->unhookTimeout = 7;
+    def->commands = G_GUINT64_CONSTANT(1) << 6;     /* effective: one id */
+    cmds = buildCommands(def, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(cmds->len, ==, 3);
+    g_assert_cmpstr(g_ptr_array_index(cmds, 0), ==,
+                    "{\"execute\":\"chardev-add\",\"arguments\":{\"id\":\"charvmi0\","
+                    "\"backend\":{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\","
+                    "\"data\":{\"path\":\"/run/vmi/a,b.sock\"}},\"server\":false,"
+                    "\"reconnect\":10}}}}");
+    g_assert_cmpstr(g_ptr_array_index(cmds, 1), ==,
+                    "{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":\"secret\","
+                    "\"id\":\"vmi0-key\",\"props\":{\"format\":\"raw\",\"file\":"
+                    "\"/run/keys/11111111-2222-3333-4444-555555555555/key\"}}}");
+    g_assert_cmpstr(g_ptr_array_index(cmds, 2), ==,
+                    "{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":\"introspection\","
+                    "\"id\":\"vmi0\",\"props\":{\"chardev\":\"charvmi0\",\"key\":\"vmi0-key\","
+                    "\"unhook_timeout\":7,\"command\":6}}}");
+    del = vmiQmpBuildCommand("object-del", "id", "vmi0");
+    g_assert_cmpstr(del, ==, "{\"execute\":\"object-del\",\"arguments\":{\"id\":\"vmi0\"}}");
+    g_clear_pointer(&cmds, g_ptr_array_unref);
+
+    /* vsock: QMP takes cid and port as strings */
+    def->source.type = VMI_SOURCE_VSOCK;
+    def->source.cid = 1234;
+    def->source.port = 4321;
+    def->reconnect = 3;
+    g_clear_pointer(&def->keySecret, g_free);
+    cmds = buildCommands(def, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(cmds->len, ==, 2);
+    g_assert_cmpstr(g_ptr_array_index(cmds, 0), ==,
+                    "{\"execute\":\"chardev-add\",\"arguments\":{\"id\":\"charvmi0\","
+                    "\"backend\":{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"vsock\","
+                    "\"data\":{\"cid\":\"1234\",\"port\":\"4321\"}},\"server\":false,"
+                    "\"reconnect\":3}}}}");
+    g_clear_pointer(&cmds, g_ptr_array_unref);
+
+    /* several ids: no QMP form */
+    def->commands |= G_GUINT64_CONSTANT(1) << 2;
+    g_assert_null(buildCommands(def, &err));
+    g_assert_error(err, VMI_ERROR, VMI_ERROR_UNSUPPORTED);
+    g_assert_nonnull(strstr(err->message, "allow-list has 2 command ids"));
+}
+
+
+static void
+testReturn(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *desc = NULL;
+    g_autoptr(GHashTable) objs = NULL;
+
+    g_assert_true(vmiQmpParseReturn("{\"return\": {}, \"id\": \"libvirt-1\"}", "x", &desc, &err));
+    g_assert_false(vmiQmpParseReturn("{\"id\": \"libvirt-2\", \"error\": {\"class\": "
+                                     "\"GenericError\", \"desc\": \"object 'vmi0' is in use, "
+                                     "can not be deleted\"}}", "object-del", &desc, &err));
+    g_assert_cmpstr(desc, ==, "object 'vmi0' is in use, can not be deleted");
+    g_assert_cmpstr(err->message, ==,
+                    "object-del: QEMU: object 'vmi0' is in use, can not be deleted");
+    g_clear_error(&err);
+    g_assert_false(vmiQmpParseReturn("[1]", "x", NULL, &err));
+    g_clear_error(&err);
+
+    objs = vmiQmpParseObjects("{\"return\": [{\"name\": \"type\", \"type\": \"string\"}, "
+                              "{\"name\": \"vmi0\", \"type\": \"child<introspection>\"}, "
+                              "{\"name\": \"vmi0-key\", \"type\": \"child<secret>\"}]}", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(g_hash_table_size(objs), ==, 2);
+    g_assert_cmpstr(g_hash_table_lookup(objs, "vmi0"), ==, "introspection");
+    g_assert_cmpstr(g_hash_table_lookup(objs, "vmi0-key"), ==, "secret");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -114,5 +220,7 @@ main(int argc, char **argv)
     g_test_add_func("/qmp/bad-replies", testBadReplies);
     g_test_add_func("/qmp/deep-reply", testDeepReply);
     g_test_add_func("/qmp/depth-limit", testDepthLimit);
+    g_test_add_func("/qmp/build-add", testBuildAdd);
+    g_test_add_func("/qmp/return", testReturn);
     return g_test_run();
 }

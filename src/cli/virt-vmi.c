@@ -23,6 +23,8 @@ static const vmiCliCommand *const vmiCommands[] = {
     &vmiCmdDestroy,
     &vmiCmdSuspend,
     &vmiCmdResume,
+    &vmiCmdAttach,
+    &vmiCmdDetach,
     &vmiCmdStatus,
     &vmiCmdHostValidate,
     &vmiCmdHookInstall,

@@ -43,6 +43,8 @@ extern const vmiCliCommand vmiCmdStart;
 extern const vmiCliCommand vmiCmdDestroy;
 extern const vmiCliCommand vmiCmdSuspend;
 extern const vmiCliCommand vmiCmdResume;
+extern const vmiCliCommand vmiCmdAttach;
+extern const vmiCliCommand vmiCmdDetach;
 extern const vmiCliCommand vmiCmdHookInstall;
 extern const vmiCliCommand vmiCmdStatus;
 extern const vmiCliCommand vmiCmdHostValidate;

@@ -23,63 +23,150 @@ vmiQemuAppendValue(GString *buf, const char *value)
 }
 
 
-static char *
-vmiQemuBuildChardev(const vmiDef *def)
+/*
+ * The three objects, as a list of typed properties in argument order:
+ * the one description both the command line arguments and the QMP
+ * commands of a live attach are made from.
+ */
+static void
+vmiQemuObjectAdd(vmiQemuObject *obj, const char *key, vmiQemuPropType type, char *value)
 {
-    GString *buf = g_string_new("socket,id=" VMI_QEMU_CHARDEV_ID);
+    vmiQemuProp prop = { key, type, value };
 
-    if (def->source.type == VMI_SOURCE_UNIX) {
-        g_string_append(buf, ",path=");
-        vmiQemuAppendValue(buf, def->source.path);
-    } else {
-        g_string_append_printf(buf, ",cid=%u,port=%u",
-                               def->source.cid, def->source.port);
-    }
-    /* Always explicit: QEMU's introspection object refuses a chardev
-     * without reconnect=N. */
-    g_string_append_printf(buf, ",reconnect=%u", vmiDefReconnect(def));
-    return g_string_free(buf, FALSE);
-}
-
-
-static char *
-vmiQemuBuildSecret(const char *keyDir, const char *domainUUID)
-{
-    g_autofree char *path = vmiKeyFilePath(keyDir ? keyDir : VMI_KEY_DIR_DEFAULT,
-                                                domainUUID);
-    GString *buf = g_string_new("secret,id=" VMI_QEMU_SECRET_ID ",format=raw,file=");
-
-    vmiQemuAppendValue(buf, path);
-    return g_string_free(buf, FALSE);
+    g_array_append_val(obj->props, prop);
 }
 
 
 static void
-vmiQemuAppendIds(GString *buf, const char *prop, guint64 bitmap)
+vmiQemuPropClear(gpointer data)
+{
+    vmiQemuProp *prop = data;
+
+    g_free(prop->value);
+}
+
+
+static vmiQemuObject *
+vmiQemuObjectNew(const char *option, const char *type, const char *id)
+{
+    vmiQemuObject *obj = g_new0(vmiQemuObject, 1);
+
+    obj->option = option;
+    obj->type = type;
+    obj->id = id;
+    obj->props = g_array_new(FALSE, FALSE, sizeof(vmiQemuProp));
+    g_array_set_clear_func(obj->props, vmiQemuPropClear);
+    return obj;
+}
+
+
+void
+vmiQemuObjectFree(vmiQemuObject *obj)
+{
+    if (!obj)
+        return;
+    g_array_unref(obj->props);
+    g_free(obj);
+}
+
+
+static vmiQemuObject *
+vmiQemuBuildChardev(const vmiDef *def)
+{
+    vmiQemuObject *obj = vmiQemuObjectNew("-chardev", "socket", VMI_QEMU_CHARDEV_ID);
+
+    if (def->source.type == VMI_SOURCE_UNIX) {
+        vmiQemuObjectAdd(obj, "path", VMI_QEMU_PROP_STRING, g_strdup(def->source.path));
+    } else {
+        vmiQemuObjectAdd(obj, "cid", VMI_QEMU_PROP_STRING,
+                         g_strdup_printf("%u", def->source.cid));
+        vmiQemuObjectAdd(obj, "port", VMI_QEMU_PROP_STRING,
+                         g_strdup_printf("%u", def->source.port));
+    }
+    /* Always explicit: QEMU's introspection object refuses a chardev
+     * without reconnect=N. */
+    vmiQemuObjectAdd(obj, "reconnect", VMI_QEMU_PROP_UINT,
+                     g_strdup_printf("%u", vmiDefReconnect(def)));
+    return obj;
+}
+
+
+static vmiQemuObject *
+vmiQemuBuildSecret(const char *keyDir, const char *domainUUID)
+{
+    vmiQemuObject *obj = vmiQemuObjectNew("-object", "secret", VMI_QEMU_SECRET_ID);
+
+    vmiQemuObjectAdd(obj, "format", VMI_QEMU_PROP_STRING, g_strdup("raw"));
+    vmiQemuObjectAdd(obj, "file", VMI_QEMU_PROP_STRING,
+                     vmiKeyFilePath(keyDir ? keyDir : VMI_KEY_DIR_DEFAULT, domainUUID));
+    return obj;
+}
+
+
+static void
+vmiQemuAppendIds(vmiQemuObject *obj, const char *prop, guint64 bitmap)
 {
     guint id;
 
     for (id = 0; id <= VMI_KVMI_MAX_ID; id++) {
         if (bitmap & (G_GUINT64_CONSTANT(1) << id))
-            g_string_append_printf(buf, ",%s=%u", prop, id);
+            vmiQemuObjectAdd(obj, prop, VMI_QEMU_PROP_UINT, g_strdup_printf("%u", id));
     }
 }
 
 
-static char *
+static vmiQemuObject *
 vmiQemuBuildIntrospection(const vmiDef *def)
 {
-    GString *buf = g_string_new("introspection,id=" VMI_QEMU_OBJECT_ID
-                                ",chardev=" VMI_QEMU_CHARDEV_ID);
+    vmiQemuObject *obj = vmiQemuObjectNew("-object", "introspection", VMI_QEMU_OBJECT_ID);
 
+    vmiQemuObjectAdd(obj, "chardev", VMI_QEMU_PROP_STRING, g_strdup(VMI_QEMU_CHARDEV_ID));
     if (def->keySecret)
-        g_string_append(buf, ",key=" VMI_QEMU_SECRET_ID);
+        vmiQemuObjectAdd(obj, "key", VMI_QEMU_PROP_STRING, g_strdup(VMI_QEMU_SECRET_ID));
     if (def->handshakeTimeout)
-        g_string_append_printf(buf, ",handshake_timeout=%u", def->handshakeTimeout);
+        vmiQemuObjectAdd(obj, "handshake_timeout", VMI_QEMU_PROP_UINT,
+                         g_strdup_printf("%u", def->handshakeTimeout));
     if (def->unhookTimeout)
-        g_string_append_printf(buf, ",unhook_timeout=%u", def->unhookTimeout);
-    vmiQemuAppendIds(buf, "command", vmiDefEffectiveCommands(def));
-    vmiQemuAppendIds(buf, "event", vmiDefEffectiveEvents(def));
+        vmiQemuObjectAdd(obj, "unhook_timeout", VMI_QEMU_PROP_UINT,
+                         g_strdup_printf("%u", def->unhookTimeout));
+    vmiQemuAppendIds(obj, "command", vmiDefEffectiveCommands(def));
+    vmiQemuAppendIds(obj, "event", vmiDefEffectiveEvents(def));
+    return obj;
+}
+
+
+/*
+ * The chardev, the secret (if the element has a key) and the
+ * introspection object, in the order QEMU has to create them.
+ * @keyDir NULL means VMI_KEY_DIR_DEFAULT.
+ */
+GPtrArray *
+vmiQemuBuildObjects(const vmiDef *def, const char *domainUUID, const char *keyDir)
+{
+    GPtrArray *objs = g_ptr_array_new_with_free_func((GDestroyNotify)vmiQemuObjectFree);
+
+    g_ptr_array_add(objs, vmiQemuBuildChardev(def));
+    if (def->keySecret)
+        g_ptr_array_add(objs, vmiQemuBuildSecret(keyDir, domainUUID));
+    g_ptr_array_add(objs, vmiQemuBuildIntrospection(def));
+    return objs;
+}
+
+
+/* "TYPE,id=ID,KEY=VALUE..." */
+static char *
+vmiQemuFormatObject(const vmiQemuObject *obj)
+{
+    GString *buf = g_string_new(obj->type);
+    guint i;
+
+    g_string_append_printf(buf, ",id=%s", obj->id);
+    for (i = 0; i < obj->props->len; i++) {
+        const vmiQemuProp *prop = &g_array_index(obj->props, vmiQemuProp, i);
+
+        g_string_append_printf(buf, ",%s=", prop->key);
+        vmiQemuAppendValue(buf, prop->value);
+    }
     return g_string_free(buf, FALSE);
 }
 
@@ -91,16 +178,16 @@ vmiQemuBuildIntrospection(const vmiDef *def)
 GStrv
 vmiQemuBuildArgs(const vmiDef *def, const char *domainUUID, const char *keyDir)
 {
+    g_autoptr(GPtrArray) objs = vmiQemuBuildObjects(def, domainUUID, keyDir);
     GPtrArray *args = g_ptr_array_new_null_terminated(6, g_free, TRUE);
+    guint i;
 
-    g_ptr_array_add(args, g_strdup("-chardev"));
-    g_ptr_array_add(args, vmiQemuBuildChardev(def));
-    if (def->keySecret) {
-        g_ptr_array_add(args, g_strdup("-object"));
-        g_ptr_array_add(args, vmiQemuBuildSecret(keyDir, domainUUID));
+    for (i = 0; i < objs->len; i++) {
+        const vmiQemuObject *obj = g_ptr_array_index(objs, i);
+
+        g_ptr_array_add(args, g_strdup(obj->option));
+        g_ptr_array_add(args, vmiQemuFormatObject(obj));
     }
-    g_ptr_array_add(args, g_strdup("-object"));
-    g_ptr_array_add(args, vmiQemuBuildIntrospection(def));
     return (GStrv)g_ptr_array_free(args, FALSE);
 }
 

@@ -16,6 +16,30 @@
 #define VMI_QEMU_OBJECT_ID "vmi0"
 #define VMI_QEMU_SECRET_ID "vmi0-key"
 
+typedef enum {
+    VMI_QEMU_PROP_STRING,
+    VMI_QEMU_PROP_UINT,     /* QEMU reads a uint32 (over QMP: a JSON number) */
+} vmiQemuPropType;
+
+typedef struct {
+    const char *key;
+    vmiQemuPropType type;
+    char *value;            /* as on the command line, before comma doubling */
+} vmiQemuProp;
+
+/* One -chardev or -object: what both the arguments and QMP are made of */
+typedef struct {
+    const char *option;     /* "-chardev" or "-object" */
+    const char *type;       /* the chardev backend or the QOM type */
+    const char *id;
+    GArray *props;          /* of vmiQemuProp, in argument order; keys may repeat */
+} vmiQemuObject;
+
+void vmiQemuObjectFree(vmiQemuObject *obj);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiQemuObject, vmiQemuObjectFree)
+
+GPtrArray *vmiQemuBuildObjects(const vmiDef *def, const char *domainUUID,
+                               const char *keyDir);
 GStrv vmiQemuBuildArgs(const vmiDef *def, const char *domainUUID,
                        const char *keyDir);
 gboolean vmiQemuArgIsOurs(const char *option, const char *value);

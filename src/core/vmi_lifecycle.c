@@ -112,3 +112,30 @@ vmiLifecycleCleanUp(const vmiLifecycle *lc, const char *domUUID, GError **error)
 {
     return vmiKeyFileRemove(lc->keyDir, domUUID, error);
 }
+
+
+/*
+ * Before a live attach to a running domain: what the emulator can do,
+ * then the key file QEMU's secret object reads, written as at a start and
+ * handed at once to @dacLabel (the running QEMU's user:group). @dom is the
+ * live definition; its arguments are not checked, QEMU already runs.
+ */
+gboolean
+vmiLifecyclePrepareLive(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
+                        const char *dacLabel, GError **error)
+{
+    g_autoptr(vmiKey) key = NULL;
+
+    if (!vmiLifecycleCheckEmulator(lc, dom, def, error))
+        return FALSE;
+    if (!def->keySecret)
+        return TRUE;
+    if (!(key = vmiLifecycleFetchKey(lc, def, error)) ||
+        !vmiKeyFileWrite(lc->keyDir, dom->uuid, key, error))
+        return FALSE;
+    if (!vmiLifecycleHandOver(lc, dom, def, dacLabel, error)) {
+        vmiKeyFileRemove(lc->keyDir, dom->uuid, NULL);
+        return FALSE;
+    }
+    return TRUE;
+}

@@ -17,3 +17,14 @@ typedef struct {
 
 gboolean vmiQmpParseChardevs(const char *reply, vmiQmpChardevState *state,
                              GError **error);
+
+#include "core/qemu_vmi.h"
+
+/* QMP commands of a live attach and detach, made from vmiQemuBuildObjects */
+char *vmiQmpBuildAdd(const vmiQemuObject *obj, GError **error);
+char *vmiQmpBuildRemove(const vmiQemuObject *obj);
+char *vmiQmpBuildCommand(const char *execute, const char *argKey, const char *argValue);
+
+gboolean vmiQmpParseReturn(const char *reply, const char *what, char **qemuError,
+                           GError **error);
+GHashTable *vmiQmpParseObjects(const char *reply, GError **error);

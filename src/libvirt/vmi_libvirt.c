@@ -3,6 +3,7 @@
  * libvirt's errors through GError
  */
 #include <gio/gio.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <libvirt-glib/libvirt-glib.h>
 #include <libxml/xpath.h>
@@ -376,4 +377,33 @@ vmiConnListPersistentDomains(vmiConn *conn, GError **error)
     }
     free(domains);
     return g_strv_builder_end(uuids);
+}
+
+
+/* One QMP command on a running domain's monitor: QEMU's reply, an error
+ * reply included; NULL when libvirt could not ask. */
+char *
+vmiDomainQemuMonitor(virDomainPtr dom, const char *command, GError **error)
+{
+    char *reply = NULL;
+    char *copy;
+
+    if (virDomainQemuMonitorCommand(dom, command, &reply, 0) < 0) {
+        vmiSetLibvirtError(error, "cannot talk to the QEMU monitor of domain '%s'",
+                           virDomainGetName(dom));
+        return NULL;
+    }
+    copy = g_strdup(reply);
+    free(reply);
+    return copy;
+}
+
+
+gboolean
+vmiDomainIsPaused(virDomainPtr dom)
+{
+    int state = VIR_DOMAIN_NOSTATE;
+    int reason;
+
+    return virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED;
 }

@@ -34,4 +34,6 @@ virDomainPtr vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error
 GStrv vmiConnListPersistentDomains(vmiConn *conn, GError **error);
 char *vmiDomainGetXML(virDomainPtr dom, gboolean inactive, GError **error);
 gboolean vmiDomainIsRunning(virDomainPtr dom);
+gboolean vmiDomainIsPaused(virDomainPtr dom);
+char *vmiDomainQemuMonitor(virDomainPtr dom, const char *command, GError **error);
 char *vmiConnGetDACBaseLabel(vmiConn *conn, const char *virtType, GError **error);
