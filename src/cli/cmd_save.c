@@ -26,13 +26,32 @@ typedef struct {
 } vmiSaveJob;
 
 
+/*
+ * The element QEMU runs with: the live definition's (a running domain's
+ * persistent one may have changed since its start). NULL: none.
+ */
+static vmiDef *
+vmiLiveDef(vmiDomain *dom)
+{
+    g_autofree char *xml = NULL;
+    g_autoptr(vmiDomainXML) live = NULL;
+
+    if (!dom->running)
+        return NULL;
+    if (!(xml = vmiDomainGetXML(dom->dom, FALSE, NULL)) ||
+        !(live = vmiDomainXMLParseString(xml, dom->name, NULL)) || !live->vmi)
+        return NULL;
+    return vmiDomainXMLGetDef(live, NULL);
+}
+
+
 /* "Saving 'guest1': waiting for the introspection tool to unhook"; the
  * unhook timeout when a tool may be hooked, else 0. */
 static char *
 vmiSaveWhat(const char *verb, vmiDomain *dom, vmiDef **def, double *limit)
 {
     *limit = 0;
-    if (dom->running && dom->xml->vmi && (*def = vmiDomainGetDef(dom, NULL))) {
+    if ((*def = vmiLiveDef(dom))) {
         *limit = vmiDefUnhookTimeout(*def);
         return g_strdup_printf("%s '%s': waiting for the introspection tool to unhook",
                                verb, dom->name);
@@ -101,7 +120,7 @@ vmiParseArgs(const vmiCliCommand *cmd, GOptionContext *ctx, int *argc, char ***a
     if (!vmiCliParseOptions(ctx, argc, argv, exitCode))
         return FALSE;
     if (*argc - 1 < minArgs || *argc - 1 > maxArgs) {
-        *exitCode = vmiCliUsage(ctx, "usage: virt-vmi %s %s", cmd->name, cmd->params);
+        *exitCode = vmiCliUsage(ctx, "%s takes %s", cmd->name, cmd->params);
         return FALSE;
     }
     return TRUE;
@@ -244,8 +263,8 @@ vmiCmdSnapshotCreateRun(const vmiCliGlobal *global, int argc, char **argv)
     g_autofree char *external = NULL;
     const GOptionEntry entries[] = {
         { "external", 0, 0, G_OPTION_ARG_FILENAME, &external,
-          "An external snapshot: the memory to FILE, an overlay for every disk "
-          "(default: internal, in the qcow2 disks)", "FILE" },
+          "External: the memory to FILE, an overlay per disk (default: internal)",
+          "FILE" },
         { NULL }
     };
     g_autoptr(GOptionContext) ctx = vmiCliOptionContext(&vmiCmdSnapshotCreate, entries);
@@ -295,7 +314,7 @@ vmiCmdSnapshotCreateRun(const vmiCliGlobal *global, int argc, char **argv)
 
 const vmiCliCommand vmiCmdSave = {
     "save", "DOMAIN FILE",
-    "Save a running domain to a file, showing the wait for the tool's unhook",
+    "Save a running domain, showing the wait for the unhook",
     "Save DOMAIN's state to FILE and stop it, as 'virsh save'. QEMU first\n"
     "asks the introspection tool to remove its hooks and waits until it\n"
     "closes its connection, at most the unhook timeout: on a terminal, the\n"
@@ -307,7 +326,7 @@ const vmiCliCommand vmiCmdSave = {
 
 const vmiCliCommand vmiCmdRestore = {
     "restore", "FILE",
-    "Restore a saved domain and check that the tool hooks it again",
+    "Restore a saved domain, checking the tool's re-hook",
     "Restore the domain saved in FILE, as 'virsh restore'. The hook prepares\n"
     "the key as for a start. Unless --paused, the introspection tool must\n"
     "then hook the guest again, within the reconnect interval and the\n"
@@ -318,7 +337,7 @@ const vmiCliCommand vmiCmdRestore = {
 
 const vmiCliCommand vmiCmdSnapshotCreate = {
     "snapshot-create", "DOMAIN [NAME]",
-    "Snapshot a domain, showing the unhook and checking the tool's re-hook",
+    "Snapshot a domain, showing the unhook, checking the re-hook",
     "Create a snapshot of DOMAIN named NAME (default: libvirt's, the time),\n"
     "as 'virsh snapshot-create-as'. Internal by default: memory and disks in\n"
     "the domain's qcow2 disks. --external FILE: the memory to FILE and an\n"
