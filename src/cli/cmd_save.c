@@ -46,12 +46,12 @@ vmiLiveDef(vmiDomain *dom)
 
 
 /* "Saving 'guest1': waiting for the introspection tool to unhook"; the
- * unhook timeout when a tool may be hooked, else 0. */
+ * unhook timeout when a tool may be hooked (the guest runs), else 0. */
 static char *
 vmiSaveWhat(const char *verb, vmiDomain *dom, vmiDef **def, double *limit)
 {
     *limit = 0;
-    if ((*def = vmiLiveDef(dom))) {
+    if ((*def = vmiLiveDef(dom)) && vmiStatusGuestRuns(dom)) {
         *limit = vmiDefUnhookTimeout(*def);
         return g_strdup_printf("%s '%s': waiting for the introspection tool to unhook",
                                verb, dom->name);
@@ -84,8 +84,8 @@ vmiCheckRehook(vmiDomain *dom, const vmiDef *def)
     if (!def)
         return VMI_EXIT_OK;
     if (!vmiStatusGuestRuns(dom)) {
-        g_print("Domain '%s' is not running: the introspection tool hooks it once it "
-                "runs again\n", dom->name);
+        g_print("Domain '%s' is paused: the introspection tool hooks it once it is "
+                "resumed\n", dom->name);
         return VMI_EXIT_OK;
     }
     job.limit = vmiStatusRehookLimit(def);

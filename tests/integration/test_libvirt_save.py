@@ -175,8 +175,8 @@ class SaveTest(vp.DaemonTestCase):
         r = self.vv("restore", image, "--paused")
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.stdout, f"Domain 'snap' restored from {image}, paused\n"
-                         "Domain 'snap' is not running: the introspection tool hooks it once "
-                         "it runs again\n")
+                         "Domain 'snap' is paused: the introspection tool hooks it once it "
+                         "is resumed\n")
         self.assertEqual(self.d.domstate(name), "paused")
         self.assertEqual(self.vv("resume", name).rc, 0)
         hooked = tool.wait_for("hooked", timeout=10 * vp.SLOW, count=4)
