@@ -113,7 +113,7 @@ class SaveTest(vp.DaemonTestCase):
         self.assertLess(hooked["_t"], t1)
         self.assertEqual(self.d.domstate(name), "running")
         snapxml = self.d.virsh("snapshot-dumpxml", name, "s1").stdout
-        self.assertIn(f"<vmi:key secret=", snapxml)
+        self.assertIn("<vmi:key secret=", snapxml)
         self.assertEqual(vp.key_leaks(key, snapxml), [])
         self.assertIn("s1", self.d.virsh("snapshot-list", name, "--name").stdout)
         tool.wait_for("ready", timeout=10 * vp.SLOW, conn=2)
