@@ -16,6 +16,8 @@ PACKAGES=(
     python3 python3-docutils libxml2-utils
     # the real thing the tests and the demo run
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+    # qemu-img: the qcow2 disk of the snapshot tests
+    qemu-utils
     # checks, benchmarks, and the QMP client of docs/qemu-kvmi.rst's example
     valgrind python3-libvirt socat python3-pyflakes
 )

@@ -13,6 +13,7 @@ typedef enum {
     VMI_EXIT_OK = 0,
     VMI_EXIT_FAILURE = 1,   /* invalid input, or the operation failed */
     VMI_EXIT_USAGE = 2,     /* bad command line */
+    VMI_EXIT_UNMONITORED = 3, /* done, but the tool did not hook the running guest again */
 } vmiExitCode;
 
 typedef struct {
@@ -45,6 +46,9 @@ extern const vmiCliCommand vmiCmdSuspend;
 extern const vmiCliCommand vmiCmdResume;
 extern const vmiCliCommand vmiCmdAttach;
 extern const vmiCliCommand vmiCmdDetach;
+extern const vmiCliCommand vmiCmdSave;
+extern const vmiCliCommand vmiCmdRestore;
+extern const vmiCliCommand vmiCmdSnapshotCreate;
 extern const vmiCliCommand vmiCmdHookInstall;
 extern const vmiCliCommand vmiCmdStatus;
 extern const vmiCliCommand vmiCmdHostValidate;

@@ -313,3 +313,122 @@ vmiDomainResume(vmiDomain *dom, GError **error)
     }
     return TRUE;
 }
+
+
+/*
+ * virsh save: QEMU stops the guest (held until the tool unhooks, as a
+ * suspend), writes its memory to @file, and goes. The hook removes
+ * nothing here: the key file went at `started`.
+ */
+gboolean
+vmiDomainSave(vmiDomain *dom, const char *file, GError **error)
+{
+    if (virDomainSaveFlags(dom->dom, file, NULL, 0) < 0) {
+        vmiSetLibvirtError(error, "cannot save domain '%s' to '%s'", dom->name, file);
+        return FALSE;
+    }
+    dom->running = FALSE;
+    return TRUE;
+}
+
+
+/*
+ * The domain a save image holds, as its header describes it: the
+ * definition it is restored with (its <vmi:introspection> too), never a
+ * key (the header carries the key secret's UUID and the key file's path).
+ */
+vmiDomainXML *
+vmiDomainSaveImageGetXML(vmiConn *conn, const char *file, GError **error)
+{
+    g_autofree char *xml = virDomainSaveImageGetXMLDesc(conn->conn, file, 0);
+
+    if (!xml) {
+        vmiSetLibvirtError(error, "cannot read the save image '%s'", file);
+        return NULL;
+    }
+    return vmiDomainXMLParseString(xml, file, error);
+}
+
+
+/*
+ * virsh restore: a new QEMU, prepared by the hook (`restore begin`,
+ * then the usual prepare/start/started) like a start; in embedded mode,
+ * here. @image: the image's domain, from vmiDomainSaveImageGetXML().
+ * Returns the restored domain.
+ */
+vmiDomain *
+vmiDomainRestore(vmiConn *conn, const char *file, vmiDomainXML *image,
+                 gboolean paused, GError **error)
+{
+    g_autoptr(vmiDomain) dom = g_new0(vmiDomain, 1);
+    const char *display = image->name ? image->name : file;
+    unsigned int flags = paused ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING;
+
+    if (conn->embedRoot) {
+        if (!image->uuid) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                        "save image '%s' holds a domain without a UUID", file);
+            return NULL;
+        }
+        dom->xml = image;
+        dom->name = display;
+        g_strlcpy(dom->uuid, image->uuid, sizeof(dom->uuid));
+        if (!vmiDomainPrepareEmbedded(conn, dom, error)) {
+            dom->xml = NULL;
+            g_prefix_error(error, "domain '%s': ", display);
+            return NULL;
+        }
+        dom->xml = NULL;
+    }
+    if (virDomainRestoreFlags(conn->conn, file, NULL, flags) < 0) {
+        vmiSetLibvirtError(error, "cannot restore domain '%s' from '%s'", display, file);
+        if (conn->embedRoot)
+            vmiKeyFileRemove(conn->keyDir, image->uuid, NULL);
+        return NULL;
+    }
+    if (conn->embedRoot && !vmiKeyFileRemove(conn->keyDir, image->uuid, error)) {
+        g_prefix_error(error, "domain '%s' restored, but ", display);
+        return NULL;
+    }
+    g_clear_pointer(&dom, vmiDomainFree);
+    return vmiDomainLoad(conn, image->uuid ? image->uuid : image->name,
+                         VMI_DOMAIN_LOAD_ANY, error);
+}
+
+
+/*
+ * virsh snapshot-create: on a running domain libvirt pauses it first
+ * (`stop`, held until the tool unhooks), writes the snapshot, and
+ * resumes it. @memoryFile: an external snapshot, the memory in that
+ * file and an overlay for every disk; NULL: an internal one (qcow2
+ * disks). @name: NULL lets libvirt pick one. Returns the snapshot's name.
+ */
+char *
+vmiDomainSnapshotCreate(vmiDomain *dom, const char *name, const char *memoryFile,
+                        GError **error)
+{
+    g_autoptr(GString) xml = g_string_new("<domainsnapshot>\n");
+    virDomainSnapshotPtr snap;
+    unsigned int flags = 0;
+    char *created;
+
+    if (name) {
+        g_autofree char *text = g_markup_escape_text(name, -1);
+        g_string_append_printf(xml, "  <name>%s</name>\n", text);
+    }
+    if (memoryFile) {
+        g_autofree char *text = g_markup_escape_text(memoryFile, -1);
+        g_string_append_printf(xml, "  <memory snapshot='external' file='%s'/>\n", text);
+        flags |= VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC;
+    }
+    g_string_append(xml, "</domainsnapshot>\n");
+
+    if (!(snap = virDomainSnapshotCreateXML(dom->dom, xml->str, flags))) {
+        vmiSetLibvirtError(error, "cannot create a snapshot of domain '%s'", dom->name);
+        return NULL;
+    }
+    created = g_strdup(virDomainSnapshotGetName(snap));
+    virDomainSnapshotFree(snap);
+    dom->running = vmiDomainIsRunning(dom->dom);
+    return created;
+}

@@ -42,3 +42,9 @@ gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error);
 gboolean vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error);
 gboolean vmiDomainSuspend(vmiDomain *dom, GError **error);
 gboolean vmiDomainResume(vmiDomain *dom, GError **error);
+gboolean vmiDomainSave(vmiDomain *dom, const char *file, GError **error);
+vmiDomainXML *vmiDomainSaveImageGetXML(vmiConn *conn, const char *file, GError **error);
+vmiDomain *vmiDomainRestore(vmiConn *conn, const char *file, vmiDomainXML *image,
+                            gboolean paused, GError **error);
+char *vmiDomainSnapshotCreate(vmiDomain *dom, const char *name, const char *memoryFile,
+                              GError **error);

@@ -36,3 +36,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiStatus, vmiStatusFree)
 
 vmiStatus *vmiStatusGet(vmiConn *conn, vmiDomain *dom);
 vmiListenState vmiStatusUnixListening(const char *path);
+double vmiStatusRehookLimit(const vmiDef *def);
+gboolean vmiStatusGuestRuns(vmiDomain *dom);
+gboolean vmiStatusWaitHooked(vmiDomain *dom, const vmiDef *def, double limit, GError **error);

@@ -4,7 +4,9 @@ virt-vmi define, key-import and key-hash against the root's own secret
 driver, `virt-vmi start` doing the hook's checks and writing the key file
 under the root (QEMU's when it starts, as an emulator script records; gone
 once the domain started), the tool hooking the guest, suspend waiting for
-the unhook, `virt-vmi destroy` removing the key file; and the in-process
+the unhook, save and `virt-vmi restore` (the key file written again for
+the restored QEMU, the tool hooking it), `virt-vmi destroy` removing the
+key file; and the in-process
 checks refusing a start (arguments out of step, an allow-list the
 emulator cannot enforce) before QEMU runs."""
 
@@ -138,6 +140,28 @@ exec {shlex.join(vw.wrap([vp.QEMU_KVMI]))} "$@"
         r = self.vv("resume", "emb")
         self.assertEqual(r.rc, 0, r)
         tool.wait_for("hooked", timeout=10 * vp.SLOW, conn=2)
+        tool.wait_for("ready", timeout=10 * vp.SLOW, conn=2)
+
+        # save and restore: virt-vmi writes the key file for the restored
+        # QEMU (no hook runs) and removes it once QEMU has started
+        image = os.path.join(self.tmp.name, "emb.img")
+        r = self.vv("save", "emb", image)
+        outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(tool.wait_for("closed", timeout=1, conn=2)["reason"], "unhook")
+        os.unlink(os.path.join(self.keyrecords, uuid))
+        r = self.vv("restore", image)
+        outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.rc, 0, r)
+        self.assertRegex(r.stdout, r"^Domain 'emb' restored from .*\nDomain 'emb': the "
+                         r"introspection tool hooked it again after [0-9.]+ s\n$")
+        tool.wait_for("hooked", timeout=1, conn=3)
+        with open(os.path.join(self.keyrecords, uuid)) as f:
+            self.assertEqual(f.read().split()[6], vp.sha1_hex(key))
+        self.assertIsNone(vp.key_file_state(vp.key_path(self.key_dir, uuid)))
+        with open(image, "rb") as f:
+            places_image = f.read()
+        self.assertEqual(vp.key_leaks(key, places_image), [], "the key is in the save image")
 
         pids = vp.guest_pids("emb")
         places = {f"/proc/{p}": vp.proc_text(p) for p in pids}

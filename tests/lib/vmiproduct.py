@@ -109,14 +109,15 @@ def virt_vmi_embedded(root, *args, input=None, env=None, timeout=None, check=Fal
     """virt-vmi -c qemu:///embed?root=... ARGS (@root an EmbeddedRoot),
     pinned like every process that opens an embedded root.
 
-    `start` runs natively even under valgrind: the embedded driver then
-    runs in virt-vmi, and libvirt starts QEMU through a child it forks,
-    which exits without exec; valgrind checks that child too and makes it
-    exit 99 for the heap it inherited, and libvirt fails the start. The
-    checks and the key file of an embedded start are the hook's code,
-    which runs under valgrind in daemon mode."""
+    `start` and `restore` run natively even under valgrind: the embedded
+    driver then runs in virt-vmi, and libvirt starts QEMU through a child
+    it forks, which exits without exec; valgrind checks that child too and
+    makes it exit 99 for the heap it inherited, and libvirt fails the
+    start. The checks and the key file of an embedded start are the hook's
+    code, which runs under valgrind in daemon mode (as does `restore`'s
+    own code, in test_libvirt_save.py)."""
     root._seed()
-    if args and args[0] == "start":
+    if args and args[0] in ("start", "restore"):
         cmd = [VIRT_VMI, "-c", root.uri, *args]
     else:
         cmd = vw.wrap_once(_run_kind(args), [VIRT_VMI, "-c", root.uri, *args])
