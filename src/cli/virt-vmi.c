@@ -23,6 +23,7 @@ static const vmiCliCommand *const vmiCommands[] = {
     &vmiCmdDestroy,
     &vmiCmdSuspend,
     &vmiCmdResume,
+    &vmiCmdMigrate,
     &vmiCmdStatus,
     &vmiCmdHostValidate,
     &vmiCmdHookInstall,
