@@ -347,7 +347,7 @@ vmiCmdMigrateRun(const vmiCliGlobal *global, int argc, char **argv)
         return vmiCliUsage(ctx, "migrate takes a DOMAIN and a DEST-URI");
     if (timeout < 0)
         return vmiCliUsage(ctx, "option '--timeout': invalid value '%d': it must be a number "
-                           "of seconds greater than 0", timeout);
+                           "of seconds, 0 for none", timeout);
 
     if (!(conn = vmiConnOpen(global->uri, &perr)) ||
         !(dom = vmiDomainLoad(conn, argv[1], VMI_DOMAIN_LOAD_ANY, &perr)))
