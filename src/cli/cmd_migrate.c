@@ -357,6 +357,8 @@ vmiCmdMigrateRun(const vmiCliGlobal *global, int argc, char **argv)
                                       "domain '%s' is not running: migrate moves a running "
                                       "domain", dom->name));
 
+    /* pre-flight compares the key secret's values */
+    vmiCliHoldsKey();
     run.json = json;
     run.timeout = timeout;
     run.phase = VMI_MIGRATE_PHASE_PREFLIGHT;

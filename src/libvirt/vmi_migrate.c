@@ -151,7 +151,7 @@ vmiMigrationNew(vmiConn *src, vmiDomain *dom, const char *dstURI, GError **error
      * The progress is read on a connection of its own: on the one that
      * migrates, the queries wait behind the migration call
      */
-    if ((mig->watchConn = virConnectOpen(src->uri)) &&
+    if (!src->embedRoot && (mig->watchConn = virConnectOpen(src->uri)) &&
         !(mig->watchDom = virDomainLookupByUUIDString(mig->watchConn, dom->uuid)))
         g_clear_pointer(&mig->watchConn, virConnectClose);
     virResetLastError();
