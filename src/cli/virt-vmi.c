@@ -28,6 +28,7 @@ static const vmiCliCommand *const vmiCommands[] = {
     &vmiCmdSave,
     &vmiCmdRestore,
     &vmiCmdSnapshotCreate,
+    &vmiCmdMigrate,
     &vmiCmdStatus,
     &vmiCmdHostValidate,
     &vmiCmdHookInstall,

@@ -14,6 +14,9 @@ typedef enum {
     VMI_EXIT_FAILURE = 1,   /* invalid input, or the operation failed */
     VMI_EXIT_USAGE = 2,     /* bad command line */
     VMI_EXIT_UNMONITORED = 3, /* done, but the tool did not hook the running guest again */
+    VMI_EXIT_PREFLIGHT = 4, /* migrate: a pre-flight check failed, nothing changed */
+    VMI_EXIT_UNHOOK = 5,    /* migrate: failed or cancelled during the unhook wait */
+    VMI_EXIT_TRANSFER = 6,  /* migrate: failed during the transfer */
 } vmiExitCode;
 
 typedef struct {
@@ -52,6 +55,7 @@ extern const vmiCliCommand vmiCmdSnapshotCreate;
 extern const vmiCliCommand vmiCmdHookInstall;
 extern const vmiCliCommand vmiCmdStatus;
 extern const vmiCliCommand vmiCmdHostValidate;
+extern const vmiCliCommand vmiCmdMigrate;
 
 int vmiCliFail(GError *error);
 void vmiCliHoldsKey(void);

@@ -5,11 +5,22 @@
  * The display runs a main loop of its own context (libvirt's event loop
  * has the default one): a 100 ms timeout redraws the line, and the
  * operation's thread ends the loop when it returns.
+ *
+ * An operation in several phases (a migration: the unhook wait, the
+ * transfer) gives a poll function, called on the same loop, that looks
+ * at the operation from outside and sets the phase and a detail text
+ * (percent, rate). Each phase gets its own line: when the next begins,
+ * the one drawn last is finished with its duration. Everything happens
+ * on the loop's thread; the operation's thread only returns.
  */
 #include <stdio.h>
 #include <unistd.h>
 
 #include "vmi_progress.h"
+
+#define VMI_PROGRESS_DRAW_MS 100
+#define VMI_PROGRESS_POLL_MS 200
+#define VMI_PROGRESS_QUIET_SECS 0.3     /* quick operations show nothing */
 
 typedef struct {
     vmiProgressFunc func;
@@ -20,12 +31,18 @@ typedef struct {
     GMainLoop *loop;
 } vmiProgressJob;
 
-typedef struct {
-    const char *what;
+struct _vmiProgress {
+    char *what;
     double limit;
-    gint64 start;
-    gboolean shown;
-} vmiProgressDisplay;
+    char *detail;
+    gint64 start;           /* of the run */
+    gint64 phaseStart;
+    gboolean display;       /* draw on the terminal */
+    gboolean shown;         /* something is drawn on the current line */
+    gboolean phases;        /* a phased run: the line is cleared at each draw */
+    vmiProgressPollFunc poll;
+    gpointer pollOpaque;
+};
 
 
 static gboolean
@@ -53,21 +70,148 @@ vmiProgressThread(gpointer data)
 }
 
 
+double
+vmiProgressElapsed(const vmiProgress *progress)
+{
+    return (g_get_monotonic_time() - progress->start) / 1e6;
+}
+
+
+double
+vmiProgressPhaseElapsed(const vmiProgress *progress)
+{
+    return (g_get_monotonic_time() - progress->phaseStart) / 1e6;
+}
+
+
+static void
+vmiProgressDraw(vmiProgress *progress)
+{
+    double secs = vmiProgressPhaseElapsed(progress);
+    g_autoptr(GString) line = g_string_new("\r");
+
+    if (vmiProgressElapsed(progress) < VMI_PROGRESS_QUIET_SECS)
+        return;
+    g_string_append_printf(line, "%s: %.1f s", progress->what, secs);
+    if (progress->limit > 0)
+        g_string_append_printf(line, " (at most %.0f s)", progress->limit);
+    if (progress->detail)
+        g_string_append_printf(line, ", %s", progress->detail);
+    /* a phased line may get shorter: clear its end */
+    g_string_append(line, progress->phases ? "\033[K" : "   ");
+    fputs(line->str, stdout);
+    fflush(stdout);
+    progress->shown = TRUE;
+}
+
+
 static gboolean
 vmiProgressTick(gpointer data)
 {
-    vmiProgressDisplay *display = data;
-    double secs = (g_get_monotonic_time() - display->start) / 1e6;
-
-    if (secs < 0.3)     /* quick operations show nothing */
-        return G_SOURCE_CONTINUE;
-    if (display->limit > 0)
-        g_print("\r%s: %.1f s (at most %.0f s)   ", display->what, secs, display->limit);
-    else
-        g_print("\r%s: %.1f s   ", display->what, secs);
-    fflush(stdout);
-    display->shown = TRUE;
+    vmiProgressDraw(data);
     return G_SOURCE_CONTINUE;
+}
+
+
+static gboolean
+vmiProgressPollTick(gpointer data)
+{
+    vmiProgress *progress = data;
+
+    progress->poll(progress, progress->pollOpaque);
+    return G_SOURCE_CONTINUE;
+}
+
+
+/*
+ * A new phase: @what and @limit as for vmiProgressRun. On a terminal,
+ * the line of the phase drawn last stays, with the time that phase took.
+ */
+void
+vmiProgressSetPhase(vmiProgress *progress, const char *what, double limit)
+{
+    if (progress->display && progress->shown) {
+        g_print("\r\033[K%s: %.1f s\n", progress->what, vmiProgressPhaseElapsed(progress));
+        progress->shown = FALSE;
+    }
+    g_free(progress->what);
+    progress->what = g_strdup(what);
+    progress->limit = limit;
+    g_clear_pointer(&progress->detail, g_free);
+    progress->phaseStart = g_get_monotonic_time();
+    progress->phases = TRUE;
+}
+
+
+/* Text shown after the elapsed time (NULL: none), e.g. "42 %, 80 MiB/s". */
+void
+vmiProgressSetDetail(vmiProgress *progress, const char *detail)
+{
+    g_free(progress->detail);
+    progress->detail = g_strdup(detail);
+    progress->phases = TRUE;
+}
+
+
+/*
+ * Runs @ops->func in a thread; meanwhile, on a terminal (unless
+ * @ops->quiet), redraws "@what: N s (at most @limit s)" and calls
+ * @ops->poll every @ops->pollInterval ms (on a terminal or not).
+ * @elapsed: the whole run's seconds.
+ */
+gboolean
+vmiProgressRunPhases(const vmiProgressOps *ops, const char *what, double limit,
+                     double *elapsed, GError **error)
+{
+    vmiProgressJob job = { ops->func, ops->opaque, NULL, FALSE, NULL, NULL };
+    vmiProgress progress = { 0 };
+    g_autoptr(GMainContext) context = NULL;
+    g_autoptr(GMainLoop) loop = NULL;
+    g_autoptr(GSource) tick = NULL;
+    g_autoptr(GSource) pollTick = NULL;
+    GThread *thread;
+
+    progress.what = g_strdup(what);
+    progress.limit = limit;
+    progress.start = progress.phaseStart = g_get_monotonic_time();
+    progress.display = !ops->quiet && isatty(STDOUT_FILENO);
+    progress.poll = ops->poll;
+    progress.pollOpaque = ops->pollOpaque;
+
+    if (progress.display || ops->poll) {
+        context = g_main_context_new();
+        loop = g_main_loop_new(context, FALSE);
+        job.context = context;
+        job.loop = loop;
+    }
+    if (progress.display) {
+        tick = g_timeout_source_new(VMI_PROGRESS_DRAW_MS);
+        g_source_set_callback(tick, vmiProgressTick, &progress, NULL);
+        g_source_attach(tick, context);
+    }
+    if (ops->poll) {
+        pollTick = g_timeout_source_new(ops->pollInterval ? ops->pollInterval
+                                                          : VMI_PROGRESS_POLL_MS);
+        g_source_set_callback(pollTick, vmiProgressPollTick, &progress, NULL);
+        g_source_attach(pollTick, context);
+    }
+    thread = g_thread_new("operation", vmiProgressThread, &job);
+    if (loop) {
+        g_main_loop_run(loop);
+        if (tick)
+            g_source_destroy(tick);
+        if (pollTick)
+            g_source_destroy(pollTick);
+    }
+    g_thread_join(thread);
+    if (progress.shown)
+        g_print("\r\033[K");
+    *elapsed = vmiProgressElapsed(&progress);
+    g_free(progress.what);
+    g_free(progress.detail);
+    if (!job.ok)
+        g_propagate_error(error, job.error);
+    return job.ok;
 }
 
 
@@ -79,32 +223,7 @@ gboolean
 vmiProgressRun(const char *what, double limit, vmiProgressFunc func,
                gpointer opaque, double *elapsed, GError **error)
 {
-    vmiProgressJob job = { func, opaque, NULL, FALSE, NULL, NULL };
-    vmiProgressDisplay display = { what, limit, g_get_monotonic_time(), FALSE };
-    g_autoptr(GMainContext) context = NULL;
-    g_autoptr(GMainLoop) loop = NULL;
-    g_autoptr(GSource) tick = NULL;
-    GThread *thread;
+    vmiProgressOps ops = { .func = func, .opaque = opaque };
 
-    if (isatty(STDOUT_FILENO)) {
-        context = g_main_context_new();
-        loop = g_main_loop_new(context, FALSE);
-        tick = g_timeout_source_new(100);
-        g_source_set_callback(tick, vmiProgressTick, &display, NULL);
-        g_source_attach(tick, context);
-        job.context = context;
-        job.loop = loop;
-    }
-    thread = g_thread_new("operation", vmiProgressThread, &job);
-    if (loop) {
-        g_main_loop_run(loop);
-        g_source_destroy(tick);
-    }
-    g_thread_join(thread);
-    if (display.shown)
-        g_print("\r\033[K");
-    *elapsed = (g_get_monotonic_time() - display.start) / 1e6;
-    if (!job.ok)
-        g_propagate_error(error, job.error);
-    return job.ok;
+    return vmiProgressRunPhases(&ops, what, limit, elapsed, error);
 }

@@ -153,3 +153,41 @@ vmiSecretCreate(virConnectPtr conn, const char *domName, const char *domUUID,
     }
     return g_strdup(uuid);
 }
+
+
+/*
+ * Copies key secret @uuid from @src to @dst: its definition as @src has
+ * it (the same UUID, usage, description, private and ephemeral flags),
+ * then its value. A private secret's value cannot be read through the
+ * API, so it cannot be copied (nor could the hook read it).
+ */
+gboolean
+vmiSecretCopy(virConnectPtr src, virConnectPtr dst, const char *uuid, GError **error)
+{
+    g_autoptr(virSecret) from = vmiSecretLookup(src, uuid, error);
+    g_autoptr(virSecret) to = NULL;
+    g_autoptr(vmiKey) key = NULL;
+    char *xml;
+
+    if (!from)
+        return FALSE;
+    if (!(key = vmiSecretGetKey(src, uuid, error)))
+        return FALSE;
+    if (!(xml = virSecretGetXMLDesc(from, 0))) {
+        vmiSetLibvirtError(error, "cannot get the definition of key secret '%s'", uuid);
+        return FALSE;
+    }
+    to = virSecretDefineXML(dst, xml, 0);
+    free(xml);
+    if (!to) {
+        vmiSetLibvirtError(error, "cannot define key secret '%s' on the destination", uuid);
+        return FALSE;
+    }
+    if (virSecretSetValue(to, key->data, key->len, 0) < 0) {
+        vmiSetLibvirtError(error, "cannot set the value of key secret '%s' on the destination",
+                           uuid);
+        virSecretUndefine(to);
+        return FALSE;
+    }
+    return TRUE;
+}

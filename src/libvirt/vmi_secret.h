@@ -16,3 +16,4 @@ char *vmiSecretFindForDomain(virConnectPtr conn, const char *domUUID);
 void vmiSecretUndefine(virConnectPtr conn, const char *uuid);
 char *vmiSecretCreate(virConnectPtr conn, const char *domName, const char *domUUID,
                       const vmiKey *key, GError **error);
+gboolean vmiSecretCopy(virConnectPtr src, virConnectPtr dst, const char *uuid, GError **error);

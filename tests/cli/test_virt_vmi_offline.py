@@ -289,7 +289,12 @@ class UsageTest(unittest.TestCase):
                            (["validate", "a", "b"], "validate takes exactly one FILE"),
                            (["validate", "--bogus", "a"], "Unknown option --bogus"),
                            (["--bogus"], "Unknown option --bogus"),
-                           (["help", "nope"], "unknown command 'nope'")):
+                           (["help", "nope"], "unknown command 'nope'"),
+                           (["migrate", "dom"], "migrate takes a DOMAIN and a DEST-URI"),
+                           (["migrate", "dom", "qemu:///x", "--timeout", "-1"],
+                            "option '--timeout': invalid value '-1'"),
+                           (["migrate", "dom", "qemu:///x", "--timeout", "x"],
+                            "for --timeout")):
             with self.subTest(args=args):
                 r = virt_vmi(*args, kind=text)
                 self.assertEqual(r.returncode, 2, r.stderr)
