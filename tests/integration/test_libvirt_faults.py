@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Faults around the per-run key file, on a real libvirtd with the hook and
 one introspected domain on the KVMI emulator, started again after each:
+QEMU killed with SIGKILL before `started` (the key file goes at `stopped`);
 stale key directories a crash of the host left (the domain's own, with a
 wrong key, owner and modes, replaced; another, older than the boot,
 removed); the key directory /run/libvirt-vmi with a wrong mode (set back
@@ -125,6 +126,28 @@ class FaultTest(vp.DaemonTestCase):
         self.assertRefused("refusing key directory '/run/libvirt-vmi': owner uid 12345, mode "
                            "0711; " + EXPECTED)
         os.chown(keydir, 0, 0)
+
+    def test_qemu_killed_before_started(self):
+        """QEMU killed with SIGKILL while its key file is still there
+        (by a test hook that runs at `started begin` before ours): libvirt
+        fails the start, runs `stopped` and `release`, and the key file
+        and its directory go."""
+        mark = os.path.join(self.tmp.name, "killed")
+        self.d.add_hook("40-vmi-test-kill", f"""#!/bin/sh
+[ "$1 $2 $3" = "{NAME} started begin" ] || exit 0
+[ -e /run/libvirt-vmi/{self.uuid}/key ] && echo present > {mark}
+kill -KILL "$(cat /run/libvirt/qemu/{NAME}.pid)"
+exit 1
+""")
+        self.addCleanup(os.unlink, os.path.join(self.d.hooks_dir, "40-vmi-test-kill"))
+        log = self.d.log_size()
+        r = self.d.virsh("start", NAME, check=False, timeout=60 * vp.SLOW)
+        self.assertNotEqual(r.rc, 0, r)
+        with open(mark) as f:
+            self.assertEqual(f.read(), "present\n", "no key file when QEMU was killed")
+        vp.wait_until(lambda: self.d.domstate(NAME) == "shut off", 10 * vp.SLOW, "shut off")
+        self.assertIn("50-libvirt-vmi faulty release end", self.d.log_text(log))
+        self.assertNotIn(self.uuid, self.key_dir_listing(), "the key directory is left")
 
     def test_full_and_read_only_file_system(self):
         # a tmpfs of one page, filled: the key's directory fits (inodes),
