@@ -19,7 +19,6 @@ import unittest
 sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
                                 "tests", "lib"))
-import vmilibvirt as vl  # noqa: E402
 import vmiproduct as vp  # noqa: E402
 
 NAME = "faulty"
@@ -118,7 +117,7 @@ class FaultTest(vp.DaemonTestCase):
         self.assertEqual(os.stat(keydir).st_mode & 0o7777, 0o711)
         # writable by others, who may have planted entries: refused
         os.chmod(keydir, 0o1777)
-        self.assertRefused(f"refusing key directory '/run/libvirt-vmi': owner uid 0, mode 1777; "
+        self.assertRefused("refusing key directory '/run/libvirt-vmi': owner uid 0, mode 1777; "
                            + EXPECTED)
         # another user's: refused
         os.chmod(keydir, 0o711)
