@@ -11,7 +11,8 @@ vmiCmdKeyImportRun(const vmiCliGlobal *global, int argc, char **argv)
     g_autofree char *file = NULL;
     const GOptionEntry entries[] = {
         { "file", 0, 0, G_OPTION_ARG_FILENAME, &file,
-          "The key: all the file's bytes, as QEMU reads a raw secret", "FILE" },
+          "The key: all the bytes of a regular file, as QEMU reads a raw secret, "
+          "or '-' for standard input", "FILE" },
         { NULL }
     };
     g_autoptr(GOptionContext) ctx = vmiCliOptionContext(&vmiCmdKeyImport, entries);
@@ -40,7 +41,7 @@ vmiCmdKeyImportRun(const vmiCliGlobal *global, int argc, char **argv)
         !(uuid = vmiDomainAddKey(conn, dom, key, changes, &err)))
         return vmiCliFail(err);
     g_print("Domain '%s': %zu-byte key from %s in new secret %s\n",
-            dom->name, key->len, file, uuid);
+            dom->name, key->len, g_str_equal(file, "-") ? "standard input" : file, uuid);
     vmiCliReportChanges(dom, dom->name, changes);
     return VMI_EXIT_OK;
 }
@@ -51,6 +52,7 @@ const vmiCliCommand vmiCmdKeyImport = {
     "Authenticate the tool with a key you have",
     "Keep the key in FILE (all its bytes, a trailing newline included, as\n"
     "QEMU reads a raw secret file) in a new libvirt secret and name that\n"
-    "secret in DOMAIN's <vmi:key>.",
+    "secret in DOMAIN's <vmi:key>. FILE must be a regular file; '-' reads\n"
+    "the key from standard input (a pipe keeps it off the disk).",
     vmiCmdKeyImportRun,
 };

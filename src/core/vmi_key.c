@@ -81,19 +81,28 @@ vmiKeyReadStream(GInputStream *in, const char *what, GError **error)
 
 
 /*
- * All the bytes of @path, which must be a file of 1 to VMI_KEY_MAX_BYTES
- * bytes. Errors quote the path with ASCII quotes and say why from errno:
- * GLib's messages use typographic quotes, which a C locale prints as '?'.
+ * All the bytes of @path, which must be a regular file of 1 to
+ * VMI_KEY_MAX_BYTES bytes, or "-" for standard input (a pipe, say). A
+ * FIFO or a device would make the open or the read wait forever (or
+ * never end): the open does not wait (O_NONBLOCK) and fstat decides.
+ * Errors quote the path with ASCII quotes and say why from errno: GLib's
+ * messages use typographic quotes, which a C locale prints as '?'.
  */
 vmiKey *
 vmiKeyReadFile(const char *path, GError **error)
 {
-    g_autofree char *what = g_strdup_printf("key file '%s'", path);
+    g_autofree char *what = NULL;
     g_autoptr(GInputStream) in = NULL;
     struct stat st;
     VMI_AUTOCLOSE fd = -1;
 
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 || fstat(fd, &st) < 0) {
+    if (g_str_equal(path, "-")) {
+        in = g_unix_input_stream_new(STDIN_FILENO, FALSE);
+        return vmiKeyReadStream(in, "key on standard input", error);
+    }
+    what = g_strdup_printf("key file '%s'", path);
+    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 ||
+        fstat(fd, &st) < 0) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "cannot read %s: %s", what, g_strerror(errno));
         return NULL;
@@ -103,7 +112,13 @@ vmiKeyReadFile(const char *path, GError **error)
                     "cannot read %s: it is a directory", what);
         return NULL;
     }
-    if (S_ISREG(st.st_mode) && st.st_size > VMI_KEY_MAX_BYTES) {
+    if (!S_ISREG(st.st_mode)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                    "cannot read %s: not a regular file: give a file, or '-' for "
+                    "standard input", what);
+        return NULL;
+    }
+    if (st.st_size > VMI_KEY_MAX_BYTES) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                     "invalid %s: %lld bytes, expected at most %d",
                     what, (long long)st.st_size, VMI_KEY_MAX_BYTES);

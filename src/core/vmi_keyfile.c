@@ -15,6 +15,7 @@
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/vmi_keyfile.h"
@@ -76,30 +77,60 @@ vmiKeyFileCheckUUID(const char *domUUID, GError **error)
 }
 
 
+static gboolean
+vmiKeyFileRefuseTop(GError **error, const char *keyDir, const char *found)
+{
+    g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                "refusing key directory '%s': %s; expected a directory owned by "
+                "uid %u, not writable by group or others, mode 0711 (remove it, or "
+                "chown %u %s; chmod 0711 %s)",
+                keyDir, found, (unsigned)geteuid(), (unsigned)geteuid(), keyDir, keyDir);
+    return FALSE;
+}
+
+
+/*
+ * KEYDIR, created if missing. One that is this process's (root's) and
+ * not writable by others is ours: a wrong mode (0700 under umask 077,
+ * 0755) is set back to 0711. Anything else (a symlink, another owner,
+ * writable by others, who may have planted entries) is refused, with
+ * what was found and what is expected.
+ */
 static int
 vmiKeyFileOpenTop(const char *keyDir, gboolean create, GError **error)
 {
     struct stat st;
     VMI_AUTOCLOSE fd = -1;
 
-    if (create && g_mkdir_with_parents(keyDir, 0711) < 0) {
+    if (create && g_mkdir_with_parents(keyDir, 0711) < 0 && errno != EEXIST) {
         vmiKeyFileFail(error, "create directory", keyDir);
         return -1;
     }
     if ((fd = open(keyDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-        if (errno != ENOENT || create)
+        if ((errno == ENOTDIR || errno == ELOOP) && lstat(keyDir, &st) == 0) {
+            g_autofree char *found = g_strdup_printf("it is a %s, not a directory",
+                                                     S_ISLNK(st.st_mode) ? "symbolic link" :
+                                                     "file");
+            vmiKeyFileRefuseTop(error, keyDir, found);
+        } else if (errno != ENOENT || create) {
             vmiKeyFileFail(error, "open directory", keyDir);
+        }
         return -1;
     }
-    if (fstat(fd, &st) < 0 || !vmiKeyDirIsSafe(st.st_uid, st.st_mode)) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "refusing key directory '%s': it must be owned by uid %u and not "
-                    "writable by group or others", keyDir, (unsigned)geteuid());
+    if (fstat(fd, &st) < 0) {
+        vmiKeyFileFail(error, "look at directory", keyDir);
+        return -1;
+    }
+    if (!vmiKeyDirIsSafe(st.st_uid, st.st_mode)) {
+        g_autofree char *found = g_strdup_printf("owner uid %u, mode %04o",
+                                                 (unsigned)st.st_uid,
+                                                 (unsigned)(st.st_mode & 07777));
+        vmiKeyFileRefuseTop(error, keyDir, found);
         return -1;
     }
     /* mkdir's mode is cut by the umask: under 077 QEMU's user could not
-     * pass through to its key */
-    if (create && (st.st_mode & 07777) != 0711 && fchmod(fd, 0711) < 0) {
+     * pass through to its key; 0755 would let others list the domains */
+    if ((st.st_mode & 07777) != 0711 && fchmod(fd, 0711) < 0) {
         vmiKeyFileFail(error, "set the mode of directory", keyDir);
         return -1;
     }
@@ -117,6 +148,9 @@ vmiKeyFileRemoveAt(int topfd, const char *keyDir, const char *domUUID, GError **
     if (dirfd >= 0) {
         if (unlinkat(dirfd, VMI_KEY_FILE_NAME, 0) < 0 && errno != ENOENT)
             return vmiKeyFileFail(error, "remove the key file in", path);
+    } else if (errno == ENOENT) {
+        /* nothing there (a read-only file system would say EROFS below) */
+        return TRUE;
     } else if (errno == ENOTDIR || errno == ELOOP) {
         /* not ours: something planted in its place */
         if (unlinkat(topfd, domUUID, 0) < 0)
@@ -163,6 +197,37 @@ vmiKeyFileCreateAt(int topfd, const char *keyDir, const char *domUUID, const vmi
 
 
 /*
+ * Key directories of other domains left by a crash of the host, where
+ * /run survives one (it is a tmpfs nearly everywhere): a key file lives
+ * from a start's `prepare` to its `started`, so one older than the
+ * current boot is stale, whoever's it was. Best effort: what cannot go
+ * stays, unread, and is replaced when its domain starts.
+ */
+static void
+vmiKeyFileSweep(int topfd, const char *keyDir, const char *domUUID)
+{
+    struct timespec now, up;
+    g_autoptr(GDir) dir = NULL;
+    g_autofree char *self = g_strdup_printf("/proc/self/fd/%d", topfd);
+    const char *name;
+    time_t boot;
+
+    if (clock_gettime(CLOCK_REALTIME, &now) < 0 || clock_gettime(CLOCK_BOOTTIME, &up) < 0 ||
+        !(dir = g_dir_open(self, 0, NULL)))
+        return;
+    boot = now.tv_sec - up.tv_sec;
+    while ((name = g_dir_read_name(dir))) {
+        struct stat st;
+
+        if (g_str_equal(name, domUUID) || !vmiKeyFileCheckUUID(name, NULL) ||
+            fstatat(topfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_mtime >= boot)
+            continue;
+        vmiKeyFileRemoveAt(topfd, keyDir, name, NULL);
+    }
+}
+
+
+/*
  * The file and its directory are this process's (root's) until
  * vmiKeyFileChown hands them over: QEMU's user is known only later.
  */
@@ -175,6 +240,7 @@ vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
     if (!vmiKeyFileCheckUUID(domUUID, error) ||
         (topfd = vmiKeyFileOpenTop(keyDir, TRUE, error)) < 0)
         return FALSE;
+    vmiKeyFileSweep(topfd, keyDir, domUUID);
     /* a file a crash left behind is replaced, never reused */
     if (!vmiKeyFileRemoveAt(topfd, keyDir, domUUID, error))
         return FALSE;

@@ -361,6 +361,30 @@ class ProxyTest(vt.VmiTestCase):
         sock.sendall(b'{"execute": "quit"}\n')
         emu.wait_exit()
 
+    def test_nesting_depth_bound(self):
+        """A message nested deeper than QEMU's JSON streamer allows (1024
+        levels) is answered with QEMU's error, without an id: before the
+        bound, a deep id of a command the emulator answers itself made it
+        recurse (parse, free, write back) until it crashed."""
+        emu = self.start_emulator(*self.introspection_args())
+        mon = emu.qmp()
+        deep = 100000
+        for arguments in ('{"qom-type": "introspection", "id": "x"}', '{}'):
+            mon.send_raw('{"execute": "object-add", "arguments": %s, "id": %s%s}\n'
+                         % (arguments, '[' * deep, ']' * deep))
+            self.assertEqual(mon.next_response(), {'error': {
+                'class': 'GenericError', 'desc': 'JSON nesting depth limit exceeded'}})
+        # 1025 levels are too deep, as for QEMU; 1024 are not
+        mon.send_raw('[' * 1025 + ']' * 1025)
+        self.assertEqual(mon.next_response()['error']['desc'],
+                         'JSON nesting depth limit exceeded')
+        mon.send_raw('[' * 1024 + ']' * 1024)
+        self.assertEqual(mon.next_response()['error']['desc'],
+                         'QMP input must be a JSON object')
+        # the session goes on, in order
+        self.assertEqual(mon.ok('query-status')['status'], 'running')
+        emu.quit(mon)
+
     def test_pipelined_commands(self):
         emu = self.start_emulator()
         mon = emu.qmp()

@@ -175,10 +175,13 @@ class KeyTest(vp.DaemonTestCase):
              ["key-import", "nokey", "--file", self.key_file(b"k" * 65537, "big")],
              [f"error: option '--file': invalid key file '{self.tmp.name}/big': 65537 bytes, "
               "expected at most 65536\n"]),
-            ("a key from a pipe too big",
-             ["key-import", "nokey", "--file", "/dev/zero"],
-             ["error: option '--file': invalid key file '/dev/zero': more than 65536 bytes, "
-              "expected at most 65536\n"]),
+            ("a device", ["key-import", "nokey", "--file", "/dev/zero"],
+             ["error: option '--file': cannot read key file '/dev/zero': not a regular file: "
+              "give a file, or '-' for standard input\n"]),
+            # opening a FIFO without a writer waited forever
+            ("a FIFO", ["key-import", "nokey", "--file", self.fifo()],
+             [f"error: option '--file': cannot read key file '{self.tmp.name}/fifo': not a "
+              "regular file: give a file, or '-' for standard input\n"]),
             ("a directory", ["key-import", "nokey", "--file", self.tmp.name],
              [f"error: option '--file': cannot read key file '{self.tmp.name}': "
               "it is a directory\n"]),
@@ -190,9 +193,31 @@ class KeyTest(vp.DaemonTestCase):
         for what, args, needles in cases:
             with self.subTest(what), self.nothing_changes("nokey", "noelement"):
                 self.assertFails(self.vv(*args), 1, *needles)
+        with self.subTest("a key from a pipe too big"), self.nothing_changes("nokey"):
+            self.assertFails(self.vv("key-import", "nokey", "--file", "-", input="k" * 65537), 1,
+                             "error: option '--file': invalid key on standard input: more "
+                             "than 65536 bytes, expected at most 65536\n")
         with self.nothing_changes("nokey"):
             self.assertFails(self.vv("key-import", "nokey"), 2, "key-import needs --file FILE")
             self.assertFails(self.vv("key-import", "nokey", "--file"), 2, "--file")
+
+    def fifo(self):
+        path = os.path.join(self.tmp.name, "fifo")
+        if not os.path.exists(path):
+            os.mkfifo(path)
+        return path
+
+    def test_key_from_standard_input(self):
+        self.define("piped")
+        key = vp.printable_key()
+        r = self.vv("key-import", "piped", "--file", "-", input=key.decode())
+        self.assertEqual(r.rc, 0, r)
+        secret = self.key_secret_of("piped")
+        self.assertEqual(r.stdout.splitlines()[0],
+                         f"Domain 'piped': {len(key)}-byte key from standard input in new "
+                         f"secret {secret}")
+        self.assertEqual(self.secret_value(secret), key)
+        self.assertNoKey(key, "key-import's output", r.stdout + r.stderr)
 
     def test_key_64k_is_accepted(self):
         self.define("bigkey")

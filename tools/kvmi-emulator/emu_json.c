@@ -56,7 +56,7 @@ emuJsonSplitterStep(emuJsonSplitter *sp, char c, gboolean *endsBefore)
             /* a stray closing bracket is a message of its own */
             return c == '}' || c == ']';
         }
-        sp->depth = 1;
+        sp->depth = sp->maxDepth = 1;
         return FALSE;
     }
     if (sp->scalar) {
@@ -78,7 +78,8 @@ emuJsonSplitterStep(emuJsonSplitter *sp, char c, gboolean *endsBefore)
     if (c == '"' || c == '\'') {
         sp->quote = c;
     } else if (c == '{' || c == '[') {
-        sp->depth++;
+        if (++sp->depth > sp->maxDepth)
+            sp->maxDepth = sp->depth;
     } else if (c == '}' || c == ']') {
         if (--sp->depth == 0) {
             if (!sp->withLineEnd)
@@ -99,6 +100,7 @@ emuJsonSplitterFeed(emuJsonSplitter *sp, const char *data, gsize len,
         gboolean before;
         g_autofree char *msg = NULL;
         gsize end, msgLen;
+        guint depth;
 
         if (!emuJsonSplitterStep(sp, sp->buf->str[sp->pos], &before)) {
             sp->pos++;
@@ -110,11 +112,13 @@ emuJsonSplitterFeed(emuJsonSplitter *sp, const char *data, gsize len,
         /* consume before calling out: @func may feed more */
         g_string_erase(sp->buf, 0, end);
         sp->pos = 0;
+        depth = sp->scalar ? 0 : sp->maxDepth;
+        sp->maxDepth = 0;
         sp->inMessage = FALSE;
         sp->closed = FALSE;
         sp->quote = 0;
         sp->escape = FALSE;
-        func(msg, msgLen, opaque);
+        func(msg, msgLen, depth, opaque);
         if (!sp->buf)
             return;
     }

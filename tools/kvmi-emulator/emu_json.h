@@ -20,13 +20,19 @@ typedef struct {
     gboolean inMessage;
     gboolean scalar;        /* a bare token (not an object or array) */
     guint depth;
+    guint maxDepth;         /* the deepest nesting of the current message */
     char quote;             /* inside a string: its quote character */
     gboolean escape;
     gboolean closed;        /* the value is complete: its line end follows */
     gboolean withLineEnd;   /* messages keep the line end that follows them */
 } emuJsonSplitter;
 
-typedef void (*emuJsonMessageFunc)(const char *msg, gsize len, gpointer opaque);
+/* QEMU's JSON streamer refuses a message nested deeper than this (braces
+ * and brackets together): "JSON nesting depth limit exceeded" */
+#define EMU_JSON_MAX_NESTING 1024
+
+/* @depth: how deep the message nests (0 for a bare token) */
+typedef void (*emuJsonMessageFunc)(const char *msg, gsize len, guint depth, gpointer opaque);
 
 /* @withLineEnd: for QEMU's output, where each message is followed by
  * "\r\n" (its monitor writes every "\n" as "\r\n"): the message is given

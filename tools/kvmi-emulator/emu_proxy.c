@@ -187,6 +187,11 @@ emuMonitorDispatch(emuRequest *req)
         emuRequestDone(req);
         return;
     }
+    if (req->refusal) {
+        /* in its turn, as QEMU answers messages in order */
+        emuProxyReplyError(req, req->refusal);
+        return;
+    }
     if (!req->client->negotiated) {
         emuMonitorNegotiate(req);
         return;
@@ -228,8 +233,15 @@ emuClientGreet(emuClient *client)
 }
 
 
+/*
+ * A message nested deeper than QEMU's JSON streamer allows is neither
+ * parsed (parsing, freeing and writing a parsed tree back all recurse)
+ * nor passed on: it is answered as QEMU answers it, with its streamer's
+ * error and no id. (QEMU then also reports each piece of what followed
+ * the cut; the emulator frames whole values and answers once.)
+ */
 static void
-emuClientOnMessage(const char *msg, gsize len, gpointer opaque)
+emuClientOnMessage(const char *msg, gsize len, guint depth, gpointer opaque)
 {
     emuClient *client = opaque;
     emuRequest *req = g_new0(emuRequest, 1);
@@ -243,7 +255,10 @@ emuClientOnMessage(const char *msg, gsize len, gpointer opaque)
         req->fds = client->fds;
         client->fds = g_array_new(FALSE, FALSE, sizeof(int));
     }
-    req->tree = emuJsonParse(msg, len);
+    if (depth > EMU_JSON_MAX_NESTING)
+        req->refusal = "JSON nesting depth limit exceeded";
+    else
+        req->tree = emuJsonParse(msg, len);
     if (YAJL_IS_OBJECT(req->tree)) {
         req->execute = emuJsonGetString(req->tree, "execute");
         if (!req->execute)

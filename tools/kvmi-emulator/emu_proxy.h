@@ -38,6 +38,7 @@ struct _emuRequest {
     yajl_val id;
     yajl_val args;
     gboolean pretty;
+    const char *refusal;        /* answered with this error, not run */
     gpointer data;              /* the interception's own */
     GDestroyNotify dataFree;
     emuReplyFilter filter;

@@ -54,7 +54,7 @@ emuSessionDispatchReply(emuSession *session, const char *msg, gsize len)
 
 
 static void
-emuSessionOnMessage(const char *msg, gsize len, gpointer opaque)
+emuSessionOnMessage(const char *msg, gsize len, guint depth G_GNUC_UNUSED, gpointer opaque)
 {
     emuSession *session = opaque;
     g_autofree char *key = emuJsonFirstKey(msg, len);
