@@ -305,8 +305,6 @@ vmiHostValidate(const char *uri, const char *const *emulators, gboolean listDoma
     vmiCheckHook(checks, conn);
     keyDir = conn ? g_strdup(conn->keyDir) : vmiConnKeyDirForURI(uri ? uri : "");
     vmiCheckRuntimeDir(checks, keyDir);
-    vmiCheckAppArmor(checks, conn, keyDir);
-    vmiCheckSELinux(checks);
 
     for (; emulators && *emulators; emulators++)
         g_ptr_array_add(all, g_strdup(*emulators));
@@ -317,5 +315,7 @@ vmiHostValidate(const char *uri, const char *const *emulators, gboolean listDoma
         qemuLabel = vmiSettingsQemuDACLabel(VMI_QEMU_CONF, NULL);
     for (i = 0; i < all->len; i++)
         vmiCheckEmulator(checks, all->pdata[i], qemuLabel);
+    vmiCheckAppArmor(checks, conn, keyDir);
+    vmiCheckSELinux(checks);
     return checks;
 }

@@ -88,6 +88,8 @@ PRIVATE_DIRS = {
     "/var/log/libvirt": 0o700,
     "/run/libvirt-vmi": 0o755,
     "/etc/libvirt-vmi": 0o755,
+    # hook-install's AppArmor rules go here where libvirt's profiles are
+    "/etc/apparmor.d": 0o755,
 }
 
 def keep_dirs():
