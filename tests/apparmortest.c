@@ -269,7 +269,6 @@ testCompileAndCover(void)
         g_assert_true(g_file_set_contents(ours, bad, -1, NULL));
         g_free(runParser(aaDir, profile, "-Q", &status));
         g_assert_cmpint(status, !=, 0);
-        g_assert_cmpint(vmiAppArmorGetState(aaDir, rules), ==, VMI_APPARMOR_STALE);
     }
 }
 
@@ -299,6 +298,64 @@ testInstallKeepsLocal(void)
     g_assert_nonnull(strstr(text, VMI_APPARMOR_INCLUDE "\n"));
     g_assert_null(strstr(strstr(text, VMI_APPARMOR_INCLUDE) + 1, VMI_APPARMOR_INCLUDE));
     g_assert_cmpint(vmiAppArmorGetState(aaDir, rules), ==, VMI_APPARMOR_IN_PLACE);
+}
+
+
+/*
+ * The hook's addition at prepare: the lines of the generator's text for
+ * one domain that the installed file lacks, appended once; nothing where
+ * hook-install has not written the file.
+ */
+static void
+testAddSource(void)
+{
+    const char *tmp = g_getenv("VMI_TEST_TMP");
+    g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func((GDestroyNotify)vmiDefFree);
+    g_autoptr(GPtrArray) one = g_ptr_array_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *aaDir = makeTree(tmp);
+    g_autofree char *ours = g_build_filename(aaDir, VMI_APPARMOR_RULES, NULL);
+    g_autofree char *rulesOne = NULL;
+    g_autofree char *rulesAll = NULL;
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+    g_autofree char *again = NULL;
+    g_autofree char *profile = NULL;
+    int status;
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(elements); i++) {
+        g_ptr_array_add(all, vmiDefParseString(elements[i], &err));
+        g_assert_no_error(err);
+    }
+    g_ptr_array_add(one, all->pdata[0]);
+    rulesOne = vmiAppArmorRules(VMI_KEY_DIR_DEFAULT, one, &err);
+    rulesAll = vmiAppArmorRules(VMI_KEY_DIR_DEFAULT, all, &err);
+    g_assert_no_error(err);
+
+    /* no file from hook-install: nothing written */
+    g_assert_true(vmiAppArmorAddSource(aaDir, VMI_KEY_DIR_DEFAULT, all->pdata[1], &err));
+    g_assert_false(g_file_test(ours, G_FILE_TEST_EXISTS));
+
+    g_assert_true(vmiAppArmorInstall(aaDir, rulesOne, &err));
+    g_assert_cmpint(vmiAppArmorGetState(aaDir, rulesAll), ==, VMI_APPARMOR_STALE);
+    g_assert_true(g_file_get_contents(ours, &before, NULL, NULL));
+    g_assert_true(vmiAppArmorAddSource(aaDir, VMI_KEY_DIR_DEFAULT, all->pdata[0], &err));
+    g_assert_true(vmiAppArmorAddSource(aaDir, VMI_KEY_DIR_DEFAULT, all->pdata[1], &err));
+    g_assert_true(vmiAppArmorAddSource(aaDir, VMI_KEY_DIR_DEFAULT, all->pdata[2], &err));
+    g_assert_no_error(err);
+    g_assert_true(g_file_get_contents(ours, &after, NULL, NULL));
+    g_assert_true(g_str_has_prefix(after, before));
+    g_assert_true(g_str_has_suffix(after, "\n"));
+    g_assert_cmpint(vmiAppArmorGetState(aaDir, rulesAll), ==, VMI_APPARMOR_IN_PLACE);
+
+    g_assert_true(vmiAppArmorAddSource(aaDir, VMI_KEY_DIR_DEFAULT, all->pdata[1], &err));
+    g_assert_true(g_file_get_contents(ours, &again, NULL, NULL));
+    g_assert_cmpstr(again, ==, after);
+
+    profile = makeDomainProfile(aaDir);
+    g_free(runParser(aaDir, profile, "-Q", &status));
+    g_assert_cmpint(status, ==, 0);
 }
 
 
@@ -365,5 +422,6 @@ main(int argc, char **argv)
     g_test_add_func("/apparmor/quote-refuses", testQuoteRefuses);
     g_test_add_data_func("/apparmor/compile-and-cover", testCompileAndCover, runInTmp);
     g_test_add_data_func("/apparmor/install-keeps-local", testInstallKeepsLocal, runInTmp);
+    g_test_add_data_func("/apparmor/hook-adds-source", testAddSource, runInTmp);
     return g_test_run();
 }

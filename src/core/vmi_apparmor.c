@@ -22,21 +22,27 @@
  *     `start` and removed at `started`);
  *   - the tools' unix sockets: the exact paths the domains' elements name,
  *     no globs; vsock only if a domain uses it.
- * The file is regenerated from the domains (virt-vmi hook-install), so
- * this function is the one source of truth for both hook-install and
- * host-validate, which compares what is installed with what it returns.
+ * The file is made from the domains (virt-vmi hook-install), and the hook
+ * adds a starting domain's rules if they are missing: both take the text
+ * from vmiAppArmorRules, the one source of truth, which host-validate
+ * also compares the installed file with.
  */
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "core/vmi_apparmor.h"
+#include "core/vmi_fd.h"
 #include "conf/vmi_error.h"
 
 #define VMI_APPARMOR_HEADER \
     "# libvirt-vmi: what a QEMU confined by libvirt's AppArmor profile needs\n" \
     "# for <vmi:introspection>. Written by `virt-vmi hook-install` from the\n" \
-    "# domains defined then; included by " VMI_APPARMOR_LOCAL ".\n" \
+    "# domains defined then, extended by the hook when a domain with a new\n" \
+    "# tool socket starts; included by " VMI_APPARMOR_LOCAL ".\n" \
     "# Do not edit: hook-install rewrites it (docs/security.rst).\n"
 
 
@@ -150,6 +156,29 @@ vmiAppArmorHasInclude(const char *contents)
 }
 
 
+/*
+ * The rule lines of @rules (not comments, not blank) that @installed
+ * lacks. The hook appends lines, so order and extra lines do not matter.
+ */
+static GPtrArray *
+vmiAppArmorMissingLines(const char *installed, const char *rules)
+{
+    g_auto(GStrv) have = g_strsplit(installed, "\n", -1);
+    g_auto(GStrv) want = g_strsplit(rules, "\n", -1);
+    GPtrArray *missing = g_ptr_array_new_with_free_func(g_free);
+    char **line;
+
+    for (line = want; *line; line++) {
+        const char *rule = *line + strspn(*line, " ");
+
+        if (!*rule || *rule == '#' || g_strv_contains((const char *const *)have, *line))
+            continue;
+        g_ptr_array_add(missing, g_strdup(*line));
+    }
+    return missing;
+}
+
+
 vmiAppArmorState
 vmiAppArmorGetState(const char *aaDir, const char *rules)
 {
@@ -158,6 +187,7 @@ vmiAppArmorGetState(const char *aaDir, const char *rules)
     g_autofree char *ours = g_build_filename(aaDir, VMI_APPARMOR_RULES, NULL);
     g_autofree char *localText = NULL;
     g_autofree char *oursText = NULL;
+    g_autoptr(GPtrArray) missing = NULL;
 
     if (!g_file_test(libvirtQemu, G_FILE_TEST_IS_REGULAR))
         return VMI_APPARMOR_NO_LIBVIRT;
@@ -165,7 +195,8 @@ vmiAppArmorGetState(const char *aaDir, const char *rules)
         !vmiAppArmorHasInclude(localText) ||
         !g_file_get_contents(ours, &oursText, NULL, NULL))
         return VMI_APPARMOR_MISSING;
-    return g_str_equal(oursText, rules) ? VMI_APPARMOR_IN_PLACE : VMI_APPARMOR_STALE;
+    missing = vmiAppArmorMissingLines(oursText, rules);
+    return missing->len ? VMI_APPARMOR_STALE : VMI_APPARMOR_IN_PLACE;
 }
 
 
@@ -224,6 +255,53 @@ vmiAppArmorInstall(const char *aaDir, const char *rules, GError **error)
 
         return vmiAppArmorWrite(local, text, error);
     }
+}
+
+
+/*
+ * At a domain's `prepare` (or on a migration's destination): the rules
+ * for its source, if hook-install's file lacks them. virt-aa-helper makes
+ * and loads the domain's profile after this hook, so the starting QEMU
+ * gets them. Without our file (no AppArmor profiles, or hook-install not
+ * run since they came), nothing: host-validate tells. The lines are
+ * appended with one write (O_APPEND): two domains starting at once can at
+ * worst write a rule twice, which AppArmor does not mind.
+ */
+gboolean
+vmiAppArmorAddSource(const char *aaDir, const char *keyDir, const vmiDef *def,
+                     GError **error)
+{
+    g_autofree char *ours = g_build_filename(aaDir, VMI_APPARMOR_RULES, NULL);
+    g_autoptr(GPtrArray) defs = g_ptr_array_new();
+    g_autoptr(GPtrArray) missing = NULL;
+    g_autofree char *oursText = NULL;
+    g_autofree char *rules = NULL;
+    g_autofree char *text = NULL;
+    VMI_AUTOCLOSE fd = -1;
+
+    if (!def || !g_file_get_contents(ours, &oursText, NULL, NULL))
+        return TRUE;
+    g_ptr_array_add(defs, (gpointer)def);
+    if (!(rules = vmiAppArmorRules(keyDir, defs, error)))
+        return FALSE;
+    missing = vmiAppArmorMissingLines(oursText, rules);
+    if (!missing->len)
+        return TRUE;
+    g_ptr_array_add(missing, g_strdup(""));
+    g_ptr_array_add(missing, NULL);
+    text = g_strjoinv("\n", (char **)missing->pdata);
+    if (!g_str_has_suffix(oursText, "\n")) {
+        g_autofree char *tmp = g_steal_pointer(&text);
+        text = g_strconcat("\n", tmp, NULL);
+    }
+    if ((fd = open(ours, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "cannot add the AppArmor rules of this domain's tool socket to %s: %s",
+                    ours, g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
 }
 
 

@@ -29,4 +29,6 @@ typedef enum {
 
 vmiAppArmorState vmiAppArmorGetState(const char *aaDir, const char *rules);
 gboolean vmiAppArmorInstall(const char *aaDir, const char *rules, GError **error);
+gboolean vmiAppArmorAddSource(const char *aaDir, const char *keyDir, const vmiDef *def,
+                              GError **error);
 gboolean vmiAppArmorKernelEnabled(void);

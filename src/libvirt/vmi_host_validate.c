@@ -240,7 +240,7 @@ vmiCheckAppArmor(GPtrArray *checks, vmiConn *conn, const char *keyDir)
         return;
     case VMI_APPARMOR_STALE:
         vmiCheckAdd(checks, what, enabled ? VMI_CHECK_FAIL : VMI_CHECK_WARN,
-                    "%s/%s differs from what the domains need now (a key directory or "
+                    "%s/%s lacks rules the domains need now (a key directory or "
                     "a tool socket changed): run virt-vmi hook-install again%s",
                     VMI_APPARMOR_DIR, VMI_APPARMOR_RULES,
                     enabled ? "" : "; AppArmor is not enabled in this kernel");
