@@ -63,8 +63,8 @@ vmiHookInstallAppArmor(const char *uri, GError **error)
     if (!g_file_test(libvirtQemu, G_FILE_TEST_IS_REGULAR))
         return TRUE;
     if (!(conn = vmiConnOpen(uri, &err)))
-        g_printerr("warning: %s: the AppArmor rules name no tool socket; "
-                   "run virt-vmi hook-install again when libvirtd runs\n", err->message);
+        g_printerr("warning: %s: the AppArmor rules name no tool socket yet "
+                   "(the hook adds each when its domain starts)\n", err->message);
     if (!(rules = vmiHostAppArmorRules(conn, VMI_KEY_DIR_DEFAULT, error)) ||
         !vmiAppArmorInstall(VMI_APPARMOR_DIR, rules, error))
         return FALSE;
@@ -127,7 +127,7 @@ const vmiCliCommand vmiCmdHookInstall = {
     VMI_APPARMOR_LIBVIRT_QEMU "), also write the rules that let each confined\n"
     "QEMU read its key file and reach its tool's socket, as\n"
     VMI_APPARMOR_DIR "/" VMI_APPARMOR_RULES ", included from\n"
-    VMI_APPARMOR_DIR "/" VMI_APPARMOR_LOCAL "; run it again after\n"
-    "defining a domain whose tool socket is new.",
+    VMI_APPARMOR_DIR "/" VMI_APPARMOR_LOCAL " (the hook adds the rule of a\n"
+    "domain defined later when it starts).",
     vmiCmdHookInstallRun,
 };
