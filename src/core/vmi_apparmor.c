@@ -100,7 +100,6 @@ vmiAppArmorRules(const char *keyDir, GPtrArray *defs, GError **error)
 {
     g_autoptr(GString) buf = g_string_new(VMI_APPARMOR_HEADER);
     g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *keyGlob = NULL;
     g_autofree char *keyRule = NULL;
     gboolean vsock = FALSE;
     guint i;

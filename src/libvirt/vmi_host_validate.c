@@ -216,7 +216,7 @@ vmiCheckAppArmor(GPtrArray *checks, vmiConn *conn, const char *keyDir)
 
     if (conn && conn->embedRoot) {
         vmiCheckAdd(checks, what, VMI_CHECK_PASS,
-                    "not checked: the embedded driver is not confined by the host's profiles");
+                    "not checked for the embedded driver: hook-install writes rules for the system daemon");
         return;
     }
     if (!(rules = vmiHostAppArmorRules(conn, keyDir, &err))) {
