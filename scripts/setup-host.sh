@@ -20,6 +20,8 @@ PACKAGES=(
     qemu-utils
     # checks, benchmarks, and the QMP client of docs/qemu-kvmi.rst's example
     valgrind python3-libvirt socat python3-pyflakes
+    # apparmor_parser, for tests/apparmortest.c
+    apparmor
 )
 
 missing=()
@@ -78,6 +80,23 @@ if [ -c /dev/kvm ] && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
     need_root "/dev/kvm is not usable by group kvm"
     chgrp kvm /dev/kvm
     chmod 0660 /dev/kvm
+fi
+
+# Debian's libvirt AppArmor profiles, for tests/apparmortest.c to compile
+# the hook's rules with: unpacked from libvirt-daemon-system, not installed
+# (with --no-install-recommends it still pulls systemd-sysv, iptables and
+# a libvirtd service). A host that has the package uses its own files.
+AA_CACHE=/var/cache/libvirt-vmi-tests/libvirt-daemon-system
+if [ ! -f /etc/apparmor.d/abstractions/libvirt-qemu ] &&
+   [ ! -f "$AA_CACHE/etc/apparmor.d/abstractions/libvirt-qemu" ]; then
+    need_root "missing $AA_CACHE"
+    tmp=$(mktemp -d)
+    download="apt-get download -q -o APT::Sandbox::User=root libvirt-daemon-system"
+    (cd "$tmp" && $download) || { apt-get update -q && (cd "$tmp" && $download); }
+    dpkg-deb -x "$tmp"/libvirt-daemon-system_*.deb "$tmp/x"
+    mkdir -p "$AA_CACHE/etc"
+    cp -r "$tmp/x/etc/apparmor.d" "$AA_CACHE/etc/"
+    rm -rf "$tmp"
 fi
 
 if [ ! -f build/build.ninja ]; then

@@ -3,14 +3,17 @@
  * modes, replacement of a stale file, clean-up, and refusal of a key
  * directory others could tamper with. Runs as root (the tests do).
  */
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "conf/vmi_domain_xml.h"
 #include "core/vmi_keyfile.h"
+#include "core/vmi_lifecycle.h"
 #include "core/vmi_settings.h"
 
 #define UUID "c7a5fdbd-edaf-9455-926a-d65c16db1809"
@@ -123,6 +126,84 @@ testHandOver(Fixture *fx, gconstpointer data)
     g_assert_true(vmiKeyFileRemove(fx->keyDir, UUID, &err));
     g_assert_false(vmiKeyFileChown(fx->keyDir, UUID, 1, 1, &err));
     g_assert_nonnull(strstr(err->message, "cannot hand over directory"));
+}
+
+
+static char *
+getLabel(const char *path)
+{
+    char buf[256] = "";
+
+    if (getxattr(path, "security.selinux", buf, sizeof(buf) - 1) < 0)
+        return NULL;
+    return g_strdup(buf);
+}
+
+
+/*
+ * At `start`, the domain XML carries the SELinux <imagelabel> libvirt
+ * gives the domain's files: the key file and its directory get it too.
+ * (The xattr is stored as it is where no SELinux is loaded.)
+ */
+static void
+testHandOverSELinux(Fixture *fx, gconstpointer data)
+{
+#define LABEL "system_u:object_r:svirt_image_t:s0:c392,c662"
+    const char *xmlFmt =
+        "<domain type='kvm'><name>d</name><uuid>" UUID "</uuid>"
+        "<metadata><vmi:introspection xmlns:vmi='http://libvirt-vmi.org/schemas/introspection/1.0'>"
+        "<vmi:source type='unix' path='/run/vmi/d.sock'/>"
+        "<vmi:key secret='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/></vmi:introspection></metadata>"
+        "<seclabel type='dynamic' model='selinux' relabel='RELABEL'>"
+        "<label>system_u:system_r:svirt_t:s0:c392,c662</label>"
+        "<imagelabel>" LABEL "</imagelabel></seclabel>"
+        "<seclabel type='dynamic' model='dac' relabel='yes'><label>+4242:+4343</label></seclabel>"
+        "</domain>";
+    g_autoptr(GString) xml = g_string_new(xmlFmt);
+    g_autoptr(GString) xmlNo = g_string_new(xmlFmt);
+    g_autofree char *dir = g_build_filename(fx->keyDir, UUID, NULL);
+    g_autofree char *file = g_build_filename(fx->keyDir, UUID, "key", NULL);
+    g_autofree char *fileLabel = NULL;
+    g_autofree char *dirLabel = NULL;
+    g_autoptr(vmiKey) key = testKey("k");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(vmiDomainXML) dom = NULL;
+    g_autoptr(vmiDomainXML) domNo = NULL;
+    g_autoptr(vmiDef) def = NULL;
+    g_autofree char *dac = NULL;
+    vmiLifecycle lc = { .keyDir = fx->keyDir };
+
+    g_string_replace(xml, "RELABEL", "yes", 1);
+    g_string_replace(xmlNo, "RELABEL", "no", 1);
+    dom = vmiDomainXMLParseString(xml->str, "test", &err);
+    g_assert_no_error(err);
+    domNo = vmiDomainXMLParseString(xmlNo->str, "test", &err);
+    g_assert_no_error(err);
+    def = vmiDomainXMLGetDef(dom, &err);
+    g_assert_no_error(err);
+    dac = vmiDomainXMLGetDACLabel(dom);
+
+    /* relabel='no': libvirt leaves the files alone, so do we */
+    g_assert_true(vmiKeyFileWrite(fx->keyDir, UUID, key, &err));
+    g_assert_true(vmiLifecycleHandOver(&lc, domNo, def, dac, &err));
+    g_assert_no_error(err);
+    g_assert_null(getLabel(file));
+
+    g_assert_true(vmiLifecycleHandOver(&lc, dom, def, dac, &err));
+    g_assert_no_error(err);
+    fileLabel = getLabel(file);
+    dirLabel = getLabel(dir);
+    if (!fileLabel && (errno == ENOTSUP || errno == EOPNOTSUPP)) {
+        g_test_skip("this file system keeps no security.selinux attribute");
+        return;
+    }
+    g_assert_cmpstr(fileLabel, ==, LABEL);
+    g_assert_cmpstr(dirLabel, ==, LABEL);
+
+    g_assert_true(vmiKeyFileRemove(fx->keyDir, UUID, &err));
+    g_assert_false(vmiKeyFileSetLabel(fx->keyDir, UUID, LABEL, &err));
+    g_assert_nonnull(strstr(err->message, "cannot give SELinux label '" LABEL "' to"));
+#undef LABEL
 }
 
 
@@ -370,6 +451,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add("/keyfile/write-remove", Fixture, NULL, setUp, testWriteAndRemove, tearDown);
     g_test_add("/keyfile/hand-over", Fixture, NULL, setUp, testHandOver, tearDown);
+    g_test_add("/keyfile/hand-over-selinux", Fixture, NULL, setUp, testHandOverSELinux, tearDown);
     g_test_add("/keyfile/stale-replaced", Fixture, NULL, setUp, testStaleReplaced, tearDown);
     g_test_add("/keyfile/symlink", Fixture, NULL, setUp, testSymlinkNotFollowed, tearDown);
     g_test_add("/keyfile/umask", Fixture, NULL, setUp, testModesUnderUmask, tearDown);

@@ -9,7 +9,9 @@
 
 #include "vmi_cli.h"
 #include "vmi_config.h"
+#include "libvirt/vmi_host_validate.h"
 #include "libvirt/vmi_libvirt.h"
+#include "core/vmi_apparmor.h"
 #include "core/vmi_paths.h"
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
@@ -40,6 +42,35 @@ vmiHookLink(const char *hook, const char *to, GError **error)
                     to, g_strerror(errsv));
         return FALSE;
     }
+    return TRUE;
+}
+
+
+/*
+ * On a host with libvirt's AppArmor profiles: the rules that let each
+ * confined QEMU read its key file and reach its tool's socket, from the
+ * domains defined now (without the daemon: the key file's rule alone).
+ */
+static gboolean
+vmiHookInstallAppArmor(const char *uri, GError **error)
+{
+    g_autofree char *libvirtQemu = g_build_filename(VMI_APPARMOR_DIR,
+                                                    VMI_APPARMOR_LIBVIRT_QEMU, NULL);
+    g_autoptr(vmiConn) conn = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *rules = NULL;
+
+    if (!g_file_test(libvirtQemu, G_FILE_TEST_IS_REGULAR))
+        return TRUE;
+    if (!(conn = vmiConnOpen(uri, &err)))
+        g_printerr("warning: %s: the AppArmor rules name no tool socket yet "
+                   "(the hook adds each when its domain starts)\n", err->message);
+    if (!(rules = vmiHostAppArmorRules(conn, VMI_KEY_DIR_DEFAULT, error)) ||
+        !vmiAppArmorInstall(VMI_APPARMOR_DIR, rules, error))
+        return FALSE;
+    g_print("Installed AppArmor rules for confined QEMUs: %s/%s, included by %s/%s; "
+            "they apply from each domain's next start\n",
+            VMI_APPARMOR_DIR, VMI_APPARMOR_RULES, VMI_APPARMOR_DIR, VMI_APPARMOR_LOCAL);
     return TRUE;
 }
 
@@ -77,6 +108,8 @@ vmiCmdHookInstallRun(const vmiCliGlobal *global, int argc, char **argv)
 
     g_print("Installed %s (a link to %s); it reads key secrets through %s (%s)\n",
             target, hook, uri, VMI_SETTINGS_FILE);
+    if (!vmiHookInstallAppArmor(uri, &err))
+        return vmiCliFail(err);
     if (!hadDir)
         g_print("Restart libvirtd: it looks for %s only when it starts\n", VMI_HOOK_DIR);
     return VMI_EXIT_OK;
@@ -89,6 +122,12 @@ const vmiCliCommand vmiCmdHookInstall = {
     "Install libvirt-vmi's hook as " VMI_HOOK_PATH " (a link), and\n"
     "record in " VMI_SETTINGS_FILE " the libvirt URI it reads key secrets\n"
     "through (-c URI; default " VMI_DEFAULT_URI "). libvirtd only sees qemu.d if\n"
-    "it existed when libvirtd started.",
+    "it existed when libvirtd started.\n"
+    "Where libvirt's AppArmor profiles are installed (" VMI_APPARMOR_DIR "/\n"
+    VMI_APPARMOR_LIBVIRT_QEMU "), also write the rules that let each confined\n"
+    "QEMU read its key file and reach its tool's socket, as\n"
+    VMI_APPARMOR_DIR "/" VMI_APPARMOR_RULES ", included from\n"
+    VMI_APPARMOR_DIR "/" VMI_APPARMOR_LOCAL " (the hook adds the rule of a\n"
+    "domain defined later when it starts).",
     vmiCmdHookInstallRun,
 };

@@ -75,7 +75,10 @@ const vmiCliCommand vmiCmdHostValidate = {
     "(the kvm module's 'introspection' parameter), the libvirt connection,\n"
     "the libvirt hook, the key directory's owner and mode, and emulators:\n"
     "DOMAIN's, the given PATHs, or else those of every domain with\n"
-    "introspection (has the introspection object; enforces allow-lists).\n"
+    "introspection (has the introspection object; enforces allow-lists);\n"
+    "then the AppArmor rules of hook-install (in place and up to date with\n"
+    "the domains' tool sockets, where libvirt's AppArmor profiles are\n"
+    "installed) and whether SELinux is enforcing.\n"
     "Exit status 1 if any check fails.",
     vmiCmdHostValidateRun,
 };

@@ -248,6 +248,31 @@ vmiDomainXMLGetQemuEnv(vmiDomainXML *dom)
 
 
 /*
+ * The SELinux label of the domain's files, from its SELinux <seclabel>:
+ * libvirt fills <imagelabel> in (the domain's MCS category) before the
+ * `start` hook runs. NULL without one, or with relabel='no'.
+ */
+char *
+vmiDomainXMLGetSELinuxImageLabel(vmiDomainXML *dom)
+{
+    xmlNodePtr cur;
+
+    for (cur = xmlDocGetRootElement(dom->doc)->children; cur; cur = cur->next) {
+        g_autofree char *model = NULL;
+        g_autofree char *relabel = NULL;
+
+        if (!vmiXMLNodeIs(cur, NULL, "seclabel") ||
+            !(model = vmiXMLGetAttr(cur, "model")) || !g_str_equal(model, "selinux"))
+            continue;
+        if ((relabel = vmiXMLGetAttr(cur, "relabel")) && g_str_equal(relabel, "no"))
+            return NULL;
+        return vmiDomainXMLChildText(cur, "imagelabel");
+    }
+    return NULL;
+}
+
+
+/*
  * The user:group QEMU runs as, from the domain's DAC <seclabel>: set by
  * the user (static) or by libvirt for a starting domain (dynamic).
  */

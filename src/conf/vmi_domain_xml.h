@@ -36,3 +36,4 @@ xmlNodePtr vmiDomainXMLGetMetadata(vmiDomainXML *dom);
 char *vmiDomainXMLGetEmulator(vmiDomainXML *dom);
 GStrv vmiDomainXMLGetQemuEnv(vmiDomainXML *dom);
 char *vmiDomainXMLGetDACLabel(vmiDomainXML *dom);
+char *vmiDomainXMLGetSELinuxImageLabel(vmiDomainXML *dom);

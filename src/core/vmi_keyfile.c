@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "core/vmi_keyfile.h"
@@ -276,6 +277,40 @@ vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
     if ((fd = openat(dirfd, VMI_KEY_FILE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
         fchown(fd, uid, gid) < 0)
         return vmiKeyFileFail(error, "hand over", filePath);
+    return TRUE;
+}
+
+
+/*
+ * Gives the key file and its directory the domain's SELinux file label
+ * (its <imagelabel>), as libvirt does to the domain's disks: a QEMU
+ * confined as svirt_t with the domain's MCS category may then read them,
+ * another domain's QEMU may not.
+ */
+gboolean
+vmiKeyFileSetLabel(const char *keyDir, const char *domUUID, const char *label,
+                   GError **error)
+{
+    g_autofree char *dirPath = vmiKeyFileDirPath(keyDir, domUUID);
+    g_autofree char *filePath = vmiKeyFilePath(keyDir, domUUID);
+    VMI_AUTOCLOSE topfd = -1;
+    VMI_AUTOCLOSE dirfd = -1;
+    VMI_AUTOCLOSE fd = -1;
+    g_autofree char *what = g_strdup_printf("give SELinux label '%s' to", label);
+
+    if (!vmiKeyFileCheckUUID(domUUID, error))
+        return FALSE;
+    if ((topfd = vmiKeyFileOpenTop(keyDir, FALSE, error)) < 0) {
+        if (error && !*error)
+            vmiKeyFileFail(error, "open directory", keyDir);
+        return FALSE;
+    }
+    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        fsetxattr(dirfd, "security.selinux", label, strlen(label) + 1, 0) < 0)
+        return vmiKeyFileFail(error, what, dirPath);
+    if ((fd = openat(dirfd, VMI_KEY_FILE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        fsetxattr(fd, "security.selinux", label, strlen(label) + 1, 0) < 0)
+        return vmiKeyFileFail(error, what, filePath);
     return TRUE;
 }
 

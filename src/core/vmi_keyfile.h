@@ -27,6 +27,8 @@ gboolean vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *
                          GError **error);
 gboolean vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
                          GError **error);
+gboolean vmiKeyFileSetLabel(const char *keyDir, const char *domUUID, const char *label,
+                            GError **error);
 gboolean vmiKeyFileRemove(const char *keyDir, const char *domUUID, GError **error);
 gboolean vmiKeyFileGetState(const char *keyDir, const char *domUUID,
                             vmiKeyFileState *state, GError **error);

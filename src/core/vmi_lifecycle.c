@@ -98,12 +98,18 @@ vmiLifecycleHandOver(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *de
 {
     uid_t uid = 0;
     gid_t gid = 0;
+    g_autofree char *selinuxLabel = NULL;
 
     if (!def || !def->keySecret)
         return TRUE;
     if (dacLabel && !vmiParseDACLabel(dacLabel, &uid, &gid, error))
         return FALSE;
-    return vmiKeyFileChown(lc->keyDir, dom->uuid, uid, gid, error);
+    if (!vmiKeyFileChown(lc->keyDir, dom->uuid, uid, gid, error))
+        return FALSE;
+    /* on an SELinux host, the domain's file label, as libvirt gives its disks */
+    if ((selinuxLabel = vmiDomainXMLGetSELinuxImageLabel(dom)))
+        return vmiKeyFileSetLabel(lc->keyDir, dom->uuid, selinuxLabel, error);
+    return TRUE;
 }
 
 

@@ -10,8 +10,11 @@
  *   prepare begin     checks (element valid, arguments in step, key secret
  *                     readable, emulator able to enforce <vmi:allow>: probed
  *                     as QEMU's user, from qemu.conf), then
- *                     writes the per-run key file, root's for now
- *   migrate begin     the same checks on a migration's destination,
+ *                     writes the per-run key file, root's for now; adds
+ *                     the tool socket's AppArmor rule to hook-install's
+ *                     rules if they lack it (virt-aa-helper loads the
+ *                     domain's profile after this hook)
+ *   migrate begin     the same checks (and AppArmor rule) on a migration's destination,
  *   restore begin     before the source unhooks or the image is read
  *   start begin       hands the key file over to QEMU's user: the domain
  *                     XML now carries the DAC label QEMU runs with
@@ -40,6 +43,7 @@
 
 #include "vmi_config.h"
 #include "core/qemu_vmi.h"
+#include "core/vmi_apparmor.h"
 #include "core/vmi_lifecycle.h"
 #include "core/vmi_paths.h"
 #include "core/vmi_vmid.h"
@@ -196,7 +200,8 @@ vmiHookRun(const char *argv0, const char *domain, vmiHookAction action)
         src.helper = vmiFindSibling(argv0, VMI_HOOK_KEY_HELPER);
     }
     if (!(action == VMI_HOOK_PREPARE ? vmiLifecyclePrepare(&lc, dom, def, &err) :
-                                       vmiLifecycleCheck(&lc, dom, def, &err)))
+                                       vmiLifecycleCheck(&lc, dom, def, &err)) ||
+        !vmiAppArmorAddSource(VMI_APPARMOR_DIR, lc.keyDir, def, &err))
         rc = vmiHookFail(domain, err);
     g_free(src.helper);
     return rc;

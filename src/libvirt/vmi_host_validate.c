@@ -10,6 +10,7 @@
 #include "libvirt/vmi_host_validate.h"
 #include "libvirt/vmi_domain.h"
 #include "libvirt/vmi_libvirt.h"
+#include "core/vmi_apparmor.h"
 #include "core/vmi_keyfile.h"
 #include "core/vmi_probe.h"
 #include "core/vmi_paths.h"
@@ -181,6 +182,105 @@ vmiCollectDomainEmulators(vmiConn *conn, GPtrArray *emulators)
 
 
 /*
+ * The AppArmor rules for the key files under @keyDir and the sockets of
+ * every persistent domain with a valid element: the one text
+ * hook-install writes and host-validate expects. Without @conn, the key
+ * file's rule alone.
+ */
+char *
+vmiHostAppArmorRules(vmiConn *conn, const char *keyDir, GError **error)
+{
+    g_autoptr(GPtrArray) defs = g_ptr_array_new_with_free_func((GDestroyNotify)vmiDefFree);
+    g_auto(GStrv) uuids = conn ? vmiConnListPersistentDomains(conn, NULL) : NULL;
+    char **uuid;
+
+    for (uuid = uuids; uuid && *uuid; uuid++) {
+        g_autoptr(vmiDomain) dom = NULL;
+        vmiDef *def;
+
+        if ((dom = vmiDomainLoad(conn, *uuid, 0, NULL)) && dom->xml->vmi &&
+            (def = vmiDefParseNode(dom->xml->vmi, NULL)))
+            g_ptr_array_add(defs, def);
+    }
+    return vmiAppArmorRules(keyDir, defs, error);
+}
+
+
+static void
+vmiCheckAppArmor(GPtrArray *checks, vmiConn *conn, const char *keyDir)
+{
+    const char *what = "for AppArmor rules (key file, tool sockets)";
+    gboolean enabled = vmiAppArmorKernelEnabled();
+    g_autofree char *rules = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (conn && conn->embedRoot) {
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS,
+                    "not checked for the embedded driver: hook-install writes rules for the system daemon");
+        return;
+    }
+    if (!(rules = vmiHostAppArmorRules(conn, keyDir, &err))) {
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "%s", err->message);
+        return;
+    }
+    switch (vmiAppArmorGetState(VMI_APPARMOR_DIR, rules)) {
+    case VMI_APPARMOR_NO_LIBVIRT:
+        vmiCheckAdd(checks, what, enabled ? VMI_CHECK_WARN : VMI_CHECK_PASS,
+                    "%s/%s is absent: libvirt's AppArmor profiles are not installed%s",
+                    VMI_APPARMOR_DIR, VMI_APPARMOR_LIBVIRT_QEMU,
+                    enabled ? ", though this kernel has AppArmor: if libvirt confines "
+                    "QEMU with other profiles, allow it the paths of docs/security.rst" : "");
+        return;
+    case VMI_APPARMOR_MISSING:
+        vmiCheckAdd(checks, what, enabled ? VMI_CHECK_FAIL : VMI_CHECK_WARN,
+                    "%s/%s or its include in %s/%s is missing: a confined QEMU cannot "
+                    "read its key file or reach its tool's socket (virt-vmi hook-install)%s",
+                    VMI_APPARMOR_DIR, VMI_APPARMOR_RULES, VMI_APPARMOR_DIR, VMI_APPARMOR_LOCAL,
+                    enabled ? "" : "; AppArmor is not enabled in this kernel");
+        return;
+    case VMI_APPARMOR_STALE:
+        vmiCheckAdd(checks, what, enabled ? VMI_CHECK_FAIL : VMI_CHECK_WARN,
+                    "%s/%s lacks rules the domains need now (a key directory or "
+                    "a tool socket changed): run virt-vmi hook-install again%s",
+                    VMI_APPARMOR_DIR, VMI_APPARMOR_RULES,
+                    enabled ? "" : "; AppArmor is not enabled in this kernel");
+        return;
+    case VMI_APPARMOR_IN_PLACE:
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "%s/%s, included by %s/%s%s",
+                    VMI_APPARMOR_DIR, VMI_APPARMOR_RULES, VMI_APPARMOR_DIR, VMI_APPARMOR_LOCAL,
+                    enabled ? "" : " (AppArmor is not enabled in this kernel)");
+        return;
+    }
+}
+
+
+/*
+ * libvirt labels QEMU and its files with the domain's MCS category; the
+ * hook gives the key file the domain's <imagelabel> at `start`. The
+ * tool's socket is the operator's to label (docs/security.rst).
+ */
+static void
+vmiCheckSELinux(GPtrArray *checks)
+{
+    const char *what = "for SELinux";
+    g_autofree char *value = NULL;
+
+    if (!g_file_get_contents("/sys/fs/selinux/enforce", &value, NULL, NULL)) {
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "not in use");
+        return;
+    }
+    g_strstrip(value);
+    if (g_str_equal(value, "1"))
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN,
+                    "enforcing: confined QEMUs (svirt_t) must be allowed to connect to "
+                    "their tools' sockets: label each socket and allow the connection "
+                    "as docs/security.rst says (chcon -t svirt_image_t SOCKET)");
+    else
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "permissive: nothing is denied");
+}
+
+
+/*
  * @emulators: paths to check; with @listDomainEmulators, also those of
  * every domain with introspection.
  */
@@ -215,5 +315,7 @@ vmiHostValidate(const char *uri, const char *const *emulators, gboolean listDoma
         qemuLabel = vmiSettingsQemuDACLabel(VMI_QEMU_CONF, NULL);
     for (i = 0; i < all->len; i++)
         vmiCheckEmulator(checks, all->pdata[i], qemuLabel);
+    vmiCheckAppArmor(checks, conn, keyDir);
+    vmiCheckSELinux(checks);
     return checks;
 }

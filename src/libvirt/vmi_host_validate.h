@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "conf/vmi_enum.h"
+#include "libvirt/vmi_libvirt.h"
 
 typedef enum {
     VMI_CHECK_PASS,
@@ -27,3 +28,4 @@ void vmiCheckFree(vmiCheck *check);
 
 GPtrArray *vmiHostValidate(const char *uri, const char *const *emulators,
                            gboolean listDomainEmulators);
+char *vmiHostAppArmorRules(vmiConn *conn, const char *keyDir, GError **error);

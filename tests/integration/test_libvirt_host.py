@@ -15,6 +15,7 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import sys
 import unittest
 
@@ -91,6 +92,10 @@ class HostTest(vp.DaemonTestCase):
         self.assertEqual(checks[1], ("for a libvirt connection", "PASS", self.d.uri))
         self.assertEqual(checks[2], ("for the libvirt hook", "PASS", vp.HOOK_PATH))
         self.assertEqual(checks[3][:2], ("the key directory /run/libvirt-vmi", "PASS"))
+        # the last two: confinement (this daemon's /etc/apparmor.d is private
+        # and empty unless a test fills it)
+        self.assertEqual(checks[-2][0], "for AppArmor rules (key file, tool sockets)")
+        self.assertEqual(checks[-1][0], "for SELinux")
 
     def test_emulators(self):
         rc, checks = self.host_validate("--emulator", vp.emulator(), "--emulator", self.readonly,
@@ -106,7 +111,7 @@ class HostTest(vp.DaemonTestCase):
             return f"emulator {e} enforces allow-lists"
         listed = "listed by '-object help'"
         warn_end = "domains whose <vmi:allow> has more than one command or event will not start on it"
-        self.assertEqual(checks[4:], [
+        self.assertEqual(checks[4:-2], [
             (obj(vp.emulator()), "PASS", listed),
             (lists(vp.emulator()), "PASS",
              "enforces allow-lists: every repeated command=/event= counts"),
@@ -132,7 +137,7 @@ class HostTest(vp.DaemonTestCase):
             with self.subTest(run=i):
                 r = self.vv("host-validate", "--emulator", self.readonly, "--emulator", self.lastkey)
                 self.assertEqual(r.rc, 1, r)
-                self.assertEqual(len(parse(r.stdout)), 8)
+                self.assertEqual(len(parse(r.stdout)), 10)
 
     def test_emulators_of_domains(self):
         """Without --emulator: those of the domains with introspection (each
@@ -145,7 +150,7 @@ class HostTest(vp.DaemonTestCase):
         rc, checks = self.host_validate()
         self.assertEqual(rc, 1)
         self.assertHostChecks(checks)
-        emulators = [c[0] for c in checks[4:]]
+        emulators = [c[0] for c in checks[4:-2]]
         self.assertEqual(sorted(emulators), sorted([
             f"emulator {vp.emulator()} for the introspection object",
             f"emulator {vp.emulator()} enforces allow-lists",
@@ -153,21 +158,23 @@ class HostTest(vp.DaemonTestCase):
             f"emulator {self.lastkey} enforces allow-lists"]))
 
         rc, checks = self.host_validate("hv-lastkey")
-        self.assertEqual([c[:2] for c in checks[4:]], [
+        self.assertEqual([c[:2] for c in checks[4:-2]], [
             (f"emulator {self.lastkey} for the introspection object", "PASS"),
             (f"emulator {self.lastkey} enforces allow-lists", "WARN")])
         rc, checks = self.host_validate("hv-plain")
-        self.assertEqual([c[:2] for c in checks[4:]], [
+        self.assertEqual([c[:2] for c in checks[4:-2]], [
             (f"emulator {vl.QEMU} for the introspection object", "FAIL")])
 
         r = self.vv("host-validate", "a", "b")
         self.assertEqual(r.rc, 2)
         self.assertIn("host-validate takes at most one DOMAIN", r.stderr)
 
-    def test_hook_and_key_directory(self):
-        d = self.d
-        hook = d.host_path(vp.HOOK_PATH)
-        conf = d.host_path(vp.SETTINGS_PATH)
+    def keep_hook(self):
+        """Puts the hook and its settings back as they are now when the
+        test ends: a link, or the test wrapper's script. Returns (hook,
+        conf, link, conf_text)."""
+        hook = self.d.host_path(vp.HOOK_PATH)
+        conf = self.d.host_path(vp.SETTINGS_PATH)
         link = os.readlink(hook) if os.path.islink(hook) else None
         with open(hook, "rb") as f:
             hook_text = f.read()
@@ -175,7 +182,6 @@ class HostTest(vp.DaemonTestCase):
             conf_text = f.read()
 
         def restore():
-            # as it was: a link, or the test wrapper's script
             if os.path.lexists(hook):
                 os.unlink(hook)
             if link:
@@ -186,8 +192,13 @@ class HostTest(vp.DaemonTestCase):
                 os.chmod(hook, 0o755)
             with open(conf, "w") as f:
                 f.write(conf_text)
-            os.chmod(d.host_path(vp.KEY_DIR), 0o755)
         self.addCleanup(restore)
+        return hook, conf, link, conf_text
+
+    def test_hook_and_key_directory(self):
+        d = self.d
+        hook, conf, link, conf_text = self.keep_hook()
+        self.addCleanup(os.chmod, d.host_path(vp.KEY_DIR), 0o755)
 
         # What hook-install wrote: a link to the hook (unless the test
         # wrapper replaced it), which finds its key helper beside the file
@@ -222,6 +233,78 @@ class HostTest(vp.DaemonTestCase):
         rc, checks = self.host_validate()
         self.assertEqual(checks[3], ("the key directory /run/libvirt-vmi", "PASS",
                                      "owner uid 0, mode 0711"))
+
+    def test_apparmor_rules(self):
+        """hook-install writes AppArmor rules where libvirt's profiles are
+        (this daemon's private /etc/apparmor.d, given Debian's abstraction),
+        host-validate finds them missing, in place, then stale when a domain
+        names a new tool socket, until the hook's prepare adds its rule; no
+        domain starts (apparmortest compiles the rules)."""
+        d = self.d
+        src = next((p for p in ("/etc/apparmor.d/abstractions/libvirt-qemu",
+                                "/var/cache/libvirt-vmi-tests/libvirt-daemon-system/etc/"
+                                "apparmor.d/abstractions/libvirt-qemu") if os.path.exists(p)), None)
+        if not src:
+            self.skipTest("no libvirt AppArmor abstraction: run scripts/setup-host.sh")
+        self.keep_hook()   # hook-install below replaces a test wrapper's hook
+        aa = d.host_path("/etc/apparmor.d")
+        ours = os.path.join(aa, "abstractions", "libvirt-vmi")
+        local = os.path.join(aa, "local", "abstractions", "libvirt-qemu")
+        self.addCleanup(lambda: [shutil.rmtree(os.path.join(aa, x), ignore_errors=True)
+                                 for x in ("abstractions", "local")])
+        os.makedirs(os.path.join(aa, "abstractions"))
+        shutil.copy(src, os.path.join(aa, "abstractions", "libvirt-qemu"))
+        with open("/sys/module/apparmor/parameters/enabled") if os.path.exists(
+                "/sys/module/apparmor/parameters/enabled") else open(os.devnull) as f:
+            bad = "FAIL" if f.read().startswith("Y") else "WARN"
+        what = "for AppArmor rules (key file, tool sockets)"
+        # host-validate DOMAIN checks that domain's emulator alone: one
+        # without introspection costs one '-object help' of plain QEMU
+        d.define_domain("hv-aa-plain")
+        self.addCleanup(d.virsh, "undefine", "hv-aa-plain", check=False)
+
+        rc, checks = self.host_validate("hv-aa-plain")
+        self.assertEqual(checks[-2][:2], (what, bad))
+        self.assertIn("virt-vmi hook-install", checks[-2][2])
+
+        self.define("hv-aa1", vp.emulator())
+        r = self.vv("hook-install", check=True)
+        self.assertIn("Installed AppArmor rules for confined QEMUs: /etc/apparmor.d/"
+                      "abstractions/libvirt-vmi, included by /etc/apparmor.d/local/abstractions/"
+                      "libvirt-qemu", r.stdout)
+        with open(ours) as f:
+            text = f.read()
+        self.assertIn('  owner "/run/libvirt-vmi/[0-9a-f]*-*-*-*-*/key" r,\n', text)
+        self.assertIn('  "/run/vmi/hv-aa1.sock" rw,\n', text)
+        with open(local) as f:
+            self.assertEqual(f.read().count("include if exists <abstractions/libvirt-vmi>"), 1)
+        rc, checks = self.host_validate("hv-aa-plain")
+        self.assertEqual(checks[-2][:2], (what, "PASS"))
+
+        self.define("hv-aa2", vp.emulator())
+        rc, checks = self.host_validate("hv-aa-plain")
+        self.assertEqual(checks[-2][:2], (what, bad))
+        self.assertIn("lacks rules the domains need now", checks[-2][2])
+        # the hook's prepare, as libvirt runs it before virt-aa-helper makes
+        # the domain's profile, adds the missing rule (the wrapper's checks
+        # of the hook run in the suite's other tests)
+        xml = d.virsh("dumpxml", "hv-aa2").stdout
+        r = d.run_in_namespace([vp.HOOK, "hv-aa2", "prepare", "begin", "-"], input=xml)
+        self.assertEqual((r.rc, r.stderr), (0, ""), r)
+        with open(ours) as f:
+            self.assertTrue(f.read().endswith('  "/run/vmi/hv-aa2.sock" rw,\n'))
+        rc, checks = self.host_validate("hv-aa-plain")
+        self.assertEqual(checks[-2][:2], (what, "PASS"))
+
+        self.vv("hook-install", check=True)
+        with open(ours) as f:
+            text = f.read()
+        self.assertEqual(text.count('  "/run/vmi/hv-aa2.sock" rw,\n'), 1)
+        self.assertLess(text.index("hv-aa1.sock"), text.index("hv-aa2.sock"))
+        with open(local) as f:
+            self.assertEqual(f.read().count("include if exists <abstractions/libvirt-vmi>"), 1)
+        rc, checks = self.host_validate("hv-aa-plain")
+        self.assertEqual(checks[-2][:2], (what, "PASS"))
 
     def assertRefused(self, name, *needles):
         mark = self.d.log_size()

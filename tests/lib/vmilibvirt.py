@@ -88,6 +88,8 @@ PRIVATE_DIRS = {
     "/var/log/libvirt": 0o700,
     "/run/libvirt-vmi": 0o755,
     "/etc/libvirt-vmi": 0o755,
+    # hook-install's AppArmor rules go here where libvirt's profiles are
+    "/etc/apparmor.d": 0o755,
 }
 
 def keep_dirs():
@@ -545,7 +547,10 @@ class LibvirtDaemon:
             f'user = "{user}"',
             f'group = "{group}"',
             "dynamic_ownership = 1",
-            'security_driver = "none"',
+            # No security_driver line: libvirt's default, as on a stock
+            # host. It confines QEMU with AppArmor or SELinux where the
+            # kernel has one (the suite's AppArmor rules are then needed,
+            # docs/security.rst) and falls back to DAC alone where not.
             "" if cgroups else "cgroup_controllers = [ ]",
             qemu_conf, ""]))
         # Inside the namespace, plain virsh and qemu:///system reach this daemon
