@@ -101,6 +101,10 @@ vmiStatusPrintDirect(vmiConn *conn, const char *uri, vmiDomain *dom)
         vmiStatusPrintSource(st->def);
     else
         g_print(ROW "not configured\n", "Introspection:");
+    if (st->def)
+        g_print(ROW "%s\n", "Required:",
+                st->def->required ? "yes: the guest runs only while its tool is hooked" :
+                                    "no: the guest runs with or without its tool");
     if (st->argsError)
         g_print(ROW "%s\n", "QEMU arguments:", st->argsError);
     else if (st->def)
@@ -441,6 +445,8 @@ vmiStatusDirect(vmiConn *conn, char **names, gboolean json)
             yajl_gen_string(gen, (const unsigned char *)fields[i][0], strlen(fields[i][0]));
             yajl_gen_string(gen, (const unsigned char *)fields[i][1], strlen(fields[i][1]));
         }
+        yajl_gen_string(gen, (const unsigned char *)"required", strlen("required"));
+        yajl_gen_bool(gen, st->def && st->def->required);
         yajl_gen_map_close(gen);
     }
     yajl_gen_array_close(gen);

@@ -25,6 +25,7 @@ typedef struct {
     char *uuid;
     char *name;
     gboolean hasElement;
+    gboolean required;      /* the element's required='yes' */
     vmiSyncResult sync;
     char *error;            /* why the last sync failed, or NULL */
     gint64 syncSince;       /* when @sync last changed, µs since the epoch */
@@ -148,8 +149,10 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     if (d->hasElement && result != VMI_SYNC_INVALID) {
         g_autoptr(vmiDef) def = vmiDomainGetDef(dom, NULL);
 
-        if (def)
+        if (def) {
             d->live.unhookTimeout = vmiDefUnhookTimeout(def);
+            d->required = def->required;
+        }
     }
     /* first seen running (start-up, reconnection, a new element) */
     if (dom->running && d->hasElement && !d->log)
@@ -341,6 +344,8 @@ vmidDomainDescribe(vmidDomain *d, yajl_gen gen)
     vmidGenString(gen, "sync", vmidSyncName(d->sync));
     vmidGenTime(gen, "sync_since", d->syncSince);
     vmidGenString(gen, "error", d->error);
+    yajl_gen_string(gen, (const unsigned char *)"required", strlen("required"));
+    yajl_gen_bool(gen, d->required);
     vmidGenString(gen, "trigger", live->trigger);
     vmidGenTime(gen, "deadline", live->deadline);
     vmidGenString(gen, "reason", live->reason);
