@@ -23,6 +23,7 @@ import vmiproduct as vp  # noqa: E402
 
 UNHOOK_DELAY_MS = 1500
 UNHOOK_TIMEOUT = 2
+HANDSHAKE = 5
 
 
 class SuspendTest(vp.DaemonTestCase):
@@ -200,6 +201,47 @@ class SuspendTest(vp.DaemonTestCase):
                       r.stderr)
         self.assertEqual(self.d.domstate("nosecret"), "shut off")
         self.assertIsNone(vp.key_file_state(self.d.host_path(vp.key_path(vp.KEY_DIR, uuid))))
+
+    def test_required_restore(self):
+        """required='yes': a restore resumes the vCPUs only once the tool has
+        hooked (in the restored QEMU's log, "machine hooked" comes before
+        the `cont`); without a tool it fails within the handshake timeout,
+        saying so, with nothing left running and no key file."""
+        name = "required"
+        key = vp.printable_key()
+        uuid, tool = self.running(name, key=key, required="yes", handshake=HANDSHAKE)
+        keyfile = self.d.host_path(vp.key_path(vp.KEY_DIR, uuid))
+        image = os.path.join(self.tmp.name, f"{name}.img")
+        self.timed_virsh("save", name, image)
+        self.timed_virsh("restore", image)
+        tool.wait_for("hooked", timeout=10 * vp.SLOW, conn=2)
+        self.assertEqual(self.d.domstate(name), "running")
+        run = self.current_run(name)
+        self.assertIn("-incoming", run)
+        self.assertLess(run.index("VMI: machine hooked"),
+                        run.index("VMI: intercept command: resume"), run)
+        self.assertIsNone(vp.key_file_state(keyfile))
+
+        self.timed_virsh("save", name, image)
+        tool.stop()
+        t0 = time.monotonic()
+        r = self.d.virsh("restore", image, check=False, timeout=60 * vp.SLOW)
+        elapsed = time.monotonic() - t0
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn(f"libvirt-vmi: domain '{name}': introspection is required "
+                      f"(required='yes') and the tool did not hook within the handshake "
+                      f"timeout ({HANDSHAKE} s), so the guest is not resumed: QEMU could not "
+                      f"reach a tool at unix socket {tool.path}", r.stderr)
+        self.assertGreaterEqual(elapsed, HANDSHAKE)
+        self.assertEqual(self.d.domstate(name), "shut off")
+        self.assertIsNone(vp.key_file_state(keyfile))
+        # the restored QEMU never ran its vCPUs
+        self.assertNotIn("VMI: intercept command: resume", self.current_run(name))
+
+    def current_run(self, name):
+        """The domain log from its last run's "starting up" line on."""
+        log = self.d.domain_log(name)
+        return log[log.rindex(": starting up "):]
 
 
 def tearDownModule():
