@@ -16,6 +16,12 @@
 #define VMI_NAMESPACE_PREFIX "vmi"
 #define VMI_ELEMENT "introspection"
 
+/* The live state libvirt-vmi records in a running domain's <metadata>
+ * (VIR_DOMAIN_AFFECT_LIVE only: gone when the domain stops). */
+#define VMI_STATE_NAMESPACE_URI "http://libvirt-vmi.org/schemas/state/1.0"
+#define VMI_STATE_NAMESPACE_PREFIX "vmistate"
+#define VMI_STATE_UNMONITORED "unmonitored"
+
 /* UNIX_PATH_MAX less the terminating NUL */
 #define VMI_UNIX_PATH_MAX 107
 

@@ -42,3 +42,5 @@ gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error);
 gboolean vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error);
 gboolean vmiDomainSuspend(vmiDomain *dom, GError **error);
 gboolean vmiDomainResume(vmiDomain *dom, GError **error);
+gboolean vmiDomainResumeUnmonitored(vmiDomain *dom, GError **error);
+char *vmiDomainGetUnmonitored(vmiDomain *dom);

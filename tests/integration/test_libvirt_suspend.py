@@ -8,6 +8,7 @@ tool hook again; `virsh save` unhooks and removes the key file,
 `virsh restore` runs the hook's checks and brings the key file and the
 tool's connection back."""
 
+import json
 import os
 import pty
 import re
@@ -221,6 +222,26 @@ class SuspendTest(vp.DaemonTestCase):
         self.assertLess(run.index("VMI: machine hooked"),
                         run.index("VMI: intercept command: resume"), run)
         self.assertIsNone(vp.key_file_state(keyfile))
+
+        # the way out: resume --unmonitored, logged and shown by status
+        self.timed_virsh("suspend", name)
+        r = self.vv("resume", "--unmonitored", name)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(f"Domain '{name}' resumed unmonitored", r.stdout)
+        self.assertRegex(r.stderr, rf"warning: domain '{name}' \({uuid}\) resumed without its "
+                                   r"introspection tool, on purpose \(virt-vmi resume "
+                                   r"--unmonitored, uid 0\)")
+        self.assertEqual(self.d.domstate(name), "running")
+        r = self.vv("status", "--json", name)
+        self.assertRegex(json.loads(r.stdout)["domains"][0]["unmonitored"], r"^\d{4}-")
+        r = self.vv("status", name)
+        self.assertRegex(r.stdout, r"(?m)^Unmonitored: +resumed without its tool on purpose at ")
+        self.d.define_domain("plain", metadata=vp.element(tool.path))
+        self.addCleanup(self.d.virsh, "undefine", "plain", check=False)
+        r = self.vv("resume", "--unmonitored", "plain")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("error: option '--unmonitored': domain 'plain' does not require "
+                      "introspection", r.stderr)
 
         self.timed_virsh("save", name, image)
         tool.stop()
