@@ -339,7 +339,7 @@ class VmidTest(vp.DaemonTestCase):
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(json.loads(r.stdout), {"daemon": False, "domains": [
             {"name": name, "uuid": self.d.virsh("domuuid", name).stdout.strip(),
-             "state": "not-running", "required": True}]})
+             "state": "not-running", "required": True, "unmonitored": None}]})
         r = self.vv("status", name)
         self.assertRegex(r.stdout, r"(?m)^Required:         yes: the guest runs only while its "
                                    r"tool is hooked$")
@@ -370,9 +370,9 @@ class VmidTest(vp.DaemonTestCase):
             states.append(event["domain"]["state"])
         self.state(vmid, name, "hooked")
         r = self.vv("status", "--json", name)
-        self.assertEqual([(e["name"], e["state"], e["required"])
+        self.assertEqual([(e["name"], e["state"], e["required"], e["unmonitored"])
                           for e in json.loads(r.stdout)["domains"]],
-                         [(name, "hooked", True)])
+                         [(name, "hooked", True, None)])
         r = self.vv("status", name)
         self.assertRegex(r.stdout, r"(?m)^Live state:       hooked since \S+ \(virt-vmid\)$")
         self.assertRegex(r.stdout, r"(?m)^Tool connection:  connected \(")
