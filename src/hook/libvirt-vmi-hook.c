@@ -218,9 +218,10 @@ vmiHookWaitRequired(const char *domain, const vmiDef *def, GError **error)
                     "introspection is required (required='yes') and the tool did not hook "
                     "within the handshake timeout (%u s), so the guest is not resumed: %s%s%s",
                     timeout,
-                    run.reason ? "QEMU said '" : run.connected ? "QEMU reached the tool at " :
+                    run.reason ? "QEMU said '" : run.connected ? "QEMU reached a tool at " :
                                  "QEMU could not reach a tool at ",
-                    run.reason ? run.reason : where, run.reason ? "'" : "");
+                    run.reason ? run.reason : where,
+                    run.reason ? "'" : run.connected ? ", the handshake did not complete" : "");
     } else {
         g_prefix_error(error, "introspection is required, and ");
     }
