@@ -136,6 +136,24 @@ testKeySecret(void)
 }
 
 
+static void
+testRequired(void)
+{
+    g_autoptr(vmiDef) def = newUnixDef();
+    g_autoptr(GError) err = NULL;
+    gboolean ok;
+
+    g_assert_false(def->required);
+    g_assert_true(vmiDefSetRequired(def, "yes", "--required", &err));
+    g_assert_true(def->required);
+    ok = vmiDefSetRequired(def, "YES", "--required", &err);
+    assertFailed(ok, &err, "invalid value 'YES' for option '--required': expected yes or no");
+    g_assert_true(def->required);               /* unchanged */
+    g_assert_true(vmiDefSetRequired(def, "no", "--required", &err));
+    g_assert_false(def->required);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -144,5 +162,6 @@ main(int argc, char **argv)
     g_test_add_func("/confset/seconds", testSeconds);
     g_test_add_func("/confset/allow-list", testAllowList);
     g_test_add_func("/confset/key-secret", testKeySecret);
+    g_test_add_func("/confset/required", testRequired);
     return g_test_run();
 }

@@ -64,6 +64,17 @@ formatRNGRanges(void)
         g_ptr_array_add(done, (gpointer)info->schemaType);
         if (done->len > 1)
             g_string_append_c(buf, '\n');
+        if (info->kind == VMI_ATTR_KIND_YES_NO) {
+            g_string_append_printf(buf,
+                                   "  <define name=\"%s\">\n"
+                                   "    <choice>\n"
+                                   "      <value>yes</value>\n"
+                                   "      <value>no</value>\n"
+                                   "    </choice>\n"
+                                   "  </define>\n",
+                                   info->schemaType);
+            continue;
+        }
         g_string_append_printf(buf,
                                "  <define name=\"%s\">\n"
                                "    <data type=\"unsignedInt\">\n"
@@ -215,8 +226,8 @@ docsAttrRow(const char *docs, const char *element, const char *attr)
 }
 
 
-/* docs/formatdomain-vmi.rst states each attribute's range and default as
- * vmiAttrs has them. */
+/* docs/formatdomain-vmi.rst states each attribute's range (or yes/no) and
+ * default as vmiAttrs has them. */
 static void
 testDocsAttrs(gconstpointer data)
 {
@@ -229,9 +240,23 @@ testDocsAttrs(gconstpointer data)
     for (i = 0; i < G_N_ELEMENTS(vmiAttrs); i++) {
         const vmiAttrInfo *info = &vmiAttrs[i];
         g_autofree char *row = docsAttrRow(docs, info->element, info->attribute);
-        g_autofree char *range = g_strdup_printf("%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
-                                                 info->range->min, info->range->max);
-        g_autofree char *dflt = g_strdup_printf("\\b%u\\b", info->defaultValue);
+        g_autofree char *range = NULL;
+        g_autofree char *dflt = NULL;
+
+        if (info->kind == VMI_ATTR_KIND_YES_NO) {
+            g_autofree char *expected =
+                g_strdup_printf("default ``%s``", vmiYesNoToString(info->defaultValue));
+
+            if (!strstr(row, "``yes`` or ``no``") || !strcasestr(row, expected))
+                g_test_message("%s/@%s: the docs say '%s', not ``yes`` or ``no``, %s",
+                               info->element, info->attribute, row, expected);
+            g_assert_nonnull(strstr(row, "``yes`` or ``no``"));
+            g_assert_nonnull(strcasestr(row, expected));
+            continue;
+        }
+        range = g_strdup_printf("%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
+                                info->range->min, info->range->max);
+        dflt = g_strdup_printf("\\b%u\\b", info->defaultValue);
 
         if (!strstr(row, range))
             g_test_message("%s/@%s: the docs say '%s', not %s",

@@ -15,6 +15,7 @@ typedef struct {
     char **commands;
     char **events;
     char *keySecret;
+    char *required;
 } vmiSetOptions;
 
 
@@ -29,6 +30,7 @@ vmiSetOptionsClear(vmiSetOptions *opts)
     g_strfreev(opts->commands);
     g_strfreev(opts->events);
     g_free(opts->keySecret);
+    g_free(opts->required);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(vmiSetOptions, vmiSetOptionsClear)
 
@@ -57,9 +59,19 @@ vmiSetApplyOptions(const vmiSetOptions *opts, vmiDef *def, GError **error)
          !vmiDefSetAllowList(def, "command", opts->commands, "--allow-command", error)) ||
         (opts->events &&
          !vmiDefSetAllowList(def, "event", opts->events, "--allow-event", error)) ||
-        (opts->keySecret && !vmiDefSetKeySecret(def, opts->keySecret, "--key-secret", error)))
+        (opts->keySecret && !vmiDefSetKeySecret(def, opts->keySecret, "--key-secret", error)) ||
+        (opts->required && !vmiDefSetRequired(def, opts->required, "--required", error)))
         return FALSE;
     return vmiDefValidate(def, error);
+}
+
+
+/* "WHAT (yes or no; default: no)", from conf's table */
+static char *
+vmiSetYesNoHelp(const char *what, vmiAttrId attr)
+{
+    return g_strdup_printf("%s (yes or no; default: %s)", what,
+                           vmiYesNoToString(vmiAttrs[attr].defaultValue));
 }
 
 
@@ -84,6 +96,8 @@ vmiCmdSetRun(const vmiCliGlobal *global, int argc, char **argv)
         vmiSetSecondsHelp("Seconds QEMU waits for the handshake", VMI_ATTR_TIMEOUTS_HANDSHAKE);
     g_autofree char *unhookHelp =
         vmiSetSecondsHelp("Seconds QEMU waits for the unhook", VMI_ATTR_TIMEOUTS_UNHOOK);
+    g_autofree char *requiredHelp =
+        vmiSetYesNoHelp("Run the guest only while its tool is hooked", VMI_ATTR_REQUIRED);
     const GOptionEntry entries[] = {
         { "socket", 0, 0, G_OPTION_ARG_FILENAME, &opts.socket,
           "The tool listens on this unix socket (absolute path)", "PATH" },
@@ -101,6 +115,8 @@ vmiCmdSetRun(const vmiCliGlobal *global, int argc, char **argv)
           "Allow only these KVMI events (repeat; 'all' drops the list)", "NAME|ID" },
         { "key-secret", 0, 0, G_OPTION_ARG_STRING, &opts.keySecret,
           "Authenticate the tool with the key in this libvirt secret ('none' drops it)", "UUID" },
+        { "required", 0, 0, G_OPTION_ARG_STRING, &opts.required,
+          requiredHelp, "yes|no" },
         { NULL }
     };
     g_autoptr(GOptionContext) ctx = vmiCliOptionContext(&vmiCmdSet, entries);
@@ -115,7 +131,7 @@ vmiCmdSetRun(const vmiCliGlobal *global, int argc, char **argv)
     if (!vmiCliOpenDomain(&vmiCmdSet, ctx, global, argc, argv, &conn, &dom, &rc))
         return rc;
     if (!opts.socket && !opts.vsock && !opts.reconnect && !opts.handshake && !opts.unhook &&
-        !opts.commands && !opts.events && !opts.keySecret)
+        !opts.commands && !opts.events && !opts.keySecret && !opts.required)
         return vmiCliUsage(ctx, "nothing to set: give at least one option");
 
     if (dom->xml->vmi) {

@@ -101,6 +101,13 @@ vmiStatusPrintDirect(vmiConn *conn, const char *uri, vmiDomain *dom)
         vmiStatusPrintSource(st->def);
     else
         g_print(ROW "not configured\n", "Introspection:");
+    if (st->def)
+        g_print(ROW "%s\n", "Required:",
+                st->def->required ? "yes: the guest runs only while its tool is hooked" :
+                                    "no: the guest runs with or without its tool");
+    if (st->unmonitored)
+        g_print(ROW "resumed without its tool on purpose at %s (virt-vmi resume --unmonitored)\n",
+                "Unmonitored:", st->unmonitored);
     if (st->argsError)
         g_print(ROW "%s\n", "QEMU arguments:", st->argsError);
     else if (st->def)
@@ -195,6 +202,9 @@ vmiStatusPrintRow(yajl_val dom)
         detail = vmiJsonString(dom, "trigger");
     else if (vmiJsonString(dom, "error"))
         detail = vmiJsonString(dom, "error");
+    else if (vmiJsonString(dom, "unmonitored"))
+        detail = owned = g_strdup_printf("resumed unmonitored at %s",
+                                         vmiJsonString(dom, "unmonitored"));
     else
         detail = vmiJsonString(dom, "reason");
     g_print("%-20s %-17s %-25s %s\n", vmiJsonString(dom, "name"), state,
@@ -441,6 +451,13 @@ vmiStatusDirect(vmiConn *conn, char **names, gboolean json)
             yajl_gen_string(gen, (const unsigned char *)fields[i][0], strlen(fields[i][0]));
             yajl_gen_string(gen, (const unsigned char *)fields[i][1], strlen(fields[i][1]));
         }
+        yajl_gen_string(gen, (const unsigned char *)"required", strlen("required"));
+        yajl_gen_bool(gen, st->def && st->def->required);
+        yajl_gen_string(gen, (const unsigned char *)"unmonitored", strlen("unmonitored"));
+        if (st->unmonitored)
+            yajl_gen_string(gen, (const unsigned char *)st->unmonitored, strlen(st->unmonitored));
+        else
+            yajl_gen_null(gen);
         yajl_gen_map_close(gen);
     }
     yajl_gen_array_close(gen);

@@ -22,7 +22,26 @@ const vmiAttrInfo vmiAttrs[VMI_ATTR_LAST] = {
     [VMI_ATTR_RECONNECT_TIMEOUT] = { "reconnect", "timeout", "seconds", &vmiRangeTimeout, 10 },
     [VMI_ATTR_TIMEOUTS_HANDSHAKE] = { "timeouts", "handshake", "seconds", &vmiRangeTimeout, 10 },
     [VMI_ATTR_TIMEOUTS_UNHOOK] = { "timeouts", "unhook", "seconds", &vmiRangeTimeout, 60 },
+    [VMI_ATTR_REQUIRED] = { "introspection", "required", "yesNo", NULL, 0, VMI_ATTR_KIND_YES_NO },
 };
+
+
+const char *
+vmiYesNoToString(gboolean value)
+{
+    return value ? "yes" : "no";
+}
+
+
+int
+vmiYesNoFromString(const char *str)
+{
+    if (g_strcmp0(str, "yes") == 0)
+        return 1;
+    if (g_strcmp0(str, "no") == 0)
+        return 0;
+    return -1;
+}
 
 
 vmiDef *
@@ -400,8 +419,9 @@ vmiDefParseChild(xmlNodePtr node, vmiDef *def, guint *seen, GError **error)
 vmiDef *
 vmiDefParseNode(xmlNodePtr node, GError **error)
 {
-    static const char *const attrs[] = { NULL };
+    static const char *const attrs[] = { "required", NULL };
     g_autoptr(vmiDef) def = vmiDefNew();
+    g_autofree char *required = NULL;
     guint seen = 0;
     xmlNodePtr cur;
 
@@ -418,6 +438,15 @@ vmiDefParseNode(xmlNodePtr node, GError **error)
     }
     if (!vmiXMLCheckAttributes(node, attrs, error))
         return NULL;
+    if ((required = vmiXMLGetAttr(node, "required"))) {
+        int val = vmiYesNoFromString(required);
+
+        if (val < 0) {
+            vmiXMLSetInvalidValue(error, required, "required", VMI_ELEMENT, "yes or no");
+            return NULL;
+        }
+        def->required = val;
+    }
 
     for (cur = node->children; cur; cur = cur->next) {
         if (cur->type == XML_COMMENT_NODE || cur->type == XML_PI_NODE ||
@@ -535,6 +564,8 @@ vmiDefFormatNode(const vmiDef *def)
     xmlNodePtr node;
 
     xmlSetNs(root, ns);
+    if (def->required)
+        xmlNewProp(root, BAD_CAST "required", BAD_CAST vmiYesNoToString(TRUE));
 
     node = xmlNewChild(root, ns, BAD_CAST "source", NULL);
     xmlNewProp(node, BAD_CAST "type", BAD_CAST vmiSourceTypeToString(def->source.type));
@@ -594,7 +625,8 @@ vmiDefEqual(const vmiDef *a, const vmiDef *b)
            a->handshakeTimeout == b->handshakeTimeout &&
            a->unhookTimeout == b->unhookTimeout &&
            a->commands == b->commands &&
-           a->events == b->events;
+           a->events == b->events &&
+           a->required == b->required;
 }
 
 
@@ -612,6 +644,16 @@ vmiDefUnhookTimeout(const vmiDef *def)
     if (!def->unhookTimeout)
         return vmiAttrs[VMI_ATTR_TIMEOUTS_UNHOOK].defaultValue;
     return def->unhookTimeout;
+}
+
+
+/* How long QEMU waits for the tool's answer to the handshake, set or not. */
+guint
+vmiDefHandshakeTimeout(const vmiDef *def)
+{
+    if (!def->handshakeTimeout)
+        return vmiAttrs[VMI_ATTR_TIMEOUTS_HANDSHAKE].defaultValue;
+    return def->handshakeTimeout;
 }
 
 

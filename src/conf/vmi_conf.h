@@ -16,6 +16,12 @@
 #define VMI_NAMESPACE_PREFIX "vmi"
 #define VMI_ELEMENT "introspection"
 
+/* The live state libvirt-vmi records in a running domain's <metadata>
+ * (VIR_DOMAIN_AFFECT_LIVE only: gone when the domain stops). */
+#define VMI_STATE_NAMESPACE_URI "http://libvirt-vmi.org/schemas/state/1.0"
+#define VMI_STATE_NAMESPACE_PREFIX "vmistate"
+#define VMI_STATE_UNMONITORED "unmonitored"
+
 /* UNIX_PATH_MAX less the terminating NUL */
 #define VMI_UNIX_PATH_MAX 107
 
@@ -46,6 +52,7 @@ struct _vmiDef {
      * that is every id is allowed: a given list is never empty. */
     guint64 commands;
     guint64 events;
+    gboolean required;          /* the guest never runs without its tool hooked */
 };
 
 /* The ranges every front end checks values against. */
@@ -54,11 +61,11 @@ extern const vmiRange vmiRangeVsockCid;
 extern const vmiRange vmiRangeVsockPort;
 
 /*
- * The numeric attributes: what is allowed and what applies when one is
- * left out (QEMU's own default for the timeouts; for reconnect, which
- * QEMU requires, the value generated). The parser, the QEMU arguments,
- * virt-vmi's help texts, the emulator and the tests that hold the schema
- * and the docs to them all read this one table.
+ * The numeric and yes/no attributes: what is allowed and what applies when
+ * one is left out (QEMU's own default for the timeouts; for reconnect,
+ * which QEMU requires, the value generated). The parser, the QEMU
+ * arguments, virt-vmi's help texts, the emulator and the tests that hold
+ * the schema and the docs to them all read this one table.
  */
 typedef enum {
     VMI_ATTR_SOURCE_CID,
@@ -66,17 +73,29 @@ typedef enum {
     VMI_ATTR_RECONNECT_TIMEOUT,
     VMI_ATTR_TIMEOUTS_HANDSHAKE,
     VMI_ATTR_TIMEOUTS_UNHOOK,
+    VMI_ATTR_REQUIRED,
 
     VMI_ATTR_LAST
 } vmiAttrId;
+
+typedef enum {
+    VMI_ATTR_KIND_UINT,         /* a number in @range */
+    VMI_ATTR_KIND_YES_NO,       /* 'yes' or 'no' */
+} vmiAttrKind;
 
 typedef struct {
     const char *element;
     const char *attribute;
     const char *schemaType;     /* its <define> in the schema */
-    const vmiRange *range;
-    guint defaultValue;         /* 0: none */
+    const vmiRange *range;      /* numbers only */
+    guint defaultValue;         /* numbers: 0 none; yes/no: 1 yes, 0 no */
+    vmiAttrKind kind;
 } vmiAttrInfo;
+
+/* "yes" or "no" */
+const char *vmiYesNoToString(gboolean value);
+/* 1 for "yes", 0 for "no", -1 for anything else */
+int vmiYesNoFromString(const char *str);
 
 extern const vmiAttrInfo vmiAttrs[VMI_ATTR_LAST];
 
@@ -95,6 +114,7 @@ char *vmiDefFormat(const vmiDef *def);
 gboolean vmiDefEqual(const vmiDef *a, const vmiDef *b);
 guint vmiDefReconnect(const vmiDef *def);
 guint vmiDefUnhookTimeout(const vmiDef *def);
+guint vmiDefHandshakeTimeout(const vmiDef *def);
 guint64 vmiDefEffectiveCommands(const vmiDef *def);
 guint64 vmiDefEffectiveEvents(const vmiDef *def);
 

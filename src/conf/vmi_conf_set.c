@@ -64,6 +64,7 @@ vmiDefSecondsField(vmiDef *def, vmiAttrId attr)
         return &def->unhookTimeout;
     case VMI_ATTR_SOURCE_CID:
     case VMI_ATTR_SOURCE_PORT:
+    case VMI_ATTR_REQUIRED:
     case VMI_ATTR_LAST:
         break;
     }
@@ -134,5 +135,18 @@ vmiDefSetKeySecret(vmiDef *def, const char *value, const char *option, GError **
     g_clear_pointer(&def->keySecret, g_free);
     if (!g_str_equal(value, "none"))
         def->keySecret = g_ascii_strdown(value, -1);
+    return TRUE;
+}
+
+
+/* yes or no: whether the guest may run only with its tool hooked. */
+gboolean
+vmiDefSetRequired(vmiDef *def, const char *value, const char *option, GError **error)
+{
+    int val = vmiYesNoFromString(value);
+
+    if (val < 0)
+        return vmiDefSetInvalid(error, option, value, "yes or no");
+    def->required = val;
     return TRUE;
 }

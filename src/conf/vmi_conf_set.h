@@ -18,3 +18,5 @@ gboolean vmiDefSetAllowList(vmiDef *def, const char *kind, char **values,
                             const char *option, GError **error);
 gboolean vmiDefSetKeySecret(vmiDef *def, const char *value, const char *option,
                             GError **error);
+gboolean vmiDefSetRequired(vmiDef *def, const char *value, const char *option,
+                           GError **error);

@@ -25,6 +25,8 @@ typedef struct {
     char *uuid;
     char *name;
     gboolean hasElement;
+    gboolean required;      /* the element's required='yes' */
+    char *unmonitored;      /* resumed without its tool on purpose: when, or NULL */
     vmiSyncResult sync;
     char *error;            /* why the last sync failed, or NULL */
     gint64 syncSince;       /* when @sync last changed, µs since the epoch */
@@ -50,6 +52,7 @@ vmidDomainFree(vmidDomain *d)
     g_free(d->uuid);
     g_free(d->name);
     g_free(d->error);
+    g_free(d->unmonitored);
     g_free(d);
 }
 
@@ -94,6 +97,7 @@ static void
 vmidDomainStopped(vmidDomain *d)
 {
     g_clear_pointer(&d->log, vmidLogTailFree);
+    g_clear_pointer(&d->unmonitored, g_free);
     vmidLiveStopped(&d->live, g_get_real_time());
     vmidDomainChanged(d);
 }
@@ -148,9 +152,16 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     if (d->hasElement && result != VMI_SYNC_INVALID) {
         g_autoptr(vmiDef) def = vmiDomainGetDef(dom, NULL);
 
-        if (def)
+        if (def) {
             d->live.unhookTimeout = vmiDefUnhookTimeout(def);
+            d->required = def->required;
+        }
     }
+    g_free(d->unmonitored);
+    d->unmonitored = vmiDomainGetUnmonitored(dom);
+    if (d->unmonitored)
+        g_warning("domain '%s' (%s): runs without its introspection tool, on purpose, "
+                  "since %s (virt-vmi resume --unmonitored)", dom->name, uuid, d->unmonitored);
     /* first seen running (start-up, reconnection, a new element) */
     if (dom->running && d->hasElement && !d->log)
         vmidDomainRunning(d);
@@ -341,6 +352,9 @@ vmidDomainDescribe(vmidDomain *d, yajl_gen gen)
     vmidGenString(gen, "sync", vmidSyncName(d->sync));
     vmidGenTime(gen, "sync_since", d->syncSince);
     vmidGenString(gen, "error", d->error);
+    yajl_gen_string(gen, (const unsigned char *)"required", strlen("required"));
+    yajl_gen_bool(gen, d->required);
+    vmidGenString(gen, "unmonitored", d->unmonitored);
     vmidGenString(gen, "trigger", live->trigger);
     vmidGenTime(gen, "deadline", live->deadline);
     vmidGenString(gen, "reason", live->reason);

@@ -21,7 +21,11 @@
  *   started begin     removes the key file: QEMU read it when it created
  *                     the secret object, at its start, and keeps the key
  *                     in memory; no other domain's QEMU (same user) can
- *                     read it from then on
+ *                     read it from then on. For a required='yes' domain
+ *                     coming from a restore or an incoming migration
+ *                     (vCPUs still paused), waits until QEMU's log says
+ *                     the tool hooked, at most the handshake timeout, and
+ *                     refuses the operation when it did not
  *   stopped end,
  *   release end       removes the key file (a start that failed before
  *                     `started`)
@@ -46,6 +50,7 @@
 #include "core/vmi_apparmor.h"
 #include "core/vmi_lifecycle.h"
 #include "core/vmi_paths.h"
+#include "core/vmi_qemu_log.h"
 #include "core/vmi_vmid.h"
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
@@ -57,6 +62,7 @@ typedef enum {
     VMI_HOOK_CHECK,
     VMI_HOOK_HAND_OVER,
     VMI_HOOK_CLEAN_UP,
+    VMI_HOOK_STARTED,       /* clean up, then the required wait */
 } vmiHookAction;
 
 static const struct {
@@ -68,7 +74,7 @@ static const struct {
     { "migrate", "begin", VMI_HOOK_CHECK },
     { "restore", "begin", VMI_HOOK_CHECK },
     { "start", "begin", VMI_HOOK_HAND_OVER },
-    { "started", "begin", VMI_HOOK_CLEAN_UP },
+    { "started", "begin", VMI_HOOK_STARTED },
     { "stopped", "end", VMI_HOOK_CLEAN_UP },
     { "release", "end", VMI_HOOK_CLEAN_UP },
 };
@@ -151,6 +157,65 @@ vmiHookFetchKey(gpointer opaque, const char *secretUUID, GError **error)
 }
 
 
+static char *
+vmiHookDescribeSource(const vmiDef *def)
+{
+    if (def->source.type == VMI_SOURCE_UNIX)
+        return g_strdup_printf("unix socket %s", def->source.path);
+    return g_strdup_printf("vsock CID %u port %u", def->source.cid, def->source.port);
+}
+
+
+/*
+ * A required='yes' domain at `started begin`: after a restore or on an
+ * incoming migration's destination libvirt resumes the vCPUs only once
+ * this hook is done, and a failing hook aborts the operation (QEMU is
+ * killed, `stopped`/`release` follow). QEMU connects to the tool as soon
+ * as it runs, paused or not, and says "VMI: machine hooked" in the domain
+ * log. A plain start resumed the vCPUs before this hook: nothing to hold.
+ */
+static gboolean
+vmiHookWaitRequired(const char *domain, const vmiDef *def, GError **error)
+{
+    g_autofree char *log = g_strdup_printf("%s/%s.log", VMI_QEMU_LOG_DIR, domain);
+    g_autofree char *where = NULL;
+    vmiQemuLogRun run = { 0 };
+    guint timeout = vmiDefHandshakeTimeout(def);
+    gint64 t0 = g_get_monotonic_time();
+    gboolean ok;
+
+    if (!vmiQemuLogRead(log, &run, error)) {
+        g_prefix_error(error, "introspection is required, and ");
+        return FALSE;
+    }
+    if (!run.incoming) {
+        vmiQemuLogRunClear(&run);
+        return TRUE;
+    }
+    /* the hook's own bound comes after the wait's */
+    alarm(timeout + VMI_HOOK_TIMEOUT_SECONDS);
+    ok = vmiQemuLogWaitHooked(log, timeout * 1000, &run, error);
+    if (ok) {
+        g_debug("domain '%s': the introspection tool hooked %.3f s into the hook's wait: "
+                  "the vCPUs may run", domain, (g_get_monotonic_time() - t0) / 1e6);
+    } else if (error && !*error) {
+        where = vmiHookDescribeSource(def);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "introspection is required (required='yes') and the tool did not hook "
+                    "within the handshake timeout (%u s), so the guest is not resumed: %s%s%s",
+                    timeout,
+                    run.reason ? "QEMU said '" : run.connected ? "QEMU reached a tool at " :
+                                 "QEMU could not reach a tool at ",
+                    run.reason ? run.reason : where,
+                    run.reason ? "'" : run.connected ? ", the handshake did not complete" : "");
+    } else {
+        g_prefix_error(error, "introspection is required, and ");
+    }
+    vmiQemuLogRunClear(&run);
+    return ok;
+}
+
+
 static int
 vmiHookRun(const char *argv0, const char *domain, vmiHookAction action)
 {
@@ -166,17 +231,24 @@ vmiHookRun(const char *argv0, const char *domain, vmiHookAction action)
     if (!(dom = vmiDomainXMLReadFile("-", "the domain XML", &err)))
         return vmiHookFail(domain, err);
 
-    if (action == VMI_HOOK_CLEAN_UP) {
+    if (action == VMI_HOOK_CLEAN_UP || action == VMI_HOOK_STARTED) {
         /* whether or not the element is still there */
         if (dom->uuid && g_uuid_string_is_valid(dom->uuid) &&
             !vmiLifecycleCleanUp(&lc, dom->uuid, &err))
             return vmiHookFail(domain, err);
-        return 0;
+        if (action == VMI_HOOK_CLEAN_UP || !dom->vmi)
+            return 0;
     }
 
     if (dom->vmi && !(def = vmiDomainXMLGetDef(dom, &err))) {
         g_prefix_error(&err, "its <vmi:introspection> is invalid: ");
         return vmiHookFail(domain, err);
+    }
+
+    if (action == VMI_HOOK_STARTED) {
+        if (def->required && !vmiHookWaitRequired(domain, def, &err))
+            return vmiHookFail(domain, err);
+        return 0;
     }
 
     if (action == VMI_HOOK_HAND_OVER) {

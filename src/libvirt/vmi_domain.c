@@ -6,6 +6,7 @@
  * left half-edited.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include <libvirt/virterror.h>
 
@@ -301,6 +302,63 @@ vmiDomainSuspend(vmiDomain *dom, GError **error)
         return FALSE;
     }
     return TRUE;
+}
+
+
+/*
+ * Resumes a domain whose introspection is required without its tool, on
+ * purpose: records <vmistate:unmonitored since='...' uid='...'/> in its live
+ * metadata first (for status, whatever client asks; gone when it stops),
+ * then resumes.
+ */
+gboolean
+vmiDomainResumeUnmonitored(vmiDomain *dom, GError **error)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *since = g_date_time_format_iso8601(now);
+    g_autofree char *xml = g_strdup_printf("<" VMI_STATE_UNMONITORED " since='%s' uid='%u'/>",
+                                           since, (unsigned)getuid());
+
+    if (virDomainSetMetadata(dom->dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
+                             VMI_STATE_NAMESPACE_PREFIX, VMI_STATE_NAMESPACE_URI,
+                             VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        vmiSetLibvirtError(error, "cannot record the unmonitored resume of domain '%s'",
+                           dom->name);
+        return FALSE;
+    }
+    if (virDomainResume(dom->dom) < 0) {
+        vmiSetLibvirtError(error, "cannot resume domain '%s'", dom->name);
+        virDomainSetMetadata(dom->dom, VIR_DOMAIN_METADATA_ELEMENT, NULL,
+                             VMI_STATE_NAMESPACE_PREFIX, VMI_STATE_NAMESPACE_URI,
+                             VIR_DOMAIN_AFFECT_LIVE);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+/* When the running domain was resumed unmonitored (ISO 8601), or NULL. */
+char *
+vmiDomainGetUnmonitored(vmiDomain *dom)
+{
+    g_autofree char *xml = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlChar *since;
+    char *ret;
+
+    if (!dom->running)
+        return NULL;
+    if (!(xml = virDomainGetMetadata(dom->dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                     VMI_STATE_NAMESPACE_URI, VIR_DOMAIN_AFFECT_LIVE))) {
+        virResetLastError();
+        return NULL;
+    }
+    if (!(doc = vmiXMLReadString(xml, "the domain's live state", NULL)) ||
+        !(since = xmlGetProp(xmlDocGetRootElement(doc), BAD_CAST "since")))
+        return NULL;
+    ret = g_strdup((const char *)since);
+    xmlFree(since);
+    return ret;
 }
 
 

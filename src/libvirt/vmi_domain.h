@@ -48,3 +48,5 @@ vmiDomain *vmiDomainRestore(vmiConn *conn, const char *file, vmiDomainXML *image
                             gboolean paused, GError **error);
 char *vmiDomainSnapshotCreate(vmiDomain *dom, const char *name, const char *memoryFile,
                               GError **error);
+gboolean vmiDomainResumeUnmonitored(vmiDomain *dom, GError **error);
+char *vmiDomainGetUnmonitored(vmiDomain *dom);

@@ -31,6 +31,7 @@ vmiStatusFree(vmiStatus *status)
     g_free(status->chardev.filename);
     g_free(status->chardevError);
     g_free(status->keyFileError);
+    g_free(status->unmonitored);
     g_free(status);
 }
 
@@ -97,6 +98,7 @@ vmiStatusGet(vmiConn *conn, vmiDomain *dom)
     GError *err = NULL;
 
     status->running = dom->running;
+    status->unmonitored = vmiDomainGetUnmonitored(dom);
     if (dom->xml->vmi && !(status->def = vmiDomainGetDef(dom, &err)))
         status->defError = vmiStatusTakeMessage(err);
     if ((status->def || !dom->xml->vmi) &&

@@ -23,6 +23,7 @@ typedef struct {
     char *argsError;            /* arguments out of step with the element */
     char *secretError;          /* the key secret cannot be read */
     gboolean running;
+    char *unmonitored;          /* resumed without its tool on purpose: when */
     vmiQmpChardevState chardev;
     char *chardevError;         /* QMP could not be asked */
     vmiListenState listening;   /* when not connected: does a tool listen? */

@@ -77,7 +77,9 @@ static void
 vmiWatchOnMetadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
                    void *opaque)
 {
-    if (type == VIR_DOMAIN_METADATA_ELEMENT && g_strcmp0(nsuri, VMI_NAMESPACE_URI) == 0)
+    /* the element, or the live state libvirt-vmi records (resume --unmonitored) */
+    if (type == VIR_DOMAIN_METADATA_ELEMENT && (g_strcmp0(nsuri, VMI_NAMESPACE_URI) == 0 ||
+                                                g_strcmp0(nsuri, VMI_STATE_NAMESPACE_URI) == 0))
         vmiWatchReport(opaque, dom, VMI_WATCH_ELEMENT_CHANGED);
 }
 

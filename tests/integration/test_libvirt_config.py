@@ -103,7 +103,7 @@ cat $d/$n.xml > "$1"
                                   "--reconnect", "5", "--handshake-timeout", "7",
                                   "--unhook-timeout", "9", "--allow-command", "vcpu-pause",
                                   "--allow-command", "7", "--allow-event", "pause-vcpu",
-                                  "--key-secret", self.secret.upper()))
+                                  "--key-secret", self.secret.upper(), "--required", "yes"))
         chardev = "socket,id=charvmi0,path=/run/vmi/setget.sock,reconnect=5"
         secret = f"secret,id=vmi0-key,format=raw,file=/run/libvirt-vmi/{uuid}/key"
         obj = ("introspection,id=vmi0,chardev=charvmi0,key=vmi0-key,handshake_timeout=7,"
@@ -118,7 +118,8 @@ cat $d/$n.xml > "$1"
         self.assertEqual(len(vp.vmi_element(self.xml("setget"))), 1)
 
         r = self.assertOk(self.vv("get", "setget"))
-        self.assertEqual(r.stdout, f"""<vmi:introspection xmlns:vmi="{vp.VMI_NS}">
+        # required='yes' is in the element only: the arguments above are the usual ones
+        self.assertEqual(r.stdout, f"""<vmi:introspection xmlns:vmi="{vp.VMI_NS}" required="yes">
   <vmi:source type="unix" path="/run/vmi/setget.sock"/>
   <vmi:reconnect timeout="5"/>
   <vmi:key secret="{self.secret}"/>
@@ -140,13 +141,14 @@ cat $d/$n.xml > "$1"
         # Options not given are kept; 'all', 'none' and 'default' drop settings
         r = self.assertOk(self.vv("set", "setget", "--vsock", "1234:4321", "--allow-command", "all",
                                   "--allow-event", "all", "--key-secret", "none",
-                                  "--unhook-timeout", "default"))
+                                  "--unhook-timeout", "default", "--required", "no"))
         self.assertIn("Domain 'setget': replaced <vmi:introspection> in <metadata>", r.stdout)
         self.assertIn(f"Domain 'setget': removed <qemu:arg> {secret}", r.stdout)
         ours = self.assertUserCommandline("setget")
         self.assertEqual(ours, ["-chardev", "socket,id=charvmi0,cid=1234,port=4321,reconnect=5",
                                 "-object", "introspection,id=vmi0,chardev=charvmi0,"
                                 "handshake_timeout=7"])
+        self.assertNotIn("required", self.assertOk(self.vv("get", "setget")).stdout)
 
         r = self.assertOk(self.vv("remove", "setget"))
         self.assertIn("Domain 'setget': removed <vmi:introspection> from <metadata>", r.stdout)
@@ -527,6 +529,8 @@ cat $d/$n.xml > "$1"
              ["invalid value 'not-a-uuid' for option '--key-secret'",
               "the UUID of a libvirt secret, or 'none'"]),
             (["--key-secret", nosuch], [f"key secret '{nosuch}' does not exist"]),
+            (["--required", "true"], ["invalid value 'true' for option '--required'",
+                                      "expected yes or no"]),
             (["--key-secret", valueless], [f"key secret '{valueless}'", "value"]),
             (["--key-secret", private], [f"key secret '{private}'", "private"]),
         ]

@@ -332,14 +332,17 @@ class VmidTest(vp.DaemonTestCase):
         --watch), directly and saying so where it does not."""
         name = "cli"
         self.plain_domain(name)
-        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1").rc, 0)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name), "--reconnect", "1",
+                                 "--required", "yes").rc, 0)
         # no daemon
         r = self.vv("status", "--json")
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(json.loads(r.stdout), {"daemon": False, "domains": [
             {"name": name, "uuid": self.d.virsh("domuuid", name).stdout.strip(),
-             "state": "not-running"}]})
+             "state": "not-running", "required": True, "unmonitored": None}]})
         r = self.vv("status", name)
+        self.assertRegex(r.stdout, r"(?m)^Required:         yes: the guest runs only while its "
+                                   r"tool is hooked$")
         self.assertRegex(r.stdout, r"(?m)^Live state:       unknown: virt-vmid is not running ")
         r = self.vv("status")
         self.assertIn("virt-vmid: not asked (virt-vmid is not running", r.stdout)
@@ -367,8 +370,9 @@ class VmidTest(vp.DaemonTestCase):
             states.append(event["domain"]["state"])
         self.state(vmid, name, "hooked")
         r = self.vv("status", "--json", name)
-        self.assertEqual([(e["name"], e["state"]) for e in json.loads(r.stdout)["domains"]],
-                         [(name, "hooked")])
+        self.assertEqual([(e["name"], e["state"], e["required"], e["unmonitored"])
+                          for e in json.loads(r.stdout)["domains"]],
+                         [(name, "hooked", True, None)])
         r = self.vv("status", name)
         self.assertRegex(r.stdout, r"(?m)^Live state:       hooked since \S+ \(virt-vmid\)$")
         self.assertRegex(r.stdout, r"(?m)^Tool connection:  connected \(")

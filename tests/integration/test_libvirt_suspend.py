@@ -8,6 +8,7 @@ tool hook again; `virsh save` unhooks and removes the key file,
 `virsh restore` runs the hook's checks and brings the key file and the
 tool's connection back."""
 
+import json
 import os
 import pty
 import re
@@ -23,6 +24,7 @@ import vmiproduct as vp  # noqa: E402
 
 UNHOOK_DELAY_MS = 1500
 UNHOOK_TIMEOUT = 2
+HANDSHAKE = 5
 
 
 class SuspendTest(vp.DaemonTestCase):
@@ -200,6 +202,67 @@ class SuspendTest(vp.DaemonTestCase):
                       r.stderr)
         self.assertEqual(self.d.domstate("nosecret"), "shut off")
         self.assertIsNone(vp.key_file_state(self.d.host_path(vp.key_path(vp.KEY_DIR, uuid))))
+
+    def test_required_restore(self):
+        """required='yes': a restore resumes the vCPUs only once the tool has
+        hooked (in the restored QEMU's log, "machine hooked" comes before
+        the `cont`); without a tool it fails within the handshake timeout,
+        saying so, with nothing left running and no key file."""
+        name = "required"
+        key = vp.printable_key()
+        uuid, tool = self.running(name, key=key, required="yes", handshake=HANDSHAKE)
+        keyfile = self.d.host_path(vp.key_path(vp.KEY_DIR, uuid))
+        image = os.path.join(self.tmp.name, f"{name}.img")
+        self.timed_virsh("save", name, image)
+        self.timed_virsh("restore", image)
+        tool.wait_for("hooked", timeout=10 * vp.SLOW, conn=2)
+        self.assertEqual(self.d.domstate(name), "running")
+        run = self.current_run(name)
+        self.assertIn("-incoming", run)
+        self.assertLess(run.index("VMI: machine hooked"),
+                        run.index("VMI: intercept command: resume"), run)
+        self.assertIsNone(vp.key_file_state(keyfile))
+
+        # the way out: resume --unmonitored, logged and shown by status
+        self.timed_virsh("suspend", name)
+        r = self.vv("resume", "--unmonitored", name)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(f"Domain '{name}' resumed unmonitored", r.stdout)
+        self.assertRegex(r.stderr, rf"warning: domain '{name}' \({uuid}\) resumed without its "
+                                   r"introspection tool, on purpose \(virt-vmi resume "
+                                   r"--unmonitored, uid 0\)")
+        self.assertEqual(self.d.domstate(name), "running")
+        r = self.vv("status", "--json", name)
+        self.assertRegex(json.loads(r.stdout)["domains"][0]["unmonitored"], r"^\d{4}-")
+        r = self.vv("status", name)
+        self.assertRegex(r.stdout, r"(?m)^Unmonitored: +resumed without its tool on purpose at ")
+        self.d.define_domain("plain", metadata=vp.element(tool.path))
+        self.addCleanup(self.d.virsh, "undefine", "plain", check=False)
+        r = self.vv("resume", "--unmonitored", "plain")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("error: option '--unmonitored': domain 'plain' does not require "
+                      "introspection", r.stderr)
+
+        self.timed_virsh("save", name, image)
+        tool.stop()
+        t0 = time.monotonic()
+        r = self.d.virsh("restore", image, check=False, timeout=60 * vp.SLOW)
+        elapsed = time.monotonic() - t0
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn(f"libvirt-vmi: domain '{name}': introspection is required "
+                      f"(required='yes') and the tool did not hook within the handshake "
+                      f"timeout ({HANDSHAKE} s), so the guest is not resumed: QEMU could not "
+                      f"reach a tool at unix socket {tool.path}", r.stderr)
+        self.assertGreaterEqual(elapsed, HANDSHAKE)
+        self.assertEqual(self.d.domstate(name), "shut off")
+        self.assertIsNone(vp.key_file_state(keyfile))
+        # the restored QEMU never ran its vCPUs
+        self.assertNotIn("VMI: intercept command: resume", self.current_run(name))
+
+    def current_run(self, name):
+        """The domain log from its last run's "starting up" line on."""
+        log = self.d.domain_log(name)
+        return log[log.rindex(": starting up "):]
 
 
 def tearDownModule():

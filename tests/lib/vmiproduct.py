@@ -53,10 +53,11 @@ VMID_PID_FILE = KEY_DIR + "/virt-vmid.pid"
 
 
 def element(path=None, vsock=None, reconnect=None, key=None, handshake=None, unhook=None,
-            commands=(), events=(), prefix="vmi"):
+            commands=(), events=(), prefix="vmi", required=None):
     """A <vmi:introspection> element (raw XML for domain_xml(metadata=))."""
     p = prefix + ":" if prefix else ""
-    out = [f"<{p}introspection xmlns{':' + prefix if prefix else ''}={quoteattr(VMI_NS)}>"]
+    req = f" required='{required}'" if required is not None else ""
+    out = [f"<{p}introspection xmlns{':' + prefix if prefix else ''}={quoteattr(VMI_NS)}{req}>"]
     if path is not None:
         out.append(f"  <{p}source type='unix' path={quoteattr(path)}/>")
     if vsock is not None:

@@ -1,0 +1,191 @@
+/*
+ * vmi_qemu_log.c: what a domain's log says of QEMU's current run
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/vmi_qemu_log.h"
+#include "core/vmi_fd.h"
+#include "conf/vmi_error.h"
+
+/* libvirt's first line of every run: "DATE: starting up libvirt version: ..." */
+#define VMI_QEMU_LOG_RUN_MARK ": starting up "
+/* read at most this much from the log's end (virtlogd rotates at 2 MiB) */
+#define VMI_QEMU_LOG_MAX_READ (4 * 1024 * 1024)
+/* between two looks at the log when inotify says nothing (a rotation) */
+#define VMI_QEMU_LOG_POLL_MS 200
+
+typedef struct {
+    const char *path;
+    goffset offset;         /* read up to here */
+    GString *partial;       /* a line not ended yet */
+    vmiQemuLogRun *run;
+} vmiQemuLogFollow;
+
+
+void
+vmiQemuLogRunClear(vmiQemuLogRun *run)
+{
+    g_clear_pointer(&run->reason, g_free);
+    memset(run, 0, sizeof(*run));
+}
+
+
+static void
+vmiQemuLogSetReason(vmiQemuLogRun *run, const char *msg)
+{
+    g_free(run->reason);
+    run->reason = g_strdup(msg);
+}
+
+
+/* One line of the run. */
+static void
+vmiQemuLogLine(vmiQemuLogRun *run, const char *line)
+{
+    const char *msg = strstr(line, "VMI: ");
+
+    /* libvirt writes the command line an option a line, " \" ending each */
+    if (g_str_has_prefix(line, "-incoming ") || strstr(line, " -incoming "))
+        run->incoming = TRUE;
+    if (!msg)
+        return;
+    if (g_str_has_prefix(msg, "VMI: introspection tool connected")) {
+        run->connected = TRUE;
+    } else if (g_str_has_prefix(msg, "VMI: machine hooked")) {
+        run->hooked = TRUE;
+        g_clear_pointer(&run->reason, g_free);
+    } else if (g_str_has_prefix(msg, "VMI: introspection tool disconnected") ||
+               g_str_has_prefix(msg, "VMI: Reset detected")) {
+        run->hooked = FALSE;
+    } else if (g_str_has_prefix(msg, "VMI: received cookie doesn't match") ||
+               g_str_has_prefix(msg, "VMI: not enough or invalid handshake data") ||
+               g_str_has_prefix(msg, "VMI: the handshake takes too long") ||
+               g_str_has_prefix(msg, "VMI: missing ")) {
+        vmiQemuLogSetReason(run, msg);
+    }
+}
+
+
+static void
+vmiQemuLogFeed(vmiQemuLogFollow *f, const char *data, gsize len)
+{
+    const char *end = data + len;
+
+    while (data < end) {
+        const char *nl = memchr(data, '\n', end - data);
+
+        if (!nl) {
+            g_string_append_len(f->partial, data, end - data);
+            return;
+        }
+        g_string_append_len(f->partial, data, nl - data);
+        if (strstr(f->partial->str, VMI_QEMU_LOG_RUN_MARK)) {
+            /* a new run: what came before was another QEMU's */
+            vmiQemuLogRunClear(f->run);
+            f->run->found = TRUE;
+        } else if (f->run->found) {
+            vmiQemuLogLine(f->run, f->partial->str);
+        }
+        g_string_truncate(f->partial, 0);
+        data = nl + 1;
+    }
+}
+
+
+/* What the log holds past @f->offset, fed line by line. */
+static gboolean
+vmiQemuLogReadNew(vmiQemuLogFollow *f, GError **error)
+{
+    VMI_AUTOCLOSE fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    g_autofree char *buf = NULL;
+    struct stat st;
+    ssize_t n;
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot read the domain log %s: %s",
+                    f->path, g_strerror(errno));
+        return FALSE;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "cannot read the domain log %s: not a regular file", f->path);
+        return FALSE;
+    }
+    if (st.st_size < f->offset) {
+        /* rotated or truncated: a new file from its start */
+        f->offset = 0;
+        g_string_truncate(f->partial, 0);
+    }
+    if (st.st_size - f->offset > VMI_QEMU_LOG_MAX_READ)
+        f->offset = st.st_size - VMI_QEMU_LOG_MAX_READ;
+    if (st.st_size == f->offset)
+        return TRUE;
+    buf = g_malloc(st.st_size - f->offset);
+    if ((n = pread(fd, buf, st.st_size - f->offset, f->offset)) < 0) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot read the domain log %s: %s",
+                    f->path, g_strerror(errno));
+        return FALSE;
+    }
+    f->offset += n;
+    vmiQemuLogFeed(f, buf, n);
+    return TRUE;
+}
+
+
+gboolean
+vmiQemuLogRead(const char *path, vmiQemuLogRun *run, GError **error)
+{
+    vmiQemuLogFollow f = { path, 0, g_string_new(NULL), run };
+    gboolean ok;
+
+    vmiQemuLogRunClear(run);
+    ok = vmiQemuLogReadNew(&f, error);
+    g_string_free(f.partial, TRUE);
+    return ok;
+}
+
+
+gboolean
+vmiQemuLogWaitHooked(const char *path, guint timeoutMs, vmiQemuLogRun *run, GError **error)
+{
+    vmiQemuLogFollow f = { path, 0, g_string_new(NULL), run };
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * 1000;
+    VMI_AUTOCLOSE ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    gboolean ok = FALSE;
+
+    vmiQemuLogRunClear(run);
+    /* a change wakes the wait at once; without inotify, it looks every
+     * VMI_QEMU_LOG_POLL_MS */
+    if (ino >= 0 && inotify_add_watch(ino, path, IN_MODIFY) < 0) {
+        close(ino);
+        ino = -1;
+    }
+    for (;;) {
+        gint64 left;
+        struct pollfd pfd = { ino, POLLIN, 0 };
+
+        if (!vmiQemuLogReadNew(&f, error))
+            break;
+        if (run->hooked) {
+            ok = TRUE;
+            break;
+        }
+        if ((left = deadline - g_get_monotonic_time()) <= 0)
+            break;
+        if (poll(&pfd, ino >= 0 ? 1 : 0, MIN(left / 1000 + 1, VMI_QEMU_LOG_POLL_MS)) > 0) {
+            char events[4096];
+
+            while (read(ino, events, sizeof(events)) > 0) {
+                /* drained: the log is read again */
+            }
+        }
+    }
+    g_string_free(f.partial, TRUE);
+    return ok;
+}
