@@ -8,7 +8,12 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 TOP=$PWD
-scripts/setup-host.sh >/dev/null
+# quiet unless it fails: then all it said
+if ! setup_out=$(scripts/setup-host.sh 2>&1); then
+    printf '%s\n' "$setup_out" >&2
+    echo "demo: scripts/setup-host.sh failed" >&2
+    exit 1
+fi
 
 BUILD=$TOP/build
 VIRT_VMI=$BUILD/src/virt-vmi

@@ -65,7 +65,7 @@ vmiRehookJob(gpointer opaque, GError **error)
 {
     vmiSaveJob *job = opaque;
 
-    return vmiStatusWaitHooked(job->dom, job->def, job->limit, error);
+    return vmiStatusWaitHooked(job->dom, job->def, job->limit, NULL, error);
 }
 
 

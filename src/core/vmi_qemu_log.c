@@ -44,30 +44,75 @@ vmiQemuLogSetReason(vmiQemuLogRun *run, const char *msg)
 }
 
 
+static const struct {
+    const char *words;
+    vmiQemuMsg kind;
+} vmiQemuMsgs[] = {
+    { "VMI: introspection tool connected", VMI_QEMU_MSG_CONNECTED },
+    { "VMI: machine hooked", VMI_QEMU_MSG_HOOKED },
+    { "VMI: introspection tool disconnected", VMI_QEMU_MSG_DISCONNECTED },
+    { "VMI: Reset detected", VMI_QEMU_MSG_RESET },
+    { "VMI: received cookie doesn't match", VMI_QEMU_MSG_COOKIE_REFUSED },
+    { "VMI: not enough or invalid handshake data", VMI_QEMU_MSG_HANDSHAKE_FAILED },
+    { "VMI: the handshake takes too long", VMI_QEMU_MSG_HANDSHAKE_FAILED },
+    { "VMI: missing ", VMI_QEMU_MSG_MISSING },
+    { "VMI: the introspection tool is too slow", VMI_QEMU_MSG_TOO_SLOW },
+    { "VMI: intercept command: ", VMI_QEMU_MSG_INTERCEPT },
+    { "VMI: intercept action: continue", VMI_QEMU_MSG_CONTINUE_AT_ONCE },
+    { "VMI: continue with '", VMI_QEMU_MSG_CONTINUE_WITH },
+};
+
+
+vmiQemuMsg
+vmiQemuLogClassify(const char *line, const char **msg, const char **arg)
+{
+    const char *words = strstr(line, "VMI: ");
+
+    if (msg)
+        *msg = words;
+    if (arg)
+        *arg = NULL;
+    if (!words)
+        return VMI_QEMU_MSG_NONE;
+    for (size_t i = 0; i < G_N_ELEMENTS(vmiQemuMsgs); i++) {
+        if (g_str_has_prefix(words, vmiQemuMsgs[i].words)) {
+            if (arg)
+                *arg = words + strlen(vmiQemuMsgs[i].words);
+            return vmiQemuMsgs[i].kind;
+        }
+    }
+    return VMI_QEMU_MSG_NONE;
+}
+
+
 /* One line of the run. */
 static void
 vmiQemuLogLine(vmiQemuLogRun *run, const char *line)
 {
-    const char *msg = strstr(line, "VMI: ");
+    const char *msg;
 
     /* libvirt writes the command line an option a line, " \" ending each */
     if (g_str_has_prefix(line, "-incoming ") || strstr(line, " -incoming "))
         run->incoming = TRUE;
-    if (!msg)
-        return;
-    if (g_str_has_prefix(msg, "VMI: introspection tool connected")) {
+    switch (vmiQemuLogClassify(line, &msg, NULL)) {
+    case VMI_QEMU_MSG_CONNECTED:
         run->connected = TRUE;
-    } else if (g_str_has_prefix(msg, "VMI: machine hooked")) {
+        break;
+    case VMI_QEMU_MSG_HOOKED:
         run->hooked = TRUE;
         g_clear_pointer(&run->reason, g_free);
-    } else if (g_str_has_prefix(msg, "VMI: introspection tool disconnected") ||
-               g_str_has_prefix(msg, "VMI: Reset detected")) {
+        break;
+    case VMI_QEMU_MSG_DISCONNECTED:
+    case VMI_QEMU_MSG_RESET:
         run->hooked = FALSE;
-    } else if (g_str_has_prefix(msg, "VMI: received cookie doesn't match") ||
-               g_str_has_prefix(msg, "VMI: not enough or invalid handshake data") ||
-               g_str_has_prefix(msg, "VMI: the handshake takes too long") ||
-               g_str_has_prefix(msg, "VMI: missing ")) {
+        break;
+    case VMI_QEMU_MSG_COOKIE_REFUSED:
+    case VMI_QEMU_MSG_HANDSHAKE_FAILED:
+    case VMI_QEMU_MSG_MISSING:
         vmiQemuLogSetReason(run, msg);
+        break;
+    default:
+        break;
     }
 }
 

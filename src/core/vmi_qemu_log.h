@@ -11,6 +11,28 @@
 
 #include <glib.h>
 
+/* What a line of QEMU's introspection object says (docs/kvmi.rst): the one
+ * table of QEMU's words, read by the hook (a run's outcome) and by
+ * virt-vmid (a domain's live state). */
+typedef enum {
+    VMI_QEMU_MSG_NONE,              /* no "VMI: ", or words nobody acts on */
+    VMI_QEMU_MSG_CONNECTED,
+    VMI_QEMU_MSG_HOOKED,
+    VMI_QEMU_MSG_DISCONNECTED,
+    VMI_QEMU_MSG_RESET,             /* a guest reset: the tool dropped, no UNHOOK */
+    VMI_QEMU_MSG_COOKIE_REFUSED,    /* a wrong key */
+    VMI_QEMU_MSG_HANDSHAKE_FAILED,  /* bad or late handshake data */
+    VMI_QEMU_MSG_MISSING,           /* no chardev or key: the object cannot work */
+    VMI_QEMU_MSG_TOO_SLOW,          /* the tool did not unhook within the timeout */
+    VMI_QEMU_MSG_INTERCEPT,         /* an action held for the unhook; @arg: its name */
+    VMI_QEMU_MSG_CONTINUE_AT_ONCE,  /* the held action goes on: no tool was hooked */
+    VMI_QEMU_MSG_CONTINUE_WITH,     /* the held action goes on after the wait */
+} vmiQemuMsg;
+
+/* @msg: where QEMU's words begin ("VMI: ..."); @arg: what follows the
+ * matched words. Both may be NULL. */
+vmiQemuMsg vmiQemuLogClassify(const char *line, const char **msg, const char **arg);
+
 typedef struct {
     gboolean found;         /* the log has a run */
     gboolean incoming;      /* its command line has -incoming: restore, migration */

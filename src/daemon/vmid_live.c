@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon/vmid_live.h"
+#include "core/vmi_qemu_log.h"
 
 VMI_ENUM_IMPL(vmidLiveState, VMID_LIVE_LAST,
               "not-running", "waiting-for-tool", "connected", "hooked", "wrong-key",
@@ -108,56 +109,66 @@ vmidLiveTrigger(const char *action)
 gboolean
 vmidLiveLogLine(vmidLive *live, const char *line, gint64 now)
 {
-    const char *msg = strstr(line, "VMI: ");
     vmidLiveState before = live->state;
     gint64 sinceBefore = live->since;
+    const char *msg, *arg, *trigger;
 
-    if (!msg || live->state == VMID_LIVE_NOT_RUNNING)
+    if (live->state == VMID_LIVE_NOT_RUNNING)
         return FALSE;
 
-    if (g_str_has_prefix(msg, "VMI: introspection tool connected")) {
+    switch (vmiQemuLogClassify(line, &msg, &arg)) {
+    case VMI_QEMU_MSG_CONNECTED:
         live->reconnects += live->everConnected;
         live->everConnected = TRUE;
         vmidLiveSet(live, VMID_LIVE_CONNECTED, now);
-    } else if (g_str_has_prefix(msg, "VMI: machine hooked")) {
+        break;
+    case VMI_QEMU_MSG_HOOKED:
         live->lastHandshake = now;
         g_clear_pointer(&live->reason, g_free);
         vmidLiveSet(live, VMID_LIVE_HOOKED, now);
-    } else if (g_str_has_prefix(msg, "VMI: received cookie doesn't match")) {
+        break;
+    case VMI_QEMU_MSG_COOKIE_REFUSED:
         vmidLiveSetReason(live, msg);
         vmidLiveSet(live, VMID_LIVE_WRONG_KEY, now);
-    } else if (g_str_has_prefix(msg, "VMI: not enough or invalid handshake data") ||
-               g_str_has_prefix(msg, "VMI: the handshake takes too long") ||
-               g_str_has_prefix(msg, "VMI: the introspection tool is too slow")) {
+        break;
+    case VMI_QEMU_MSG_HANDSHAKE_FAILED:
+    case VMI_QEMU_MSG_TOO_SLOW:
         vmidLiveSetReason(live, msg);
-    } else if (g_str_has_prefix(msg, "VMI: intercept command: ")) {
-        const char *trigger = vmidLiveTrigger(msg + strlen("VMI: intercept command: "));
-
-        if (trigger) {
+        break;
+    case VMI_QEMU_MSG_INTERCEPT:
+        if ((trigger = vmidLiveTrigger(arg))) {
             vmidLiveSet(live, VMID_LIVE_UNHOOKING, now);
             g_free(live->trigger);
             live->trigger = g_strdup(trigger);
             live->deadline = now + (gint64)live->unhookTimeout * G_USEC_PER_SEC;
         }
-    } else if (g_str_has_prefix(msg, "VMI: intercept action: continue")) {
+        break;
+    case VMI_QEMU_MSG_CONTINUE_AT_ONCE:
         /* the action went on at once: no tool was hooked */
         if (live->state == VMID_LIVE_UNHOOKING)
             vmidLiveSet(live, VMID_LIVE_UNHOOKED, now);
-    } else if (g_str_has_prefix(msg, "VMI: continue with '")) {
+        break;
+    case VMI_QEMU_MSG_CONTINUE_WITH:
         /* after the wait: the tool closed, or QEMU cut it off */
         if (live->state == VMID_LIVE_UNHOOKING) {
             live->lastUnhook = now - live->since;
             vmidLiveSet(live, VMID_LIVE_UNHOOKED, now);
         }
-    } else if (g_str_has_prefix(msg, "VMI: introspection tool disconnected")) {
+        break;
+    case VMI_QEMU_MSG_DISCONNECTED:
         if (live->state == VMID_LIVE_UNHOOKING) {
             live->lastUnhook = now - live->since;
             vmidLiveSet(live, VMID_LIVE_UNHOOKED, now);
         } else if (live->state != VMID_LIVE_WRONG_KEY) {
             vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
         }
-    } else if (g_str_has_prefix(msg, "VMI: Reset detected")) {
+        break;
+    case VMI_QEMU_MSG_RESET:
         vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
+        break;
+    case VMI_QEMU_MSG_MISSING:
+    case VMI_QEMU_MSG_NONE:
+        break;
     }
     return live->state != before || live->since != sinceBefore;
 }

@@ -28,6 +28,7 @@
 
 #include "libvirt/vmi_migrate.h"
 #include "libvirt/vmi_secret.h"
+#include "libvirt/vmi_status.h"
 #include "core/vmi_paths.h"
 #include "core/vmi_probe.h"
 #include "core/vmi_qmp.h"
@@ -41,9 +42,6 @@ VMI_ENUM_IMPL(vmiMigratePhase, VMI_MIGRATE_PHASE_LAST,
               "transfer",
               "rehook");
 
-/* QEMU cuts a refused handshake (a wrong key) as soon as it reads it */
-#define VMI_MIGRATE_SETTLE_US (500 * G_TIME_SPAN_MILLISECOND)
-#define VMI_MIGRATE_POLL_US (100 * G_TIME_SPAN_MILLISECOND)
 #define VMI_LIBVIRT_SYSTEM_SOCKET "/run/libvirt/libvirt-sock"
 
 
@@ -540,80 +538,17 @@ vmiMigrateRehookLimit(const vmiDef *def)
 }
 
 
-/* query-chardev: FALSE with @error when QEMU cannot be asked */
-static gboolean
-vmiMigrateQueryChardev(virDomainPtr dom, vmiQmpChardevState *state, GError **error)
-{
-    char *reply = NULL;
-    gboolean ok;
-
-    if (virDomainQemuMonitorCommand(dom, "{\"execute\":\"query-chardev\"}", &reply, 0) < 0) {
-        vmiSetLibvirtError(error, "cannot ask QEMU for its chardevs");
-        return FALSE;
-    }
-    ok = vmiQmpParseChardevs(reply, state, error);
-    free(reply);
-    return ok;
-}
-
-
-/*
- * Waits, at most @limit seconds, until the tool has hooked domain @uuid
- * at @conn (@where: "on the destination"): QEMU's introspection chardev
- * is connected, and still is half a second later (QEMU drops a refused
- * handshake at once). What `virt-vmi status` reads without virt-vmid.
- */
+/* Waits, at most @limit seconds, until the tool has hooked domain @uuid at
+ * @conn (@where: "on the destination"), as after a restore. */
 gboolean
 vmiMigrateWaitHooked(vmiConn *conn, const char *uuid, const vmiDef *def, double limit,
                      const char *where, GError **error)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64)(limit * G_USEC_PER_SEC);
-    gint64 connectedSince = 0;
-    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn->conn, uuid);
-    g_autoptr(GError) last = NULL;
-    g_autofree char *filename = NULL;
+    g_autoptr(vmiDomain) dom = vmiDomainLoad(conn, uuid, VMI_DOMAIN_LOAD_ANY, error);
 
     if (!dom) {
-        vmiSetLibvirtError(error, "domain %s not found %s", uuid, where);
+        g_prefix_error(error, "%s: ", where);
         return FALSE;
     }
-    for (;;) {
-        vmiQmpChardevState state = { 0 };
-        gint64 now;
-
-        g_clear_error(&last);
-        vmiMigrateQueryChardev(dom, &state, &last);
-        now = g_get_monotonic_time();
-        if (state.filename) {
-            g_free(filename);
-            filename = g_steal_pointer(&state.filename);
-        }
-        if (!last && !state.found) {
-            g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND,
-                        "QEMU %s has no introspection chardev: the guest runs there without "
-                        "introspection", where);
-            return FALSE;
-        }
-        if (!last && state.connected) {
-            if (!connectedSince)
-                connectedSince = now;
-            else if (now - connectedSince >= VMI_MIGRATE_SETTLE_US)
-                return TRUE;
-        } else {
-            connectedSince = 0;
-        }
-        if (now >= deadline + (connectedSince ? VMI_MIGRATE_SETTLE_US : 0))
-            break;
-        g_usleep(VMI_MIGRATE_POLL_US);
-    }
-    if (last)
-        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "cannot tell whether the introspection tool hooked the guest %s: %s",
-                    where, last->message);
-    else
-        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "the introspection tool did not hook the guest %s within %.0f s "
-                    "(QEMU's chardev: %s): the guest runs there unmonitored",
-                    where, limit, filename ? filename : "?");
-    return FALSE;
+    return vmiStatusWaitHooked(dom, def, limit, where, error);
 }

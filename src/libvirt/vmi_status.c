@@ -161,11 +161,15 @@ vmiStatusGuestRuns(vmiDomain *dom)
  * Waits, at most @limit seconds, until the tool has hooked the guest
  * again: QEMU's introspection chardev is connected, and still is half a
  * second later (QEMU drops a refused handshake at once). What `virt-vmi
- * status` reads, without virt-vmid: QEMU's monitor.
+ * status` reads, without virt-vmid: QEMU's monitor. @where ("on the
+ * destination") goes into the messages; NULL: "again".
  */
 gboolean
-vmiStatusWaitHooked(vmiDomain *dom, const vmiDef *def, double limit, GError **error)
+vmiStatusWaitHooked(vmiDomain *dom, const vmiDef *def, double limit, const char *where,
+                    GError **error)
 {
+    g_autofree char *again = g_strdup_printf(" %s", where ? where : "again");
+
     gint64 deadline = g_get_monotonic_time() + (gint64)(limit * G_USEC_PER_SEC);
     gint64 connectedSince = 0;
     g_autofree char *lastError = NULL;
@@ -206,12 +210,13 @@ vmiStatusWaitHooked(vmiDomain *dom, const vmiDef *def, double limit, GError **er
 
     if (lastError) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "cannot tell whether the introspection tool hooked domain '%s' again: %s",
-                    dom->name, lastError);
+                    "cannot tell whether the introspection tool hooked domain '%s'%s: %s",
+                    dom->name, again, lastError);
     } else {
         const char *hint = "";
 
-        if (def->source.type == VMI_SOURCE_UNIX) {
+        /* this host's socket: not the destination's */
+        if (!where && def->source.type == VMI_SOURCE_UNIX) {
             vmiListenState listening = vmiStatusUnixListening(def->source.path);
             if (listening == VMI_LISTEN_NO)
                 hint = "; nothing listens at the socket: start the introspection tool";
@@ -221,9 +226,9 @@ vmiStatusWaitHooked(vmiDomain *dom, const vmiDef *def, double limit, GError **er
                        "domain's log)";
         }
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "the introspection tool did not hook domain '%s' again within %.0f s "
+                    "the introspection tool did not hook domain '%s'%s within %.0f s "
                     "(QEMU's chardev: %s)%s: the guest runs unmonitored",
-                    dom->name, limit, filename ? filename : "?", hint);
+                    dom->name, again, limit, filename ? filename : "?", hint);
     }
     return FALSE;
 }

@@ -39,4 +39,5 @@ vmiStatus *vmiStatusGet(vmiConn *conn, vmiDomain *dom);
 vmiListenState vmiStatusUnixListening(const char *path);
 double vmiStatusRehookLimit(const vmiDef *def);
 gboolean vmiStatusGuestRuns(vmiDomain *dom);
-gboolean vmiStatusWaitHooked(vmiDomain *dom, const vmiDef *def, double limit, GError **error);
+gboolean vmiStatusWaitHooked(vmiDomain *dom, const vmiDef *def, double limit, const char *where,
+                             GError **error);

@@ -255,7 +255,7 @@ class MigrateTest(vp.TestCase):
         self.assertIn("Pre-flight: checking for a tool on the destination: WARN (nothing "
                       f"listens at {SOCK} there", r.stdout)
         self.assertRegex(r.stderr, r"error: domain 'mig' migrated to .*, but the destination "
-                         r"is unmonitored: the introspection tool did not hook the guest on "
+                         r"is unmonitored: the introspection tool did not hook domain 'mig' on "
                          r"the destination within [0-9]+ s")
         self.assertEqual(dst.domstate("mig"), "running")
         self.assertEqual(self.tool.events("hooked", since=t0), [])
