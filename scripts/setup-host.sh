@@ -18,6 +18,8 @@ PACKAGES=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
     # checks, benchmarks, and the QMP client of docs/qemu-kvmi.rst's example
     valgrind python3-libvirt socat python3-pyflakes
+    # the fuzzing build (tests/fuzz): clang and its libFuzzer runtime
+    clang libclang-rt-14-dev
 )
 
 missing=()
