@@ -11,6 +11,7 @@
  * secret's bytes), then start hands it to QEMU's user and started
  * removes it.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,11 +26,19 @@ static char *qemuConf;
 static const guint8 fuzzKey[VMI_KEY_BYTES] = { 0x5a, 0x01, 0x02, 0x03 };
 
 
+static void
+removeTmpDir(void)
+{
+    fuzzRemoveTree(tmpDir);
+}
+
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     fuzzInit();
     tmpDir = fuzzTempDir();
+    atexit(removeTmpDir);
     keyDir = g_build_filename(tmpDir, "keys", NULL);
     qemuConf = g_build_filename(tmpDir, "qemu.conf", NULL);
     if (!g_file_set_contents(qemuConf, "user = \"+107\"\ngroup = \"+108\"\n", -1, NULL))

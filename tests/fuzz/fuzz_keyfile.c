@@ -10,6 +10,7 @@
  * parsers of what names that file: the domain UUID (canonical form is a
  * fixed point, and the only form the key file takes) and a DAC label.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,14 +24,23 @@
 static char *keyDir;
 
 
+static char *tmpDir;
+
+
+static void
+removeTmpDir(void)
+{
+    fuzzRemoveTree(tmpDir);
+}
+
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    g_autofree char *tmp = NULL;
-
     fuzzInit();
-    tmp = fuzzTempDir();
-    keyDir = g_build_filename(tmp, "keys", NULL);
+    tmpDir = fuzzTempDir();
+    atexit(removeTmpDir);
+    keyDir = g_build_filename(tmpDir, "keys", NULL);
     return 0;
 }
 
