@@ -42,6 +42,7 @@ def main():
         os.makedirs(corpus, exist_ok=True)
         artifacts = args.artifacts or os.path.join(tmp, 'artifacts')
         os.makedirs(artifacts, exist_ok=True)
+        earlier = set(os.listdir(artifacts))
         cmd = [args.harness,
                '-max_total_time=%d' % args.seconds,
                '-timeout=10',             # one input taking longer is a finding
@@ -59,7 +60,8 @@ def main():
                               universal_newlines=True, errors='replace')
         elapsed = time.monotonic() - start
         out = proc.stdout
-        crashes = sorted(os.listdir(artifacts))
+        # inputs of earlier runs' findings are not this run's
+        crashes = sorted(set(os.listdir(artifacts)) - earlier)
         found = proc.returncode != 0 or bool(crashes)
         if found:
             sys.stdout.write(out[-20000:])
