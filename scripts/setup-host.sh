@@ -22,6 +22,8 @@ PACKAGES=(
     valgrind python3-libvirt socat python3-pyflakes
     # apparmor_parser, for tests/apparmortest.c
     apparmor
+    # the fuzzing build (tests/fuzz): clang and its libFuzzer runtime
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,7 +1,9 @@
 #!/bin/bash
 # The whole test suite, as CI runs it (.ci/run): installs what it needs,
 # builds, then runs every test three times: plainly, with every program
-# under valgrind's memcheck, and built with AddressSanitizer+UBSan.
+# under valgrind's memcheck, and built with AddressSanitizer+UBSan; the
+# sanitizer phase also runs each libFuzzer harness briefly (build-fuzz,
+# clang; scripts/fuzz.sh runs them longer).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -11,6 +13,10 @@ if [ ! -f build-asan/build.ninja ]; then
     meson setup build-asan -Dsanitizers=true || exit 1
 fi
 ninja -C build-asan || exit 1
+if [ ! -f build-fuzz/build.ninja ]; then
+    CC=clang meson setup build-fuzz -Dfuzzing=true || exit 1
+fi
+ninja -C build-fuzz || exit 1
 
 runs_failed=0
 tests_passed=0
@@ -37,6 +43,7 @@ run() {
 run plain -C build
 run valgrind -C build --setup valgrind
 run sanitizers -C build-asan
+run fuzzing -C build-fuzz --suite fuzz
 
 # every test of the three runs; a run that failed without a failed test
 # (a build error, say) counts as one failed test

@@ -445,6 +445,27 @@ testPathsAndRule(void)
 }
 
 
+/* A domain XML without <uuid> at the hook's start (found by tests/fuzz:
+ * fuzz_hook) read through NULL. */
+static void
+testNoUUIDRefused(Fixture *fx, gconstpointer data)
+{
+    g_autoptr(vmiKey) key = testKey("k");
+    g_autoptr(GError) err = NULL;
+    vmiKeyFileState state;
+
+    g_assert_false(vmiKeyFileChown(fx->keyDir, NULL, 4242, 4343, &err));
+    g_assert_nonnull(strstr(err->message, "invalid domain UUID ''"));
+    g_clear_error(&err);
+    g_assert_false(vmiKeyFileWrite(fx->keyDir, NULL, key, &err));
+    g_assert_nonnull(strstr(err->message, "invalid domain UUID ''"));
+    g_clear_error(&err);
+    g_assert_false(vmiKeyFileRemove(fx->keyDir, NULL, &err));
+    g_clear_error(&err);
+    g_assert_false(vmiKeyFileGetState(fx->keyDir, NULL, &state, &err));
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -456,6 +477,7 @@ main(int argc, char **argv)
     g_test_add("/keyfile/symlink", Fixture, NULL, setUp, testSymlinkNotFollowed, tearDown);
     g_test_add("/keyfile/umask", Fixture, NULL, setUp, testModesUnderUmask, tearDown);
     g_test_add("/keyfile/bad-uuid", Fixture, NULL, setUp, testBadUUIDRefused, tearDown);
+    g_test_add("/keyfile/no-uuid", Fixture, NULL, setUp, testNoUUIDRefused, tearDown);
     g_test_add_func("/keyfile/uuid-canonical", testUUIDCanonical);
     g_test_add("/keyfile/unsafe-dir", Fixture, NULL, setUp, testUnsafeKeyDirRefused, tearDown);
     g_test_add_func("/keyfile/dac-labels", testDACLabels);

@@ -212,6 +212,24 @@ testReturn(void)
 }
 
 
+/* Found by tests/fuzz (fuzz_qmp): a label twice leaked the first filename */
+static void
+testDuplicateLabel(void)
+{
+    g_autoptr(GError) err = NULL;
+    vmiQmpChardevState st;
+
+    g_assert_true(vmiQmpParseChardevs(
+        "{\"return\": [{\"filename\": \"disconnected:unix:/a\", \"label\": \"charvmi0\"}, "
+        "{\"filename\": \"unix:\", \"label\": \"charvmi0\"}]}", &st, &err));
+    g_assert_no_error(err);
+    g_assert_true(st.found);
+    g_assert_true(st.connected);
+    g_assert_cmpstr(st.filename, ==, "unix:");
+    g_free(st.filename);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -222,5 +240,6 @@ main(int argc, char **argv)
     g_test_add_func("/qmp/depth-limit", testDepthLimit);
     g_test_add_func("/qmp/build-add", testBuildAdd);
     g_test_add_func("/qmp/return", testReturn);
+    g_test_add_func("/qmp/duplicate-label", testDuplicateLabel);
     return g_test_run();
 }

@@ -154,9 +154,23 @@ vmiDomainXMLNew(xmlDocPtr doc, const char *display, GError **error)
         }
     }
     dom->name = vmiDomainXMLChildText(root, "name");
-    if ((metadata = vmiDomainXMLChild(root, "metadata")) &&
-        !vmiDomainXMLFindElement(dom, metadata, display, error))
-        return NULL;
+    if ((metadata = vmiDomainXMLChild(root, "metadata"))) {
+        xmlNodePtr cur;
+
+        /* libvirt reads the first only: an element in a second would be
+         * ours to one reader and not to the next (found by tests/fuzz:
+         * removing the first made the second count) */
+        for (cur = metadata->next; cur; cur = cur->next) {
+            if (vmiXMLNodeIs(cur, NULL, "metadata")) {
+                g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
+                            "%s: duplicate element 'metadata' in <domain>: "
+                            "libvirt keeps only the first one", display);
+                return NULL;
+            }
+        }
+        if (!vmiDomainXMLFindElement(dom, metadata, display, error))
+            return NULL;
+    }
     return g_steal_pointer(&dom);
 }
 

@@ -65,7 +65,8 @@ vmiKeyDirIsSafe(uid_t owner, mode_t mode)
 static gboolean
 vmiKeyFileCheckUUID(const char *domUUID, GError **error)
 {
-    g_autofree char *canonical = vmiUUIDCanonical(domUUID);
+    /* NULL: a domain XML without <uuid> (found by tests/fuzz) */
+    g_autofree char *canonical = domUUID ? vmiUUIDCanonical(domUUID) : NULL;
     g_autofree char *quoted = NULL;
 
     if (canonical && g_str_equal(canonical, domUUID))

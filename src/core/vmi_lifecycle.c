@@ -27,6 +27,8 @@ vmiLifecycleCheckEmulator(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDe
 {
     g_autofree char *emulator = vmiDomainXMLGetEmulator(dom);
     vmiProbeResult result;
+    gboolean (*probe)(const char *, const char *, const char *, vmiProbeResult *, GError **) =
+        lc->probe ? lc->probe : vmiProbeEmulator;
 
     if (!emulator) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_UNSUPPORTED,
@@ -34,7 +36,7 @@ vmiLifecycleCheckEmulator(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDe
                     "introspection object");
         return FALSE;
     }
-    return vmiProbeEmulator(emulator, lc->qemuLabel, lc->cacheDir, &result, error) &&
+    return probe(emulator, lc->qemuLabel, lc->cacheDir, &result, error) &&
            vmiProbeCheckDef(emulator, result, def, error);
 }
 

@@ -9,6 +9,7 @@
 
 #include "conf/vmi_domain_xml.h"
 #include "core/vmi_key.h"
+#include "core/vmi_probe.h"
 
 /* Reads the key a libvirt secret holds: in-process, or through a helper. */
 typedef vmiKey *(*vmiKeyFetchFunc)(gpointer opaque, const char *secretUUID, GError **error);
@@ -19,6 +20,10 @@ typedef struct {
     const char *keyDir;
     const char *cacheDir;   /* emulator probe results; NULL: no cache */
     const char *qemuLabel;  /* QEMU's DAC label, user:group: the probe runs as it */
+    /* how the emulator is probed; NULL: vmiProbeEmulator (the fuzzing
+     * harness of the hook runs none) */
+    gboolean (*probe)(const char *emulator, const char *dacLabel, const char *cacheDir,
+                      vmiProbeResult *result, GError **error);
 } vmiLifecycle;
 
 gboolean vmiLifecycleCheck(const vmiLifecycle *lc, vmiDomainXML *dom,

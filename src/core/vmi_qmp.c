@@ -81,7 +81,9 @@ vmiQmpParseChardevs(const char *reply, vmiQmpChardevState *state, GError **error
 
         if (!label || !g_str_equal(label, VMI_QEMU_CHARDEV_ID))
             continue;
+        /* QEMU's labels are unique; should one come twice, the last counts */
         state->found = TRUE;
+        g_free(state->filename);
         state->filename = g_strdup(file ? file : "");
         state->connected = file && !g_str_has_prefix(file, "disconnected:");
     }

@@ -1,0 +1,292 @@
+/*
+ * vmi_hook.c: the libvirt hook's work (libvirt-vmi-hook.c has its main
+ * and what it does)
+ */
+#include <gio/gio.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmi_config.h"
+#include "hook/vmi_hook.h"
+#include "core/qemu_vmi.h"
+#include "core/vmi_apparmor.h"
+#include "core/vmi_lifecycle.h"
+#include "core/vmi_paths.h"
+#include "core/vmi_qemu_log.h"
+#include "core/vmi_vmid.h"
+#include "core/vmi_settings.h"
+#include "conf/vmi_error.h"
+
+#define VMI_HOOK_TIMEOUT_SECONDS 60
+
+typedef enum {
+    VMI_HOOK_PREPARE,
+    VMI_HOOK_CHECK,
+    VMI_HOOK_HAND_OVER,
+    VMI_HOOK_CLEAN_UP,
+    VMI_HOOK_STARTED,       /* clean up, then the required wait */
+} vmiHookAction;
+
+static const struct {
+    const char *op;
+    const char *subop;
+    vmiHookAction action;
+} vmiHookActions[] = {
+    { "prepare", "begin", VMI_HOOK_PREPARE },
+    { "migrate", "begin", VMI_HOOK_CHECK },
+    { "restore", "begin", VMI_HOOK_CHECK },
+    { "start", "begin", VMI_HOOK_HAND_OVER },
+    { "started", "begin", VMI_HOOK_STARTED },
+    { "stopped", "end", VMI_HOOK_CLEAN_UP },
+    { "release", "end", VMI_HOOK_CLEAN_UP },
+};
+
+/* the daemon answers at once, or is not worth waiting for: the helper is */
+#define VMI_HOOK_DAEMON_TIMEOUT_SECONDS 5
+
+typedef struct {
+    char *helper;       /* libvirt-vmi-hook-key */
+    char *uri;          /* the daemon to read secrets from */
+} vmiHookKeySource;
+
+
+static void
+vmiHookTimeout(int sig)
+{
+    static const char msg[] = "libvirt-vmi: the hook timed out\n";
+
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+        /* nothing more to do */
+    }
+    _exit(1);
+}
+
+
+static int
+vmiHookFail(const char *domain, GError *error)
+{
+    g_autofree char *quoted = vmiErrorQuote(domain);
+
+    g_printerr("libvirt-vmi: domain '%s': %s\n", quoted, error->message);
+    g_error_free(error);
+    return 1;
+}
+
+
+/*
+ * The key from virt-vmid, which has libvirt loaded already (see
+ * virt-vmid(8)); NULL, for the helper to be asked, when it cannot give it.
+ */
+static vmiKey *
+vmiHookKeyFromDaemon(const char *uri, const char *secretUUID)
+{
+    return vmiVmidFetchKey(VMI_VMID_SOCKET, uri, secretUUID, VMI_HOOK_DAEMON_TIMEOUT_SECONDS,
+                           NULL);
+}
+
+
+/* The key: from the daemon, else on the helper's standard output (its
+ * errors on its stderr). */
+static vmiKey *
+vmiHookFetchKey(gpointer opaque, const char *secretUUID, GError **error)
+{
+    vmiHookKeySource *src = opaque;
+    const char *argv[] = { src->helper, src->uri, secretUUID, NULL };
+    g_autoptr(GSubprocess) proc = NULL;
+    g_autoptr(vmiKey) key = NULL;
+    g_autofree char *err = NULL;
+    GInputStream *out;
+
+    if ((key = vmiHookKeyFromDaemon(src->uri, secretUUID)))
+        return g_steal_pointer(&key);
+    if (!(proc = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                   G_SUBPROCESS_FLAGS_STDERR_PIPE, error)))
+        return NULL;
+    out = g_subprocess_get_stdout_pipe(proc);
+    key = vmiKeyReadStream(out, "the key from " VMI_HOOK_KEY_HELPER, NULL);
+    g_subprocess_communicate_utf8(proc, NULL, NULL, NULL, &err, NULL);
+    if (!g_subprocess_get_successful(proc)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "%s",
+                    err && *err ? g_strchomp(err) : "cannot read the key secret");
+        return NULL;
+    }
+    if (!key) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "%s gave no key for secret '%s'", VMI_HOOK_KEY_HELPER, secretUUID);
+        return NULL;
+    }
+    return g_steal_pointer(&key);
+}
+
+
+static char *
+vmiHookDescribeSource(const vmiDef *def)
+{
+    if (def->source.type == VMI_SOURCE_UNIX)
+        return g_strdup_printf("unix socket %s", def->source.path);
+    return g_strdup_printf("vsock CID %u port %u", def->source.cid, def->source.port);
+}
+
+
+/*
+ * A required='yes' domain at `started begin`: after a restore or on an
+ * incoming migration's destination libvirt resumes the vCPUs only once
+ * this hook is done, and a failing hook aborts the operation (QEMU is
+ * killed, `stopped`/`release` follow). QEMU connects to the tool as soon
+ * as it runs, paused or not, and says "VMI: machine hooked" in the domain
+ * log. A plain start resumed the vCPUs before this hook: nothing to hold.
+ */
+static gboolean
+vmiHookWaitRequired(const vmiHookEnv *env, const char *domain, const vmiDef *def,
+                    GError **error)
+{
+    g_autofree char *log = g_strdup_printf("%s/%s.log", env->qemuLogDir, domain);
+    g_autofree char *where = NULL;
+    vmiQemuLogRun run = { 0 };
+    guint timeout = vmiDefHandshakeTimeout(def);
+    gint64 t0 = g_get_monotonic_time();
+    gboolean ok;
+
+    if (!vmiQemuLogRead(log, &run, error)) {
+        g_prefix_error(error, "introspection is required, and ");
+        return FALSE;
+    }
+    if (!run.incoming) {
+        vmiQemuLogRunClear(&run);
+        return TRUE;
+    }
+    /* the hook's own bound comes after the wait's */
+    alarm(timeout + VMI_HOOK_TIMEOUT_SECONDS);
+    ok = vmiQemuLogWaitHooked(log, timeout * 1000, &run, error);
+    if (ok) {
+        g_debug("domain '%s': the introspection tool hooked %.3f s into the hook's wait: "
+                  "the vCPUs may run", domain, (g_get_monotonic_time() - t0) / 1e6);
+    } else if (error && !*error) {
+        where = vmiHookDescribeSource(def);
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "introspection is required (required='yes') and the tool did not hook "
+                    "within the handshake timeout (%u s), so the guest is not resumed: %s%s%s",
+                    timeout,
+                    run.reason ? "QEMU said '" : run.connected ? "QEMU reached a tool at " :
+                                 "QEMU could not reach a tool at ",
+                    run.reason ? run.reason : where,
+                    run.reason ? "'" : run.connected ? ", the handshake did not complete" : "");
+    } else {
+        g_prefix_error(error, "introspection is required, and ");
+    }
+    vmiQemuLogRunClear(&run);
+    return ok;
+}
+
+
+static int
+vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
+           vmiHookAction action)
+{
+    g_autoptr(vmiSettings) settings = NULL;
+    g_autoptr(vmiDomainXML) dom = NULL;
+    g_autoptr(vmiDef) def = NULL;
+    g_autofree char *label = NULL;
+    vmiHookKeySource src = { NULL, NULL };
+    vmiLifecycle lc = { vmiHookFetchKey, &src, env->keyDir, env->cacheDir };
+    GError *err = NULL;
+    int rc = 0;
+
+    if (env->fetchKey) {
+        lc.fetchKey = env->fetchKey;
+        lc.opaque = env->fetchOpaque;
+    }
+    lc.probe = env->probe;
+    if (!(dom = vmiDomainXMLReadFile(env->xmlPath, "the domain XML", &err)))
+        return vmiHookFail(domain, err);
+
+    if (action == VMI_HOOK_CLEAN_UP || action == VMI_HOOK_STARTED) {
+        /* whether or not the element is still there */
+        if (dom->uuid && g_uuid_string_is_valid(dom->uuid) &&
+            !vmiLifecycleCleanUp(&lc, dom->uuid, &err))
+            return vmiHookFail(domain, err);
+        if (action == VMI_HOOK_CLEAN_UP || !dom->vmi)
+            return 0;
+    }
+
+    if (dom->vmi && !(def = vmiDomainXMLGetDef(dom, &err))) {
+        g_prefix_error(&err, "its <vmi:introspection> is invalid: ");
+        return vmiHookFail(domain, err);
+    }
+
+    if (action == VMI_HOOK_STARTED) {
+        if (def->required && !vmiHookWaitRequired(env, domain, def, &err))
+            return vmiHookFail(domain, err);
+        return 0;
+    }
+
+    if (action == VMI_HOOK_HAND_OVER) {
+        label = vmiDomainXMLGetDACLabel(dom);
+        if (!vmiLifecycleHandOver(&lc, dom, def, label, &err))
+            return vmiHookFail(domain, err);
+        return 0;
+    }
+
+    /* the DAC label libvirt will give QEMU: the domain's own, else qemu.conf's */
+    if (def && !(label = vmiDomainXMLGetDACLabel(dom)) &&
+        !(label = vmiSettingsQemuDACLabel(env->qemuConf, &err)))
+        return vmiHookFail(domain, err);
+    lc.qemuLabel = label;
+    if (def && def->keySecret) {
+        if (!(settings = vmiSettingsLoad(env->settingsFile, &err)))
+            return vmiHookFail(domain, err);
+        src.uri = settings->hookURI;
+        /* argv[0] names this program even under a wrapper such as
+         * valgrind; through the qemu.d link it resolves to where it is */
+        src.helper = vmiFindSibling(argv0, VMI_HOOK_KEY_HELPER);
+    }
+    if (!(action == VMI_HOOK_PREPARE ? vmiLifecyclePrepare(&lc, dom, def, &err) :
+                                       vmiLifecycleCheck(&lc, dom, def, &err)) ||
+        !vmiAppArmorAddSource(env->apparmorDir, lc.keyDir, def, &err))
+        rc = vmiHookFail(domain, err);
+    g_free(src.helper);
+    return rc;
+}
+
+
+/*
+ * The whole hook but its setting: what main() runs with the host's paths,
+ * and what the fuzzing harness (tests/fuzz) runs with its own.
+ */
+int
+vmiHookMain(const vmiHookEnv *env, int argc, char **argv)
+{
+    size_t i;
+
+    if (argc == 2 && (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h"))) {
+        g_print("Usage: %s DOMAIN OPERATION SUB-OPERATION EXTRA < DOMAIN-XML\n"
+                "libvirt's qemu hook for libvirt-vmi; see man libvirt-vmi-hook.\n", argv[0]);
+        return 0;
+    }
+    if (argc == 2 && g_str_equal(argv[1], "--version")) {
+        g_print("libvirt-vmi-hook %s\n", VMI_VERSION);
+        return 0;
+    }
+    if (argc < 4) {
+        g_printerr("usage: %s DOMAIN OPERATION SUB-OPERATION EXTRA < DOMAIN-XML\n", argv[0]);
+        return 2;
+    }
+
+    if (env->guard) {
+        signal(SIGALRM, vmiHookTimeout);
+        alarm(VMI_HOOK_TIMEOUT_SECONDS);
+        /* it may hold a key: no core dump, no ptrace by QEMU's user */
+        prctl(PR_SET_DUMPABLE, 0);
+    }
+
+    for (i = 0; i < G_N_ELEMENTS(vmiHookActions); i++) {
+        if (g_str_equal(argv[2], vmiHookActions[i].op) &&
+            g_str_equal(argv[3], vmiHookActions[i].subop))
+            return vmiHookRun(env, argv[0], argv[1], vmiHookActions[i].action);
+    }
+    /* other operations: nothing to do, and libvirt's XML is not read */
+    return 0;
+}
