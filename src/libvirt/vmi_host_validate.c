@@ -33,7 +33,7 @@ vmiCheckFree(vmiCheck *check)
 }
 
 
-static void G_GNUC_PRINTF(4, 5)
+void
 vmiCheckAdd(GPtrArray *checks, const char *what, vmiCheckResult result,
             const char *fmt, ...)
 {

@@ -25,6 +25,9 @@ typedef struct {
 } vmiCheck;
 
 void vmiCheckFree(vmiCheck *check);
+/* Adds one check's outcome to @checks, the detail from @fmt. */
+void vmiCheckAdd(GPtrArray *checks, const char *what, vmiCheckResult result,
+                 const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 
 GPtrArray *vmiHostValidate(const char *uri, const char *const *emulators,
                            gboolean listDomainEmulators);

@@ -157,22 +157,6 @@ vmiMigrationNew(vmiConn *src, vmiDomain *dom, const char *dstURI, GError **error
 }
 
 
-static void G_GNUC_PRINTF(4, 5)
-vmiMigrateCheck(GPtrArray *checks, const char *what, vmiCheckResult result,
-                const char *fmt, ...)
-{
-    vmiCheck *check = g_new0(vmiCheck, 1);
-    va_list ap;
-
-    check->what = g_strdup(what);
-    check->result = result;
-    va_start(ap, fmt);
-    check->detail = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_ptr_array_add(checks, check);
-}
-
-
 static void
 vmiMigrateCheckSecret(vmiMigration *mig, GPtrArray *checks, gboolean copyKey)
 {
@@ -183,31 +167,31 @@ vmiMigrateCheckSecret(vmiMigration *mig, GPtrArray *checks, gboolean copyKey)
     g_autoptr(GError) err = NULL;
 
     if (!(ours = vmiSecretGetKey(mig->src->secrets, uuid, &err))) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_FAIL, "at the source: %s", err->message);
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "at the source: %s", err->message);
         return;
     }
     if ((theirs = vmiSecretGetKey(mig->dst->secrets, uuid, &err))) {
         if (theirs->len == ours->len && memcmp(theirs->data, ours->data, ours->len) == 0)
-            vmiMigrateCheck(checks, what, VMI_CHECK_PASS, "on the destination, with the same value");
+            vmiCheckAdd(checks, what, VMI_CHECK_PASS, "on the destination, with the same value");
         else
-            vmiMigrateCheck(checks, what, VMI_CHECK_FAIL,
-                            "on the destination holds another value: the tool would refuse "
-                            "the destination's QEMU (set the source's value there with "
-                            "virsh secret-set-value, or undefine it there and use --copy-key)");
+            vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
+                        "on the destination holds another value: the tool would refuse "
+                        "the destination's QEMU (set the source's value there with "
+                        "virsh secret-set-value, or undefine it there and use --copy-key)");
         return;
     }
     if (!g_error_matches(err, VMI_ERROR, VMI_ERROR_NOT_FOUND)) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_FAIL, "on the destination: %s", err->message);
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "on the destination: %s", err->message);
     } else if (copyKey) {
         mig->copyKey = TRUE;
-        vmiMigrateCheck(checks, what, VMI_CHECK_PASS,
-                        "missing on the destination: --copy-key copies it (same UUID, "
-                        "usage, private and ephemeral flags)");
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS,
+                    "missing on the destination: --copy-key copies it (same UUID, "
+                    "usage, private and ephemeral flags)");
     } else {
-        vmiMigrateCheck(checks, what, VMI_CHECK_FAIL,
-                        "missing on the destination: --copy-key copies it, or define it "
-                        "there with the same UUID and value (virsh secret-define, "
-                        "secret-set-value)");
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
+                    "missing on the destination: --copy-key copies it, or define it "
+                    "there with the same UUID and value (virsh secret-define, "
+                    "secret-set-value)");
     }
 }
 
@@ -220,24 +204,24 @@ vmiMigrateCheckHook(vmiMigration *mig, GPtrArray *checks)
     gboolean needed = mig->def->keySecret || mig->def->commands || mig->def->events;
 
     if (mig->dst->embedRoot) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_FAIL,
-                        "the destination is an embedded driver, which runs no hooks");
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL,
+                    "the destination is an embedded driver, which runs no hooks");
         return;
     }
     if (!mig->dstRoot) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_WARN,
-                        "unknown: the destination is not on this host; without the hook "
-                        "there, its QEMU finds no key file and libvirt's Prepare fails");
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN,
+                    "unknown: the destination is not on this host; without the hook "
+                    "there, its QEMU finds no key file and libvirt's Prepare fails");
         return;
     }
     path = g_strconcat(mig->dstRoot, VMI_HOOK_PATH, NULL);
     if (g_file_test(path, G_FILE_TEST_IS_EXECUTABLE))
-        vmiMigrateCheck(checks, what, VMI_CHECK_PASS, "%s", VMI_HOOK_PATH);
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "%s", VMI_HOOK_PATH);
     else
-        vmiMigrateCheck(checks, what, needed ? VMI_CHECK_FAIL : VMI_CHECK_WARN,
-                        "%s is not installed there%s: run virt-vmi hook-install on the "
-                        "destination", VMI_HOOK_PATH,
-                        needed ? ", and the domain has a key or an allow-list" : "");
+        vmiCheckAdd(checks, what, needed ? VMI_CHECK_FAIL : VMI_CHECK_WARN,
+                    "%s is not installed there%s: run virt-vmi hook-install on the "
+                    "destination", VMI_HOOK_PATH,
+                    needed ? ", and the domain has a key or an allow-list" : "");
 }
 
 
@@ -254,23 +238,23 @@ vmiMigrateCheckEmulator(vmiMigration *mig, GPtrArray *checks)
     char *caps;
 
     if (!emulator) {
-        vmiMigrateCheck(checks, "the emulator", VMI_CHECK_WARN,
-                        "the domain names none: the destination's default is used");
+        vmiCheckAdd(checks, "the emulator", VMI_CHECK_WARN,
+                    "the domain names none: the destination's default is used");
         return;
     }
     what = g_strdup_printf("the emulator %s on the destination", emulator);
     if (!(caps = virConnectGetDomainCapabilities(mig->dst->conn, emulator, NULL, NULL,
                                                  NULL, 0))) {
         vmiSetLibvirtError(&err, "its libvirtd cannot use it");
-        vmiMigrateCheck(checks, what, VMI_CHECK_FAIL, "%s", err->message);
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "%s", err->message);
         return;
     }
     free(caps);
     if (!mig->dstRoot) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_PASS,
-                        "its libvirtd reports it (domain capabilities); whether its "
-                        "introspection object enforces the allow-lists cannot be probed on "
-                        "another host: the destination's hook checks it in Prepare");
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS,
+                    "its libvirtd reports it (domain capabilities); whether its "
+                    "introspection object enforces the allow-lists cannot be probed on "
+                    "another host: the destination's hook checks it in Prepare");
         return;
     }
     /*
@@ -281,15 +265,15 @@ vmiMigrateCheckEmulator(vmiMigration *mig, GPtrArray *checks)
      */
     path = g_strconcat(mig->dstRoot, emulator, NULL);
     if (stat(path, &theirs) < 0) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_FAIL, "%s is missing there", emulator);
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "%s is missing there", emulator);
         return;
     }
     if (stat(emulator, &ours) < 0 || ours.st_ino != theirs.st_ino ||
         ours.st_dev != theirs.st_dev) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_WARN,
-                        "its libvirtd reports it, but it is not the file this process sees "
-                        "at that path, and it cannot be probed from here: the destination's "
-                        "hook checks it in Prepare");
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN,
+                    "its libvirtd reports it, but it is not the file this process sees "
+                    "at that path, and it cannot be probed from here: the destination's "
+                    "hook checks it in Prepare");
         return;
     }
     /* run as the destination runs QEMU */
@@ -297,9 +281,9 @@ vmiMigrateCheckEmulator(vmiMigration *mig, GPtrArray *checks)
         label = vmiConnGetDACBaseLabel(mig->dst, "qemu", NULL);
     if (!vmiProbeEmulator(emulator, label, NULL, &result, &err) ||
         !vmiProbeCheckDef(emulator, result, mig->def, &err))
-        vmiMigrateCheck(checks, what, VMI_CHECK_FAIL, "%s", err->message);
+        vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "%s", err->message);
     else
-        vmiMigrateCheck(checks, what, VMI_CHECK_PASS, "%s", vmiProbeResultDescribe(result));
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "%s", vmiProbeResultDescribe(result));
 }
 
 
@@ -312,27 +296,27 @@ vmiMigrateCheckTool(vmiMigration *mig, GPtrArray *checks)
     gboolean listening;
 
     if (mig->def->source.type != VMI_SOURCE_UNIX) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_WARN,
-                        "unknown: a vsock listener cannot be seen from here; the re-hook "
-                        "is verified after the migration");
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN,
+                    "unknown: a vsock listener cannot be seen from here; the re-hook "
+                    "is verified after the migration");
         return;
     }
     if (!mig->dstRoot) {
-        vmiMigrateCheck(checks, what, VMI_CHECK_WARN,
-                        "unknown: the destination is not on this host; the re-hook is "
-                        "verified after the migration");
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN,
+                    "unknown: the destination is not on this host; the re-hook is "
+                    "verified after the migration");
         return;
     }
     path = g_strconcat(mig->dstRoot, mig->def->source.path, NULL);
     if (!vmiUnixFileListening(path, &listening, &err))
-        vmiMigrateCheck(checks, what, VMI_CHECK_WARN, "unknown: %s", err->message);
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN, "unknown: %s", err->message);
     else if (listening)
-        vmiMigrateCheck(checks, what, VMI_CHECK_PASS, "a tool listens at %s",
-                        mig->def->source.path);
+        vmiCheckAdd(checks, what, VMI_CHECK_PASS, "a tool listens at %s",
+                    mig->def->source.path);
     else
-        vmiMigrateCheck(checks, what, VMI_CHECK_WARN,
-                        "nothing listens at %s there: the guest will run unmonitored on the "
-                        "destination until a tool does", mig->def->source.path);
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN,
+                    "nothing listens at %s there: the guest will run unmonitored on the "
+                    "destination until a tool does", mig->def->source.path);
 }
 
 
@@ -345,11 +329,11 @@ vmiMigratePreflight(vmiMigration *mig, gboolean copyKey)
 {
     GPtrArray *checks = g_ptr_array_new_with_free_func((GDestroyNotify)vmiCheckFree);
 
-    vmiMigrateCheck(checks, "for the destination's libvirt", VMI_CHECK_PASS, "%s%s",
-                    mig->dst->uri, mig->dstRoot ? " (on this host)" : "");
+    vmiCheckAdd(checks, "for the destination's libvirt", VMI_CHECK_PASS, "%s%s",
+                mig->dst->uri, mig->dstRoot ? " (on this host)" : "");
     if (!mig->def) {
-        vmiMigrateCheck(checks, "for introspection", VMI_CHECK_PASS,
-                        "the domain has none: nothing more to check");
+        vmiCheckAdd(checks, "for introspection", VMI_CHECK_PASS,
+                    "the domain has none: nothing more to check");
         return checks;
     }
     if (mig->def->keySecret)
