@@ -254,13 +254,16 @@ vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
 }
 
 
-/* Hands DOMAIN-UUID/ and its key file over to @uid:@gid. */
-gboolean
-vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
-                GError **error)
+/* Applies @apply to DOMAIN-UUID/ then to its key file, opened without
+ * following links; @what ("hand over") names the failing step. */
+static gboolean
+vmiKeyFileApplyBoth(const char *keyDir, const char *domUUID, const char *what,
+                    int (*apply)(int fd, gconstpointer opaque), gconstpointer opaque,
+                    GError **error)
 {
     g_autofree char *dirPath = vmiKeyFileDirPath(keyDir, domUUID);
     g_autofree char *filePath = vmiKeyFilePath(keyDir, domUUID);
+    g_autofree char *whatDir = g_strdup_printf("%s directory", what);
     VMI_AUTOCLOSE topfd = -1;
     VMI_AUTOCLOSE dirfd = -1;
     VMI_AUTOCLOSE fd = -1;
@@ -273,12 +276,48 @@ vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
         return FALSE;
     }
     if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-        fchown(dirfd, uid, gid) < 0)
-        return vmiKeyFileFail(error, "hand over directory", dirPath);
+        apply(dirfd, opaque) < 0)
+        return vmiKeyFileFail(error, whatDir, dirPath);
     if ((fd = openat(dirfd, VMI_KEY_FILE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-        fchown(fd, uid, gid) < 0)
-        return vmiKeyFileFail(error, "hand over", filePath);
+        apply(fd, opaque) < 0)
+        return vmiKeyFileFail(error, what, filePath);
     return TRUE;
+}
+
+
+typedef struct {
+    uid_t uid;
+    gid_t gid;
+} vmiKeyFileOwner;
+
+
+static int
+vmiKeyFileApplyOwner(int fd, gconstpointer opaque)
+{
+    const vmiKeyFileOwner *owner = opaque;
+
+    return fchown(fd, owner->uid, owner->gid);
+}
+
+
+/* Hands DOMAIN-UUID/ and its key file over to @uid:@gid. */
+gboolean
+vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,
+                GError **error)
+{
+    vmiKeyFileOwner owner = { uid, gid };
+
+    return vmiKeyFileApplyBoth(keyDir, domUUID, "hand over", vmiKeyFileApplyOwner, &owner,
+                               error);
+}
+
+
+static int
+vmiKeyFileApplyLabel(int fd, gconstpointer opaque)
+{
+    const char *label = opaque;
+
+    return fsetxattr(fd, "security.selinux", label, strlen(label) + 1, 0);
 }
 
 
@@ -292,27 +331,9 @@ gboolean
 vmiKeyFileSetLabel(const char *keyDir, const char *domUUID, const char *label,
                    GError **error)
 {
-    g_autofree char *dirPath = vmiKeyFileDirPath(keyDir, domUUID);
-    g_autofree char *filePath = vmiKeyFilePath(keyDir, domUUID);
-    VMI_AUTOCLOSE topfd = -1;
-    VMI_AUTOCLOSE dirfd = -1;
-    VMI_AUTOCLOSE fd = -1;
     g_autofree char *what = g_strdup_printf("give SELinux label '%s' to", label);
 
-    if (!vmiKeyFileCheckUUID(domUUID, error))
-        return FALSE;
-    if ((topfd = vmiKeyFileOpenTop(keyDir, FALSE, error)) < 0) {
-        if (error && !*error)
-            vmiKeyFileFail(error, "open directory", keyDir);
-        return FALSE;
-    }
-    if ((dirfd = openat(topfd, domUUID, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-        fsetxattr(dirfd, "security.selinux", label, strlen(label) + 1, 0) < 0)
-        return vmiKeyFileFail(error, what, dirPath);
-    if ((fd = openat(dirfd, VMI_KEY_FILE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-        fsetxattr(fd, "security.selinux", label, strlen(label) + 1, 0) < 0)
-        return vmiKeyFileFail(error, what, filePath);
-    return TRUE;
+    return vmiKeyFileApplyBoth(keyDir, domUUID, what, vmiKeyFileApplyLabel, label, error);
 }
 
 
