@@ -230,6 +230,25 @@ testDuplicateLabel(void)
 }
 
 
+static void
+testMigrationStatus(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *status = vmiQmpParseMigrationStatus(
+        "{\"return\": {\"status\": \"setup\", \"blocked\": false}, \"id\": \"x\"}", &err);
+    g_autofree char *deep = g_strnfill(100000, '[');
+
+    g_assert_no_error(err);
+    g_assert_cmpstr(status, ==, "setup");
+    g_assert_null(vmiQmpParseMigrationStatus("{\"return\": {}}", &err));
+    g_assert_nonnull(strstr(err->message, "no return.status"));
+    g_clear_error(&err);
+    /* a reply nested this deep would overflow the stack of yajl's tree parser */
+    g_assert_null(vmiQmpParseMigrationStatus(deep, &err));
+    g_assert_nonnull(strstr(err->message, "nested deeper than"));
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -241,5 +260,6 @@ main(int argc, char **argv)
     g_test_add_func("/qmp/build-add", testBuildAdd);
     g_test_add_func("/qmp/return", testReturn);
     g_test_add_func("/qmp/duplicate-label", testDuplicateLabel);
+    g_test_add_func("/qmp/migration-status", testMigrationStatus);
     return g_test_run();
 }

@@ -337,6 +337,28 @@ vmiQmpParse(const char *reply, const char *what, GError **error)
 }
 
 
+/* query-migrate's "status" ("setup", "active", "completed"...), or NULL
+ * with @error when the reply has none. */
+char *
+vmiQmpParseMigrationStatus(const char *reply, GError **error)
+{
+    const char *path[] = { "return", "status", NULL };
+    yajl_val root = vmiQmpParse(reply, "query-migrate", error);
+    const char *status;
+    char *copy = NULL;
+
+    if (!root)
+        return NULL;
+    if ((status = YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string))))
+        copy = g_strdup(status);
+    else
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
+                    "unexpected query-migrate reply: no return.status");
+    yajl_tree_free(root);
+    return copy;
+}
+
+
 /*
  * A command's reply: TRUE for a return. QEMU's error: FALSE, with its
  * description in @qemuError (if asked) and in @error as "WHAT: DESC".

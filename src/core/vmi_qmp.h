@@ -25,6 +25,7 @@ char *vmiQmpBuildAdd(const vmiQemuObject *obj, GError **error);
 char *vmiQmpBuildRemove(const vmiQemuObject *obj);
 char *vmiQmpBuildCommand(const char *execute, const char *argKey, const char *argValue);
 
+char *vmiQmpParseMigrationStatus(const char *reply, GError **error);
 gboolean vmiQmpParseReturn(const char *reply, const char *what, char **qemuError,
                            GError **error);
 GHashTable *vmiQmpParseObjects(const char *reply, GError **error);

@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <yajl/yajl_tree.h>
 
 #include "libvirt/vmi_migrate.h"
 #include "libvirt/vmi_secret.h"
@@ -398,24 +397,11 @@ vmiMigrateWatchDom(vmiMigration *mig)
 static char *
 vmiMigrateQemuStatus(vmiMigration *mig)
 {
-    const char *path[] = { "return", "status", NULL };
-    char *reply = NULL;
-    char *status = NULL;
-    yajl_val root;
+    g_autofree char *reply = vmiDomainQemuMonitor(vmiMigrateWatchDom(mig),
+                                                  "{\"execute\":\"query-migrate\"}", NULL);
 
-    if (virDomainQemuMonitorCommand(vmiMigrateWatchDom(mig), "{\"execute\":\"query-migrate\"}",
-                                    &reply, 0) < 0) {
-        virResetLastError();
-        return NULL;
-    }
-    if ((root = yajl_tree_parse(reply, NULL, 0))) {
-        const char *s = YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string));
-
-        status = g_strdup(s);
-        yajl_tree_free(root);
-    }
-    free(reply);
-    return status;
+    virResetLastError();
+    return reply ? vmiQmpParseMigrationStatus(reply, NULL) : NULL;
 }
 
 
@@ -486,7 +472,7 @@ gboolean
 vmiMigrateResumeSource(vmiMigration *mig, GError **error)
 {
     int state = VIR_DOMAIN_NOSTATE;
-    char *reply = NULL;
+    g_autofree char *reply = NULL;
 
     if (virDomainGetState(mig->dom->dom, &state, NULL, 0) < 0) {
         vmiSetLibvirtError(error, "cannot get the state of domain '%s'", mig->dom->name);
@@ -497,12 +483,10 @@ vmiMigrateResumeSource(vmiMigration *mig, GError **error)
                     "domain '%s' does not run at the source (state %d)", mig->dom->name, state);
         return FALSE;
     }
-    if (virDomainQemuMonitorCommand(mig->dom->dom, "{\"execute\":\"cont\"}", &reply, 0) < 0) {
-        vmiSetLibvirtError(error, "cannot let the tool reconnect to domain '%s' (QMP cont)",
-                           mig->dom->name);
+    if (!(reply = vmiDomainQemuMonitor(mig->dom->dom, "{\"execute\":\"cont\"}", error))) {
+        g_prefix_error(error, "cannot let the tool reconnect (QMP cont): ");
         return FALSE;
     }
-    free(reply);
     return TRUE;
 }
 

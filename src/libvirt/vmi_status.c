@@ -78,16 +78,11 @@ static void
 vmiStatusQueryChardev(vmiStatus *status, vmiDomain *dom)
 {
     g_autoptr(GError) err = NULL;
-    char *reply = NULL;
+    g_autofree char *reply = vmiDomainQemuMonitor(dom->dom, "{\"execute\":\"query-chardev\"}",
+                                                  &err);
 
-    if (virDomainQemuMonitorCommand(dom->dom, "{\"execute\":\"query-chardev\"}", &reply, 0) < 0) {
-        vmiSetLibvirtError(&err, "cannot ask QEMU for its chardevs");
+    if (!reply || !vmiQmpParseChardevs(reply, &status->chardev, &err))
         status->chardevError = g_strdup(err->message);
-        return;
-    }
-    if (!vmiQmpParseChardevs(reply, &status->chardev, &err))
-        status->chardevError = g_strdup(err->message);
-    free(reply);
 }
 
 
