@@ -204,7 +204,12 @@ vmiProgressRunPhases(const vmiProgressOps *ops, const char *what, double limit,
             g_source_destroy(pollTick);
     }
     g_thread_join(thread);
-    if (progress.shown)
+    /* the last phase of a phased run stays, as each before it (whether or
+     * not a poll saw the operation pass into another phase first); a single
+     * wait leaves the line to the caller's result */
+    if (progress.shown && progress.phases)
+        vmiProgressSetPhase(&progress, NULL, 0);
+    else if (progress.shown)
         g_print("\r\033[K");
     *elapsed = vmiProgressElapsed(&progress);
     g_free(progress.what);
