@@ -103,10 +103,10 @@ exec {shlex.join(vw.wrap([vp.QEMU_KVMI]))} "$@"
 
         outputs = []
         r = self.vv("start", "emb")
+        self.addCleanup(self.vv, "destroy", "emb")   # a failed start may leave QEMU
         outputs.append(r.stdout + r.stderr)
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.stdout, "Domain 'emb' started\n")
-        self.addCleanup(self.vv, "destroy", "emb")
         hooked = tool.wait_for("hooked", timeout=20 * vp.SLOW, conn=1)
         self.assertEqual((hooked["uuid"], hooked["name"]), (uuid, "emb"))
         tool.wait_for("ready", timeout=10 * vp.SLOW, conn=1)
@@ -214,8 +214,8 @@ exec {shlex.join(vw.wrap([vp.QEMU_KVMI]))} "$@"
         done, must still be running; it ends once QEMU continues."""
         self.define("recon")
         r = self.vv("start", "recon")
+        self.addCleanup(self.vv, "destroy", "recon")   # a failed start may leave QEMU
         self.assertEqual(r.rc, 0, r)
-        self.addCleanup(self.vv, "destroy", "recon")
         pids = vp.guest_pids("recon")
         self.assertTrue(pids)
         for pid in pids:
