@@ -18,6 +18,7 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz || exit 1
 
+echo "=== setup and builds: $SECONDS s"
 runs_failed=0
 tests_passed=0
 tests_failed=0
@@ -27,6 +28,7 @@ run() {
     local name=$1; shift
     local log
     log=$(mktemp)
+    local t0=$SECONDS
     echo "=== $name: meson test $*"
     if meson test --print-errorlogs "$@" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
         :
@@ -38,6 +40,7 @@ run() {
     tests_failed=$((tests_failed + $(summary Fail "$log") + $(summary Timeout "$log") + \
                     $(summary "Unexpected Pass" "$log")))
     rm -f "$log"
+    echo "=== $name: $((SECONDS - t0)) s"
 }
 
 run plain -C build
