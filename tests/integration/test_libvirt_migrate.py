@@ -19,6 +19,10 @@ running and hooked on one of the daemons:
   4b. SIGINT during the unhook wait: libvirt's job aborted, exit 7, the
      source runs on and the tool hooks it again
   5. no tool on the destination: migrated, exit 3, "unmonitored"
+  6. required='yes' (set on the live definition): the destination's hook
+     holds the guest until the tool has hooked it there
+  7. required='yes' and no tool on the destination: its hook fails
+     Prepare after the handshake timeout; the source runs on, hooked
 """
 
 import json
@@ -308,6 +312,54 @@ class MigrateTest(vp.TestCase):
         self.assertEqual(self.tool.events("hooked", since=t0), [])
         # a tool there now: QEMU's reconnect finds it
         self.use_tool(self.a, self.b)
+
+    def require(self, src):
+        """'mig' required='yes' on its live definition (what the
+        destination's hook is given), with the short handshake timeout."""
+        xml = vp.element(SOCK, reconnect=1, key=self.secret, unhook=UNHOOK_TIMEOUT,
+                         handshake=HANDSHAKE, required="yes", prefix=None)
+        src.virsh("metadata", "mig", vp.VMI_NS, "--key", "vmi", "--live", "--set", xml)
+
+    def last_run(self, d):
+        """'mig''s domain log on @d from its last start on."""
+        log = d.domain_log("mig")
+        return log[log.rindex(": starting up "):]
+
+    def test_6_required_on_the_destination(self):
+        src, dst = self.where()
+        self.use_tool(self.a, self.b)
+        self.require(src)
+        t0 = time.monotonic()
+        r = self.migrate(src, dst, "--live")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(dst.domstate("mig"), "running")
+        self.hooked_since(t0)
+        # the destination's vCPUs ran only once the tool had hooked there
+        run = self.last_run(dst)
+        self.assertIn("-incoming", run)
+        self.assertLess(run.index("VMI: machine hooked"),
+                        run.index("VMI: intercept command: resume"), run)
+
+    def test_7_required_without_a_tool_on_the_destination(self):
+        src, dst = self.where()
+        self.use_tool(src)
+        self.require(src)
+        t0 = time.monotonic()
+        r = self.migrate(src, dst, "--live")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn(f"libvirt-vmi: domain 'mig': introspection is required (required='yes') "
+                      f"and the tool did not hook within the handshake timeout ({HANDSHAKE} s), "
+                      f"so the guest is not resumed: QEMU could not reach a tool at unix "
+                      f"socket {SOCK}", r.stderr)
+        self.assertRegex(r.stderr, r"error: migration failed during the prepare phase: .*; "
+                         r"the source runs on, unchanged\n$")
+        self.assertEqual(src.domstate("mig"), "running")
+        self.assertNotEqual(dst.virsh("domstate", "mig", check=False).stdout.strip(), "running")
+        # never asked to unhook: the tool at the source stays connected
+        self.assertEqual(self.tool.events("unhook", since=t0), [])
+        self.assertEqual(self.tool.events("closed", since=t0), [])
+        st = vp.virt_vmi(src, "status", "mig")
+        self.assertRegex(st.stdout, r"Tool connection:  connected \(")
 
 
 def tearDownModule():
