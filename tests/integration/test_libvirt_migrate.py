@@ -347,6 +347,11 @@ class MigrateTest(vp.TestCase):
         t0 = time.monotonic()
         r = self.migrate(src, dst, "--live")
         self.assertEqual(r.rc, 1, r)
+        self.assertIn("Pre-flight: checking for a tool on the destination: WARN (nothing "
+                      f"listens at {SOCK} there, and the domain requires introspection "
+                      "(required='yes'): unless a tool listens there by the time the "
+                      "destination's QEMU starts, its hook fails the migration after the "
+                      f"handshake timeout ({HANDSHAKE} s), and the source runs on)", r.stdout)
         self.assertIn(f"libvirt-vmi: domain 'mig': introspection is required (required='yes') "
                       f"and the tool did not hook within the handshake timeout ({HANDSHAKE} s), "
                       f"so the guest is not resumed: QEMU could not reach a tool at unix "
