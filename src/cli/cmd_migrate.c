@@ -8,6 +8,7 @@
  * on a terminal (vmi_progress.c) or as JSON lines, and the exit status
  * says which one failed.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
@@ -25,6 +26,7 @@ typedef struct {
     int timeout;                /* seconds; 0: none */
     gint64 migrating;           /* when QEMU began migrating (the unhook wait) */
     gboolean aborted;           /* by --timeout */
+    int cancelled;              /* by this signal (SIGINT, SIGTERM), 0: not */
     vmiMigratePhase phase;      /* the latest seen */
     gint64 phaseStart;
     double durations[VMI_MIGRATE_PHASE_LAST];
@@ -89,6 +91,13 @@ vmiMigrateJsonLine(const char *event, const char *phase, const vmiJsonField *fie
     fputc('\n', stdout);
     fflush(stdout);
     yajl_gen_free(gen);
+}
+
+
+static const char *
+vmiMigrateSignalName(int signum)
+{
+    return signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "a signal";
 }
 
 
@@ -196,6 +205,26 @@ vmiMigratePoll(vmiProgress *progress, gpointer opaque)
         if (!vmiMigrateAbort(run->mig, &err))
             g_printerr("warning: --timeout: %s\n", err->message);
     }
+}
+
+
+/*
+ * On the progress's loop: SIGINT (Ctrl-C) or SIGTERM cancels the
+ * migration as --timeout does, rather than end this program and leave
+ * libvirt's job running; the failure path then resumes the source and
+ * waits for the re-hook there.
+ */
+static void
+vmiMigrateCancel(int signum, gpointer opaque)
+{
+    vmiMigrateRun *run = opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (run->cancelled || run->aborted)
+        return;
+    run->cancelled = signum;
+    if (!vmiMigrateAbort(run->mig, &err))
+        g_printerr("warning: %s: %s\n", vmiMigrateSignalName(signum), err->message);
 }
 
 
@@ -392,6 +421,8 @@ vmiCmdMigrateRun(const vmiCliGlobal *global, int argc, char **argv)
     ops.poll = vmiMigratePoll;
     ops.pollOpaque = &run;
     ops.quiet = json;
+    ops.cancel = vmiMigrateCancel;
+    ops.cancelOpaque = &run;
     message = g_strdup_printf("Migrating '%s': preparing the destination", dom->name);
     if (!vmiProgressRunPhases(&ops, message, 0, &elapsed, &perr)) {
         vmiMigratePhase failed = run.phase;
@@ -402,7 +433,11 @@ vmiCmdMigrateRun(const vmiCliGlobal *global, int argc, char **argv)
         g_clear_error(&err);
         err = perr;
         run.durations[failed] = vmiMigratePhaseElapsed(&run);
-        if (run.aborted)
+        if (run.cancelled)
+            msg = g_strdup_printf("migration cancelled (%s) during the %s phase: %s",
+                                  vmiMigrateSignalName(run.cancelled),
+                                  vmiMigratePhaseToString(failed), err->message);
+        else if (run.aborted)
             msg = g_strdup_printf("migration cancelled after %d s (--timeout) during the %s "
                                   "phase: %s", timeout, vmiMigratePhaseToString(failed),
                                   err->message);
@@ -422,7 +457,8 @@ vmiCmdMigrateRun(const vmiCliGlobal *global, int argc, char **argv)
         g_free(message);
         message = g_strconcat(msg, after, rehookErr ? " (" : "",
                               rehookErr ? rehookErr->message : "", rehookErr ? ")" : "", NULL);
-        return vmiMigrateResult(&run, failed == VMI_MIGRATE_PHASE_UNHOOK ? VMI_EXIT_UNHOOK :
+        return vmiMigrateResult(&run, run.cancelled ? VMI_EXIT_CANCELLED :
+                                      failed == VMI_MIGRATE_PHASE_UNHOOK ? VMI_EXIT_UNHOOK :
                                       failed == VMI_MIGRATE_PHASE_TRANSFER ? VMI_EXIT_TRANSFER :
                                       VMI_EXIT_FAILURE, failed, message);
     }
@@ -462,7 +498,8 @@ const vmiCliCommand vmiCmdMigrate = {
     "failure before the unhook wait (the source is unchanged), 3 migrated\n"
     "but the destination unmonitored, 4 pre-flight failed (nothing changed),\n"
     "5 failed or cancelled during the unhook wait, 6 failed during the\n"
-    "transfer (in 5 and 6 the source runs on).",
+    "transfer, 7 cancelled by SIGINT (Ctrl-C) or SIGTERM: the migration job\n"
+    "is aborted, not left running (in 5, 6 and 7 the source runs on).",
     vmiCmdMigrateRun,
     VMI_DOMAIN_LOAD_ANY,
 };

@@ -26,22 +26,14 @@ typedef struct {
 } vmiSaveJob;
 
 
-/*
- * The element QEMU runs with: the live definition's (a running domain's
- * persistent one may have changed since its start). NULL: none.
- */
+/* The element QEMU runs with (vmiDomainGetLiveDef); NULL: none, or unreadable. */
 static vmiDef *
 vmiLiveDef(vmiDomain *dom)
 {
-    g_autofree char *xml = NULL;
-    g_autoptr(vmiDomainXML) live = NULL;
+    vmiDef *def = NULL;
 
-    if (!dom->running)
-        return NULL;
-    if (!(xml = vmiDomainGetXML(dom->dom, FALSE, NULL)) ||
-        !(live = vmiDomainXMLParseString(xml, dom->name, NULL)) || !live->vmi)
-        return NULL;
-    return vmiDomainXMLGetDef(live, NULL);
+    vmiDomainGetLiveDef(dom, &def, NULL);
+    return def;
 }
 
 

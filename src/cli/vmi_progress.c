@@ -12,7 +12,15 @@
  * (percent, rate). Each phase gets its own line: when the next begins,
  * the one drawn last is finished with its duration. Everything happens
  * on the loop's thread; the operation's thread only returns.
+ *
+ * An operation that can be cancelled gives a cancel function: SIGINT and
+ * SIGTERM then reach it on the same loop (GLib's unix signal sources, on
+ * this loop's context: the default one belongs to libvirt's event thread,
+ * where a call into libvirt could deadlock the embedded driver), and the
+ * run goes on until the operation returns, as it does once cancelled.
  */
+#include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -43,6 +51,11 @@ struct _vmiProgress {
     vmiProgressPollFunc poll;
     gpointer pollOpaque;
 };
+
+typedef struct {
+    int signum;
+    const vmiProgressOps *ops;
+} vmiProgressSignal;
 
 
 static gboolean
@@ -123,6 +136,27 @@ vmiProgressPollTick(gpointer data)
 }
 
 
+static gboolean
+vmiProgressOnSignal(gpointer data)
+{
+    vmiProgressSignal *sig = data;
+
+    sig->ops->cancel(sig->signum, sig->ops->cancelOpaque);
+    return G_SOURCE_CONTINUE;
+}
+
+
+static GSource *
+vmiProgressAddSignal(GMainContext *context, vmiProgressSignal *sig)
+{
+    GSource *source = g_unix_signal_source_new(sig->signum);
+
+    g_source_set_callback(source, vmiProgressOnSignal, sig, NULL);
+    g_source_attach(source, context);
+    return source;
+}
+
+
 /*
  * A new phase: @what and @limit as for vmiProgressRun. On a terminal,
  * the line of the phase drawn last stays, with the time that phase took.
@@ -156,8 +190,8 @@ vmiProgressSetDetail(vmiProgress *progress, const char *detail)
 /*
  * Runs @ops->func in a thread; meanwhile, on a terminal (unless
  * @ops->quiet), redraws "@what: N s (at most @limit s)" and calls
- * @ops->poll every @ops->pollInterval ms (on a terminal or not).
- * @elapsed: the whole run's seconds.
+ * @ops->poll every @ops->pollInterval ms (on a terminal or not), and
+ * @ops->cancel on SIGINT or SIGTERM. @elapsed: the whole run's seconds.
  */
 gboolean
 vmiProgressRunPhases(const vmiProgressOps *ops, const char *what, double limit,
@@ -169,7 +203,10 @@ vmiProgressRunPhases(const vmiProgressOps *ops, const char *what, double limit,
     g_autoptr(GMainLoop) loop = NULL;
     g_autoptr(GSource) tick = NULL;
     g_autoptr(GSource) pollTick = NULL;
+    vmiProgressSignal signals[] = { { SIGINT, ops }, { SIGTERM, ops } };
+    GSource *signalSources[G_N_ELEMENTS(signals)] = { NULL };
     GThread *thread;
+    size_t i;
 
     progress.what = g_strdup(what);
     progress.limit = limit;
@@ -178,7 +215,7 @@ vmiProgressRunPhases(const vmiProgressOps *ops, const char *what, double limit,
     progress.poll = ops->poll;
     progress.pollOpaque = ops->pollOpaque;
 
-    if (progress.display || ops->poll) {
+    if (progress.display || ops->poll || ops->cancel) {
         context = g_main_context_new();
         loop = g_main_loop_new(context, FALSE);
         job.context = context;
@@ -195,6 +232,8 @@ vmiProgressRunPhases(const vmiProgressOps *ops, const char *what, double limit,
         g_source_set_callback(pollTick, vmiProgressPollTick, &progress, NULL);
         g_source_attach(pollTick, context);
     }
+    for (i = 0; ops->cancel && i < G_N_ELEMENTS(signals); i++)
+        signalSources[i] = vmiProgressAddSignal(context, &signals[i]);
     thread = g_thread_new("operation", vmiProgressThread, &job);
     if (loop) {
         g_main_loop_run(loop);
@@ -202,6 +241,13 @@ vmiProgressRunPhases(const vmiProgressOps *ops, const char *what, double limit,
             g_source_destroy(tick);
         if (pollTick)
             g_source_destroy(pollTick);
+    }
+    /* the last source of a signal gone, GLib gives it its default action again */
+    for (i = 0; i < G_N_ELEMENTS(signalSources); i++) {
+        if (signalSources[i]) {
+            g_source_destroy(signalSources[i]);
+            g_source_unref(signalSources[i]);
+        }
     }
     g_thread_join(thread);
     /* the last phase of a phased run stays, as each before it (whether or

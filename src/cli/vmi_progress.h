@@ -16,6 +16,13 @@ typedef struct _vmiProgress vmiProgress;
  */
 typedef void (*vmiProgressPollFunc)(vmiProgress *progress, gpointer opaque);
 
+/*
+ * Called on the progress's main loop when SIGINT or SIGTERM arrives while
+ * the operation runs (@signum says which): it asks the operation to stop;
+ * the run still ends only when the operation returns.
+ */
+typedef void (*vmiProgressCancelFunc)(int signum, gpointer opaque);
+
 typedef struct {
     vmiProgressFunc func;           /* the blocking operation, run in a thread */
     gpointer opaque;
@@ -23,6 +30,8 @@ typedef struct {
     gpointer pollOpaque;
     guint pollInterval;             /* ms; 0: 200 */
     gboolean quiet;                 /* draw nothing even on a terminal */
+    vmiProgressCancelFunc cancel;   /* NULL: a signal ends the program as usual */
+    gpointer cancelOpaque;
 } vmiProgressOps;
 
 gboolean vmiProgressRun(const char *what, double limit, vmiProgressFunc func,

@@ -70,6 +70,29 @@ vmiDomainGetDef(vmiDomain *dom, GError **error)
 }
 
 
+/*
+ * The element QEMU runs with, in *@def: the live definition's (a running
+ * domain's persistent one may have changed since its start, with set).
+ * NULL when the domain does not run or its live definition has none.
+ */
+gboolean
+vmiDomainGetLiveDef(vmiDomain *dom, vmiDef **def, GError **error)
+{
+    g_autofree char *xml = NULL;
+    g_autoptr(vmiDomainXML) live = NULL;
+
+    *def = NULL;
+    if (!dom->running)
+        return TRUE;
+    if (!(xml = vmiDomainGetXML(dom->dom, FALSE, error)) ||
+        !(live = vmiDomainXMLParseString(xml, dom->name, error)))
+        return FALSE;
+    if (live->vmi && !(*def = vmiDomainXMLGetDef(live, error)))
+        return FALSE;
+    return TRUE;
+}
+
+
 /* A <vmi:key> must name a secret that exists and has a value. */
 gboolean
 vmiDomainCheckKey(vmiConn *conn, const vmiDef *def, GError **error)

@@ -30,6 +30,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiDomain, vmiDomainFree)
 vmiDomain *vmiDomainLoad(vmiConn *conn, const char *name, unsigned int flags,
                          GError **error);
 vmiDef *vmiDomainGetDef(vmiDomain *dom, GError **error);
+gboolean vmiDomainGetLiveDef(vmiDomain *dom, vmiDef **def, GError **error);
 gboolean vmiDomainApply(vmiConn *conn, vmiDomain *dom, const vmiDef *def,
                         GPtrArray *changes, GError **error);
 char *vmiDomainDefine(vmiConn *conn, vmiDomainXML *dom, const vmiDef *def,

@@ -94,6 +94,7 @@ vmiSetLibvirtError(GError **error, const char *fmt, ...)
     virErrorPtr err = virGetLastError();
     g_autofree char *context = NULL;
     int code = VMI_ERROR_OPERATION;
+    g_autofree char *message = NULL;
     va_list ap;
 
     va_start(ap, fmt);
@@ -102,8 +103,10 @@ vmiSetLibvirtError(GError **error, const char *fmt, ...)
 
     if (err && (err->code == VIR_ERR_NO_DOMAIN || err->code == VIR_ERR_NO_SECRET))
         code = VMI_ERROR_NOT_FOUND;
-    g_set_error(error, VMI_ERROR, code, "%s: %s", context,
-                err && err->message ? err->message : "unknown libvirt error");
+    /* a hook's failure ends with the newline of its stderr: the message may
+     * be followed by more ("; the source runs on") */
+    message = g_strdup(err && err->message ? err->message : "unknown libvirt error");
+    g_set_error(error, VMI_ERROR, code, "%s: %s", context, g_strchomp(message));
     virResetLastError();
 }
 

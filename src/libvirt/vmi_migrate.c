@@ -136,7 +136,8 @@ vmiMigrationNew(vmiConn *src, vmiDomain *dom, const char *dstURI, GError **error
     mig->src = src;
     mig->dom = dom;
     mig->dstURI = g_strdup(dstURI);
-    if (dom->xml->vmi && !(mig->def = vmiDomainGetDef(dom, error)))
+    /* what the destination's QEMU and hook are given: the live definition */
+    if (!vmiDomainGetLiveDef(dom, &mig->def, error))
         return NULL;
     if (!(mig->dst = vmiConnOpen(dstURI, &err))) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
@@ -312,6 +313,14 @@ vmiMigrateCheckTool(vmiMigration *mig, GPtrArray *checks)
     else if (listening)
         vmiCheckAdd(checks, what, VMI_CHECK_PASS, "a tool listens at %s",
                     mig->def->source.path);
+    else if (mig->def->required)
+        /* not FAIL: a tool may start before libvirt's Prepare */
+        vmiCheckAdd(checks, what, VMI_CHECK_WARN,
+                    "nothing listens at %s there, and the domain requires introspection "
+                    "(required='yes'): unless a tool listens there by the time the "
+                    "destination's QEMU starts, its hook fails the migration after the "
+                    "handshake timeout (%u s), and the source runs on",
+                    mig->def->source.path, vmiDefHandshakeTimeout(mig->def));
     else
         vmiCheckAdd(checks, what, VMI_CHECK_WARN,
                     "nothing listens at %s there: the guest will run unmonitored on the "

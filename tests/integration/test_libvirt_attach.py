@@ -7,8 +7,9 @@ pauses the guest for the unhook, removes the objects and the chardev, and
 runs the guest again; attach again and the tool hooks again; an attach that
 QEMU refuses half-way ("VMI: only one introspection object can be
 created", for an object someone else added) leaves nothing of ours behind
-(qom-list /objects, query-chardev); a domain that is not running is
-refused."""
+(qom-list /objects, query-chardev); a tool that never unhooks is cut off
+after the unhook timeout and the detach completes; a domain that is not
+running is refused."""
 
 import json
 import os
@@ -138,6 +139,27 @@ class AttachTest(vp.DaemonTestCase):
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(r.stdout, f"Introspection detached from domain '{name}'\n")
         self.assertEqual(self.attached(name), ([], False))
+
+        # a tool that never unhooks: the pause is held the unhook timeout,
+        # then QEMU cuts the connection itself, and the objects go all the same
+        r = self.vv("set", name, "--socket", sock + ".never", "--unhook-timeout", "2")
+        self.assertEqual(r.rc, 0, r)
+        never = vp.tool(self, sock + ".never", "--unhook-delay", "never", key_file=path)
+        r = self.vv("attach", name)
+        self.assertEqual(r.rc, 0, r)
+        never.wait_for("ready", timeout=20 * vp.SLOW, conn=1, unhook_event=True)
+        r = self.vv("detach", name)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.stdout, f"Introspection detached from domain '{name}': the tool did "
+                         "not unhook within the unhook timeout, so QEMU cut its connection "
+                         "(the guest was paused meanwhile)\n")
+        self.assertIsNone(never.wait_for("unhook", timeout=1, conn=1)["close_after_ms"])
+        self.assertEqual(never.wait_for("closed", timeout=5 * vp.SLOW, conn=1)["reason"], "eof")
+        self.assertIn("VMI: the introspection tool is too slow", self.d.domain_log(name))
+        self.assertEqual(self.d.domstate(name), "running")
+        self.assertEqual(self.attached(name), ([], False))
+        # the object gone, QEMU does not come back
+        self.assertEqual(len(never.events("hooked")), 1)
         self.assertEqual(vp.key_leaks(key, self.d.log_text()), [])
 
     def test_emulator_without_the_object(self):

@@ -5,10 +5,10 @@ driver, `virt-vmi start` doing the hook's checks and writing the key file
 under the root (QEMU's when it starts, as an emulator script records; gone
 once the domain started), the tool hooking the guest, suspend waiting for
 the unhook, save and `virt-vmi restore` (the key file written again for
-the restored QEMU, the tool hooking it), `virt-vmi destroy` removing the
-key file; and the in-process
-checks refusing a start (arguments out of step, an allow-list the
-emulator cannot enforce) before QEMU runs."""
+the restored QEMU, the tool hooking it), detach and attach over the
+root's QEMU monitor, `virt-vmi destroy` removing the key file; and the
+in-process checks refusing a start (arguments out of step, an allow-list
+the emulator cannot enforce) before QEMU runs."""
 
 import os
 import select
@@ -159,6 +159,26 @@ exec {shlex.join(vw.wrap([vp.QEMU_KVMI]))} "$@"
         with open(os.path.join(self.keyrecords, uuid)) as f:
             self.assertEqual(f.read().split()[6], vp.sha1_hex(key))
         self.assertIsNone(vp.key_file_state(vp.key_path(self.key_dir, uuid)))
+
+        # detach (the tool unhooks during a pause) and attach again over
+        # the root's QEMU monitor: the key file under the root for the
+        # secret object, gone after; the tool hooks the guest again
+        r = self.vv("detach", "emb")
+        outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.stdout, "Introspection detached from domain 'emb', once the tool "
+                         "had unhooked (the guest was paused meanwhile)\n")
+        self.assertEqual(tool.wait_for("closed", timeout=5 * vp.SLOW, conn=3)["reason"], "unhook")
+        self.assertEqual(self.e.virsh("domstate emb").stdout.strip(), "running")
+        r = self.vv("attach", "emb")
+        outputs.append(r.stdout + r.stderr)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(r.stdout, "Introspection attached to domain 'emb': QEMU connects to the "
+                         "tool\n")
+        tool.wait_for("hooked", timeout=20 * vp.SLOW, conn=4)
+        self.assertIsNone(vp.key_file_state(vp.key_path(self.key_dir, uuid)))
+        st = self.vv("status", "emb")
+        self.assertRegex(st.stdout, r"Tool connection:  connected \(")
         with open(image, "rb") as f:
             places_image = f.read()
         self.assertEqual(vp.key_leaks(key, places_image), [], "the key is in the save image")

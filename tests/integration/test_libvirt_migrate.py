@@ -16,7 +16,13 @@ running and hooked on one of the daemons:
   3. back with --p2p, on a pseudo-terminal: the phases drawn there
   4. --timeout during the unhook wait: cancelled, exit 5, the source runs
      on and the tool hooks it again
+  4b. SIGINT during the unhook wait: libvirt's job aborted, exit 7, the
+     source runs on and the tool hooks it again
   5. no tool on the destination: migrated, exit 3, "unmonitored"
+  6. required='yes' (set on the live definition): the destination's hook
+     holds the guest until the tool has hooked it there
+  7. required='yes' and no tool on the destination: its hook fails
+     Prepare after the handshake timeout; the source runs on, hooked
 """
 
 import json
@@ -26,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import signal
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -35,12 +42,14 @@ sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
                                 "tests", "lib"))
 import vmilibvirt as vl  # noqa: E402
 import vmiproduct as vp  # noqa: E402
+import vmiwrap as vw  # noqa: E402
 
 # As both daemons (and their QEMUs) see it: a different directory in each
 TOOL_DIR = "/var/lib/libvirt/vmi-tool"
 SOCK = TOOL_DIR + "/mig.sock"
 UNHOOK_TIMEOUT = 10
 UNHOOK_DELAY_MS = 600
+HANDSHAKE = 2
 
 
 class MigrateTest(vp.TestCase):
@@ -65,7 +74,7 @@ class MigrateTest(vp.TestCase):
             cls.uuid = cls.a.define_domain("mig", emulator=vp.domain_emulator(),
                                            metadata=vp.element(SOCK, reconnect=1, key=cls.secret,
                                                                unhook=UNHOOK_TIMEOUT,
-                                                               handshake=2))
+                                                               handshake=HANDSHAKE))
             vp.virt_vmi(cls.a, "sync", "mig", check=True)
             cls.a.virsh("start", "mig", timeout=60 * vp.SLOW)
             cls.tool.wait_for("hooked", timeout=20 * vp.SLOW)
@@ -93,6 +102,13 @@ class MigrateTest(vp.TestCase):
         paths = [d.host_path(SOCK) for d in daemons]
         extra = [a for p in paths[1:] for a in ("--listen", "unix:" + p)]
         cls.tool = vp.tool(None, paths[0], *extra, *args, key_file=cls.keyfile)
+        cls.tool_setup = (daemons, args)
+
+    def use_tool(self, *daemons, args=("--unhook-delay", str(UNHOOK_DELAY_MS))):
+        """start_tool() unless that tool runs already; it has hooked 'mig'."""
+        if self.tool_setup != (daemons, args) or self.tool.proc.poll() is not None:
+            self.start_tool(*daemons, args=args)
+        self.tool.wait_for("hooked", timeout=20 * vp.SLOW)
 
     def setUp(self):
         super().setUp()
@@ -227,8 +243,7 @@ class MigrateTest(vp.TestCase):
         src, dst = self.where()
         # the tool takes 4 s to unhook: --timeout cancels the migration
         # during the wait; QEMU ends it once the tool has closed
-        self.start_tool(self.a, self.b, args=("--unhook-delay", "4000"))
-        self.tool.wait_for("hooked", timeout=20 * vp.SLOW)
+        self.use_tool(self.a, self.b, args=("--unhook-delay", "4000"))
         t0 = time.monotonic()
         r = self.migrate(src, dst, "--live", "--timeout", "1")
         self.assertEqual(r.rc, 5, r)
@@ -242,8 +257,44 @@ class MigrateTest(vp.TestCase):
         self.assertTrue(self.tool.events("hooked", since=t0))
         st = vp.virt_vmi(src, "status", "mig")
         self.assertRegex(st.stdout, r"Tool connection:  connected \(")
-        self.start_tool(self.a, self.b)
-        self.tool.wait_for("hooked", timeout=20 * vp.SLOW)
+
+    def test_4b_sigint_during_the_unhook_wait(self):
+        """Ctrl-C aborts libvirt's migration job rather than leave it
+        running behind a command that is gone."""
+        src, dst = self.where()
+        self.use_tool(self.a, self.b, args=("--unhook-delay", "4000"))
+        t0 = time.monotonic()
+        cmd = vw.wrap_once(("virt-vmi", "migrate", "SIGINT"),
+                           [vp.VIRT_VMI, "-c", src.uri, "migrate", "mig", dst.uri, "--live",
+                            "--json"])
+        p = src.popen_in_namespace(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        lines = []
+        for ln in p.stdout:
+            lines.append(json.loads(ln))
+            if lines[-1]["event"] == "phase" and lines[-1]["phase"] == "unhook":
+                p.send_signal(signal.SIGINT)
+                break
+        self.assertEqual(lines[-1]["phase"], "unhook", lines)
+        out, err = p.communicate(timeout=120 * vp.SLOW)
+        err = vw.check_run(cmd, p.returncode, err)
+        self.assertEqual(p.returncode, 7, (lines, out, err))
+        result = json.loads(out.splitlines()[-1])
+        self.assertEqual((result["event"], result["ok"], result["exit"], result["failed"]),
+                         ("result", False, 7, "unhook"))
+        self.assertRegex(result["message"], r"^migration cancelled \(SIGINT\) during the unhook "
+                         r"phase: .*canceled by client; the source runs on, and the tool "
+                         r"hooked it again$")
+        self.assertIn(f"error: {result['message']}\n", err)
+        # libvirt's job was cancelled, not left running: the guest is where it was
+        self.assertRegex(src.virsh("domjobinfo", "mig").stdout, r"Job type: +None")
+        self.assertEqual(src.domstate("mig"), "running")
+        self.assertNotEqual(dst.virsh("domstate", "mig", check=False).stdout.strip(), "running")
+        self.assertEqual(self.tool.events("closed", since=t0)[0]["reason"], "unhook")
+        self.assertTrue(self.tool.events("hooked", since=t0))
+        st = vp.virt_vmi(src, "status", "mig")
+        self.assertRegex(st.stdout, r"Tool connection:  connected \(")
 
     def test_5_no_tool_on_the_destination(self):
         src, dst = self.where()
@@ -260,8 +311,60 @@ class MigrateTest(vp.TestCase):
         self.assertEqual(dst.domstate("mig"), "running")
         self.assertEqual(self.tool.events("hooked", since=t0), [])
         # a tool there now: QEMU's reconnect finds it
-        self.start_tool(self.a, self.b)
-        self.tool.wait_for("hooked", timeout=20 * vp.SLOW)
+        self.use_tool(self.a, self.b)
+
+    def require(self, src):
+        """'mig' required='yes' on its live definition (what the
+        destination's hook is given), with the short handshake timeout."""
+        xml = vp.element(SOCK, reconnect=1, key=self.secret, unhook=UNHOOK_TIMEOUT,
+                         handshake=HANDSHAKE, required="yes", prefix=None)
+        src.virsh("metadata", "mig", vp.VMI_NS, "--key", "vmi", "--live", "--set", xml)
+
+    def last_run(self, d):
+        """'mig''s domain log on @d from its last start on."""
+        log = d.domain_log("mig")
+        return log[log.rindex(": starting up "):]
+
+    def test_6_required_on_the_destination(self):
+        src, dst = self.where()
+        self.use_tool(self.a, self.b)
+        self.require(src)
+        t0 = time.monotonic()
+        r = self.migrate(src, dst, "--live")
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(dst.domstate("mig"), "running")
+        self.hooked_since(t0)
+        # the destination's vCPUs ran only once the tool had hooked there
+        run = self.last_run(dst)
+        self.assertIn("-incoming", run)
+        self.assertLess(run.index("VMI: machine hooked"),
+                        run.index("VMI: intercept command: resume"), run)
+
+    def test_7_required_without_a_tool_on_the_destination(self):
+        src, dst = self.where()
+        self.use_tool(src)
+        self.require(src)
+        t0 = time.monotonic()
+        r = self.migrate(src, dst, "--live")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("Pre-flight: checking for a tool on the destination: WARN (nothing "
+                      f"listens at {SOCK} there, and the domain requires introspection "
+                      "(required='yes'): unless a tool listens there by the time the "
+                      "destination's QEMU starts, its hook fails the migration after the "
+                      f"handshake timeout ({HANDSHAKE} s), and the source runs on)", r.stdout)
+        self.assertIn(f"libvirt-vmi: domain 'mig': introspection is required (required='yes') "
+                      f"and the tool did not hook within the handshake timeout ({HANDSHAKE} s), "
+                      f"so the guest is not resumed: QEMU could not reach a tool at unix "
+                      f"socket {SOCK}", r.stderr)
+        self.assertRegex(r.stderr, r"error: migration failed during the prepare phase: .*; "
+                         r"the source runs on, unchanged\n$")
+        self.assertEqual(src.domstate("mig"), "running")
+        self.assertNotEqual(dst.virsh("domstate", "mig", check=False).stdout.strip(), "running")
+        # never asked to unhook: the tool at the source stays connected
+        self.assertEqual(self.tool.events("unhook", since=t0), [])
+        self.assertEqual(self.tool.events("closed", since=t0), [])
+        st = vp.virt_vmi(src, "status", "mig")
+        self.assertRegex(st.stdout, r"Tool connection:  connected \(")
 
 
 def tearDownModule():
