@@ -478,6 +478,21 @@ def _write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
+def stable_script(path, text):
+    """An executable script at @path with @text, rewritten only when its
+    text changes: libvirt's capability cache (and the hook's probe cache)
+    is keyed on the file, its ctime too. Returns @path."""
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return path
+    except FileNotFoundError:
+        pass
+    _write(path + ".tmp", text, 0o755)
+    os.replace(path + ".tmp", path)
+    return path
+
+
 def _text_from(path, since=0):
     """The text of the file at @path from byte @since; "" while there is
     no such file."""

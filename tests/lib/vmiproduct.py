@@ -363,24 +363,6 @@ def vmi_element(xml):
 # ---------------------------------------------------------------------------
 # Emulators
 
-def _stable_script(name, text):
-    """An executable script at a stable path under the build directory,
-    rewritten only when its text changes: libvirt's capability cache and
-    the hook's probe cache are keyed on the file."""
-    path = os.path.join(BUILD_DIR, "tests", name)
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return path
-    except FileNotFoundError:
-        pass
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.chmod(path + ".tmp", 0o755)
-    os.replace(path + ".tmp", path)
-    return path
-
-
 def emulator(mode=None):
     """The <emulator> of introspected domains: qemu-kvmi itself, or with
     @mode a script running qemu-kvmi --kvmi-compat=MODE. Under a test
@@ -391,7 +373,8 @@ def emulator(mode=None):
         return QEMU_KVMI
     cmd = vw.wrap([QEMU_KVMI] + ([f"--kvmi-compat={mode}"] if mode else []))
     name = "qemu-kvmi" + (f"-{mode}" if mode else "") + ("-wrapped" if vw.WRAPPER else "")
-    return _stable_script(name, f'#!/bin/sh\nexec {shlex.join(cmd)} "$@"\n')
+    return vl.stable_script(os.path.join(BUILD_DIR, "tests", name),
+                            f'#!/bin/sh\nexec {shlex.join(cmd)} "$@"\n')
 
 
 def compat_emulator(mode):
