@@ -27,8 +27,10 @@ typedef struct {
     guint32 type;
 } Entry;
 
-static const Entry kvmPages = { 0xfeffc000, 0x4000, RESERVED };
-static const Entry amdHole = { 0xfd00000000, 0x300000000, RESERVED };
+/* macros, not const variables: C allows only constant expressions in the
+ * cases' static initializer (gcc takes the variables as an extension) */
+#define KVM_PAGES { 0xfeffc000, 0x4000, RESERVED }
+#define AMD_HOLE { 0xfd00000000, 0x300000000, RESERVED }
 
 typedef struct {
     const char *name;
@@ -63,30 +65,30 @@ main(int argc, char **argv)
     static const Case cases[] = {
         { "intel-kvm-pc-64m",
           { MTREE_PC_64M, TRUE, "pc-i440fx-7.2-machine", "GenuineIntel", 39 },
-          { kvmPages, { 0, 64 * MiB, RAM } }, 2 },
+          { KVM_PAGES, { 0, 64 * MiB, RAM } }, 2 },
         { "amd-kvm-pc-64m",
           { MTREE_PC_64M, TRUE, "pc-i440fx-7.2-machine", "AuthenticAMD", 48 },
-          { kvmPages, { 0, 64 * MiB, RAM }, amdHole }, 3 },
+          { KVM_PAGES, { 0, 64 * MiB, RAM }, AMD_HOLE }, 3 },
         { "intel-kvm-q35-3g",
           { MTREE_Q35_3G, TRUE, "pc-q35-7.2-machine", "GenuineIntel", 46 },
-          { kvmPages, { 0, 2 * GiB, RAM }, { 4 * GiB, GiB, RAM } }, 3 },
+          { KVM_PAGES, { 0, 2 * GiB, RAM }, { 4 * GiB, GiB, RAM } }, 3 },
         { "amd-kvm-q35-3g",
           { MTREE_Q35_3G, TRUE, "pc-q35-7.2-machine", "AuthenticAMD", 48 },
-          { kvmPages, { 0, 2 * GiB, RAM }, amdHole, { 4 * GiB, GiB, RAM } }, 4 },
+          { KVM_PAGES, { 0, 2 * GiB, RAM }, AMD_HOLE, { 4 * GiB, GiB, RAM } }, 4 },
         /* TCG's qemu64 vCPU is an AMD one with 40 bits: the hole, no KVM pages */
         { "tcg-pc-64m",
           { MTREE_PC_64M, FALSE, "pc-i440fx-7.2-machine", "AuthenticAMD", 40 },
-          { { 0, 64 * MiB, RAM }, amdHole }, 2 },
+          { { 0, 64 * MiB, RAM }, AMD_HOLE }, 2 },
         /* the hole needs 40 bits, and a 7.1+ machine type */
         { "amd-39-bits",
           { MTREE_PC_64M, TRUE, "pc-i440fx-7.2-machine", "AuthenticAMD", 39 },
-          { kvmPages, { 0, 64 * MiB, RAM } }, 2 },
+          { KVM_PAGES, { 0, 64 * MiB, RAM } }, 2 },
         { "amd-machine-7.0",
           { MTREE_PC_64M, TRUE, "pc-i440fx-7.0-machine", "AuthenticAMD", 48 },
-          { kvmPages, { 0, 64 * MiB, RAM } }, 2 },
+          { KVM_PAGES, { 0, 64 * MiB, RAM } }, 2 },
         { "amd-machine-7.1",
           { MTREE_PC_64M, TRUE, "pc-q35-7.1-machine", "AuthenticAMD", 48 },
-          { kvmPages, { 0, 64 * MiB, RAM }, amdHole }, 3 },
+          { KVM_PAGES, { 0, 64 * MiB, RAM }, AMD_HOLE }, 3 },
         /* nothing QEMU reported: nothing invented */
         { "nothing-known", { NULL, FALSE, NULL, NULL, 0 }, { { 0 } }, 0 },
     };

@@ -273,7 +273,6 @@ testModesUnderUmask(Fixture *fx, gconstpointer data)
     for (i = 0; i < G_N_ELEMENTS(masks); i++) {
         g_autoptr(vmiKey) key = testKey("k");
         g_autoptr(GError) err = NULL;
-        g_autofree char *dir = g_build_filename(fx->keyDir, UUID, NULL);
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", fx->keyDir);
         vmiKeyFileState state;
         mode_t old = umask(masks[i]);

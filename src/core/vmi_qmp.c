@@ -146,6 +146,15 @@ vmiQmpGenValue(yajl_gen gen, const vmiQemuProp *prop, GError **error)
 }
 
 
+/* "key": value, the value as vmiQmpGenValue types it */
+static gboolean
+vmiQmpGenProp(yajl_gen gen, const vmiQemuProp *prop, GError **error)
+{
+    vmiQmpGenString(gen, prop->key);
+    return vmiQmpGenValue(gen, prop, error);
+}
+
+
 /*
  * chardev-add of the socket client -chardev describes: "path" is a unix
  * address, "cid" and "port" a vsock one (QMP takes both as strings),
@@ -189,8 +198,10 @@ vmiQmpBuildChardevAdd(const vmiQemuObject *obj, GError **error)
             yajl_gen_free(gen);
             return NULL;
         }
-        vmiQmpGenString(gen, prop->key);
-        vmiQmpGenString(gen, prop->value);
+        if (!vmiQmpGenProp(gen, prop, error)) {
+            yajl_gen_free(gen);
+            return NULL;
+        }
     }
     yajl_gen_map_close(gen);
     yajl_gen_map_close(gen);
@@ -201,8 +212,7 @@ vmiQmpBuildChardevAdd(const vmiQemuObject *obj, GError **error)
 
         if (!g_str_equal(prop->key, "reconnect"))
             continue;
-        vmiQmpGenString(gen, "reconnect");
-        if (!vmiQmpGenValue(gen, prop, error)) {
+        if (!vmiQmpGenProp(gen, prop, error)) {
             yajl_gen_free(gen);
             return NULL;
         }
@@ -258,8 +268,7 @@ vmiQmpBuildObjectAdd(const vmiQemuObject *obj, GError **error)
     for (i = 0; i < obj->props->len; i++) {
         const vmiQemuProp *prop = &g_array_index(obj->props, vmiQemuProp, i);
 
-        vmiQmpGenString(gen, prop->key);
-        if (!vmiQmpGenValue(gen, prop, error)) {
+        if (!vmiQmpGenProp(gen, prop, error)) {
             yajl_gen_free(gen);
             return NULL;
         }

@@ -371,8 +371,9 @@ vmiDomainGetUnmonitored(vmiDomain *dom)
 
     if (!dom->running)
         return NULL;
-    if (!(xml = virDomainGetMetadata(dom->dom, VIR_DOMAIN_METADATA_ELEMENT,
-                                     VMI_STATE_NAMESPACE_URI, VIR_DOMAIN_AFFECT_LIVE))) {
+    if (!(xml = vmiLibvirtTakeString(virDomainGetMetadata(dom->dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                                          VMI_STATE_NAMESPACE_URI,
+                                                          VIR_DOMAIN_AFFECT_LIVE)))) {
         virResetLastError();
         return NULL;
     }
@@ -421,7 +422,7 @@ vmiDomainSave(vmiDomain *dom, const char *file, GError **error)
 vmiDomainXML *
 vmiDomainSaveImageGetXML(vmiConn *conn, const char *file, GError **error)
 {
-    g_autofree char *xml = virDomainSaveImageGetXMLDesc(conn->conn, file, 0);
+    g_autofree char *xml = vmiLibvirtTakeString(virDomainSaveImageGetXMLDesc(conn->conn, file, 0));
 
     if (!xml) {
         vmiSetLibvirtError(error, "cannot read the save image '%s'", file);

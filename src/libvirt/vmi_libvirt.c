@@ -111,6 +111,20 @@ vmiSetLibvirtError(GError **error, const char *fmt, ...)
 }
 
 
+/*
+ * libvirt hands out strings that go with free(), ours go with g_free():
+ * this takes @str (NULL too) and gives the same text in ours.
+ */
+char *
+vmiLibvirtTakeString(char *str)
+{
+    char *copy = g_strdup(str);
+
+    free(str);
+    return copy;
+}
+
+
 /* qemu:///embed?root=DIR gives DIR; any other URI NULL. */
 static char *
 vmiURIEmbedRoot(const char *uri)
@@ -223,7 +237,6 @@ vmiConnOpen(const char *uri, GError **error)
 {
     g_autoptr(vmiConn) conn = g_new0(vmiConn, 1);
     g_autofree char *root = NULL;
-    char *actual;
     const char *target = uri ? uri : g_getenv("LIBVIRT_DEFAULT_URI");
 
     vmiLibvirtSetLogging(target);
@@ -236,12 +249,8 @@ vmiConnOpen(const char *uri, GError **error)
                            uri ? " at " : "", uri ? uri : "");
         return NULL;
     }
-    if ((actual = virConnectGetURI(conn->conn))) {
-        conn->uri = g_strdup(actual);
-        free(actual);
-    } else {
+    if (!(conn->uri = vmiLibvirtTakeString(virConnectGetURI(conn->conn))))
         conn->uri = g_strdup(uri ? uri : "");
-    }
     /* The URI as given keeps the root as the user wrote it. */
     conn->keyDir = vmiConnKeyDirForURI(uri ? uri : conn->uri);
     conn->embedRoot = vmiURIEmbedRoot(uri ? uri : conn->uri);
@@ -293,18 +302,13 @@ vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error)
 char *
 vmiDomainGetXML(virDomainPtr dom, gboolean inactive, GError **error)
 {
-    char *xml = virDomainGetXMLDesc(dom, (inactive ? VIR_DOMAIN_XML_INACTIVE : 0) |
-                                         VIR_DOMAIN_XML_SECURE);
-    char *copy;
+    unsigned int flags = (inactive ? VIR_DOMAIN_XML_INACTIVE : 0) | VIR_DOMAIN_XML_SECURE;
+    char *xml = vmiLibvirtTakeString(virDomainGetXMLDesc(dom, flags));
 
-    if (!xml) {
+    if (!xml)
         vmiSetLibvirtError(error, "cannot get the definition of domain '%s'",
                            virDomainGetName(dom));
-        return NULL;
-    }
-    copy = g_strdup(xml);
-    free(xml);
-    return copy;
+    return xml;
 }
 
 
@@ -327,16 +331,14 @@ vmiConnGetDACBaseLabel(vmiConn *conn, const char *virtType, GError **error)
     g_autoptr(xmlDoc) doc = NULL;
     xmlXPathContextPtr ctxt = NULL;
     xmlXPathObjectPtr obj = NULL;
-    char *caps;
+    g_autofree char *caps = NULL;
     char *label = NULL;
 
-    if (!(caps = virConnectGetCapabilities(conn->conn))) {
+    if (!(caps = vmiLibvirtTakeString(virConnectGetCapabilities(conn->conn)))) {
         vmiSetLibvirtError(error, "cannot get the capabilities of %s", conn->uri);
         return NULL;
     }
-    doc = vmiXMLReadString(caps, "capabilities", error);
-    free(caps);
-    if (!doc)
+    if (!(doc = vmiXMLReadString(caps, "capabilities", error)))
         return NULL;
 
     ctxt = xmlXPathNewContext(doc);
@@ -389,16 +391,13 @@ char *
 vmiDomainQemuMonitor(virDomainPtr dom, const char *command, GError **error)
 {
     char *reply = NULL;
-    char *copy;
 
     if (virDomainQemuMonitorCommand(dom, command, &reply, 0) < 0) {
         vmiSetLibvirtError(error, "cannot talk to the QEMU monitor of domain '%s'",
                            virDomainGetName(dom));
         return NULL;
     }
-    copy = g_strdup(reply);
-    free(reply);
-    return copy;
+    return vmiLibvirtTakeString(reply);
 }
 
 

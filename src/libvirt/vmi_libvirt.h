@@ -27,6 +27,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virSecret, virSecretFree)
 void vmiLibvirtInit(void);
 void vmiLibvirtUseMainLoop(void);
 void vmiSetLibvirtError(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+char *vmiLibvirtTakeString(char *str);
 
 vmiConn *vmiConnOpen(const char *uri, GError **error);
 char *vmiConnKeyDirForURI(const char *uri);

@@ -235,7 +235,7 @@ vmiMigrateCheckEmulator(vmiMigration *mig, GPtrArray *checks)
     g_autoptr(GError) err = NULL;
     vmiProbeResult result;
     struct stat ours, theirs;
-    char *caps;
+    g_autofree char *caps = NULL;
 
     if (!emulator) {
         vmiCheckAdd(checks, "the emulator", VMI_CHECK_WARN,
@@ -243,13 +243,12 @@ vmiMigrateCheckEmulator(vmiMigration *mig, GPtrArray *checks)
         return;
     }
     what = g_strdup_printf("the emulator %s on the destination", emulator);
-    if (!(caps = virConnectGetDomainCapabilities(mig->dst->conn, emulator, NULL, NULL,
-                                                 NULL, 0))) {
+    if (!(caps = vmiLibvirtTakeString(virConnectGetDomainCapabilities(mig->dst->conn, emulator,
+                                                                      NULL, NULL, NULL, 0)))) {
         vmiSetLibvirtError(&err, "its libvirtd cannot use it");
         vmiCheckAdd(checks, what, VMI_CHECK_FAIL, "%s", err->message);
         return;
     }
-    free(caps);
     if (!mig->dstRoot) {
         vmiCheckAdd(checks, what, VMI_CHECK_PASS,
                     "its libvirtd reports it (domain capabilities); whether its "

@@ -167,18 +167,17 @@ vmiSecretCopy(virConnectPtr src, virConnectPtr dst, const char *uuid, GError **e
     g_autoptr(virSecret) from = vmiSecretLookup(src, uuid, error);
     g_autoptr(virSecret) to = NULL;
     g_autoptr(vmiKey) key = NULL;
-    char *xml;
+    g_autofree char *xml = NULL;
 
     if (!from)
         return FALSE;
     if (!(key = vmiSecretGetKey(src, uuid, error)))
         return FALSE;
-    if (!(xml = virSecretGetXMLDesc(from, 0))) {
+    if (!(xml = vmiLibvirtTakeString(virSecretGetXMLDesc(from, 0)))) {
         vmiSetLibvirtError(error, "cannot get the definition of key secret '%s'", uuid);
         return FALSE;
     }
     to = virSecretDefineXML(dst, xml, 0);
-    free(xml);
     if (!to) {
         vmiSetLibvirtError(error, "cannot define key secret '%s' on the destination", uuid);
         return FALSE;

@@ -100,17 +100,29 @@ fuzzMemFile(const uint8_t *data, size_t size, char **path)
 }
 
 
-char *
+static char *fuzzTmpDir;
+
+
+static void
+fuzzRemoveTempDir(void)
+{
+    fuzzRemoveTree(fuzzTmpDir);
+}
+
+
+const char *
 fuzzTempDir(void)
 {
     g_autoptr(GError) err = NULL;
-    char *dir = g_dir_make_tmp("vmi-fuzz-XXXXXX", &err);
 
-    if (!dir) {
+    if (fuzzTmpDir)
+        return fuzzTmpDir;
+    if (!(fuzzTmpDir = g_dir_make_tmp("vmi-fuzz-XXXXXX", &err))) {
         fprintf(stderr, "fuzz: %s\n", err->message);
         abort();
     }
-    return dir;
+    atexit(fuzzRemoveTempDir);
+    return fuzzTmpDir;
 }
 
 

@@ -31,6 +31,9 @@ char *fuzzString(const uint8_t *data, size_t size);
  * (/proc/self/fd/N) in @path. */
 int fuzzMemFile(const uint8_t *data, size_t size, char **path);
 
-/* A new private temporary directory, and its removal with what is in it. */
-char *fuzzTempDir(void);
+/* The harness's private temporary directory: made at the first call,
+ * removed with what is in it when the process exits. */
+const char *fuzzTempDir(void);
+
+/* Removes @path and what is in it. */
 void fuzzRemoveTree(const char *path);

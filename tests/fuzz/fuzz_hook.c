@@ -20,27 +20,17 @@
 #include "hook/vmi_hook.h"
 #include "core/vmi_keyfile.h"
 
-static char *tmpDir;
 static char *keyDir;
 static char *qemuConf;
 static const guint8 fuzzKey[VMI_KEY_BYTES] = { 0x5a, 0x01, 0x02, 0x03 };
-
-
-static void
-removeTmpDir(void)
-{
-    fuzzRemoveTree(tmpDir);
-}
 
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     fuzzInit();
-    tmpDir = fuzzTempDir();
-    atexit(removeTmpDir);
-    keyDir = g_build_filename(tmpDir, "keys", NULL);
-    qemuConf = g_build_filename(tmpDir, "qemu.conf", NULL);
+    keyDir = g_build_filename(fuzzTempDir(), "keys", NULL);
+    qemuConf = g_build_filename(fuzzTempDir(), "qemu.conf", NULL);
     if (!g_file_set_contents(qemuConf, "user = \"+107\"\ngroup = \"+108\"\n", -1, NULL))
         g_error("cannot write %s", qemuConf);
     return 0;

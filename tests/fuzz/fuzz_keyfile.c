@@ -24,23 +24,11 @@
 static char *keyDir;
 
 
-static char *tmpDir;
-
-
-static void
-removeTmpDir(void)
-{
-    fuzzRemoveTree(tmpDir);
-}
-
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     fuzzInit();
-    tmpDir = fuzzTempDir();
-    atexit(removeTmpDir);
-    keyDir = g_build_filename(tmpDir, "keys", NULL);
+    keyDir = g_build_filename(fuzzTempDir(), "keys", NULL);
     return 0;
 }
 

@@ -219,6 +219,47 @@ class VmidTest(vp.DaemonTestCase):
         # a watcher that hung up is forgotten: the daemon goes on answering
         self.assertEqual(vmid.domain(name)["state"], "not-running")
 
+    def test_watcher_that_does_not_read_is_dropped(self):
+        """A watcher that never reads its changes is dropped once its socket
+        is full, and the daemon goes on answering others all the while: it
+        never waits on a watcher."""
+        name = "unread"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name)).rc, 0)
+        vmid = vp.Vmid(self, self.d)
+        self.state(vmid, name, "not-running")
+        # each define, even of the same definition, is a change the daemon
+        # sends its watchers; no QEMU needed
+        again = self.d.write_xml(vp.dumpxml(self.d, name), f"{name}-again.xml")
+        dropped = "dropped a status watcher that does not read its changes"
+        deadline = time.monotonic() + 120 * vp.SLOW
+        with socket.socket(socket.AF_UNIX) as stuck:
+            stuck.connect(self.d.host_path(vp.VMID_SOCKET))
+            stuck.sendall(b"watch\n")
+            defines = 0
+            while dropped not in vmid.log():
+                self.assertLess(time.monotonic(), deadline,
+                                f"not dropped after {defines} defines\n{vmid.log()}")
+                self.d.virsh("; ".join([f"define {again}"] * 50), timeout=60 * vp.SLOW)
+                defines += 50
+            # answered with the stuck client still connected
+            r = self.vv("status", "--json", name, timeout=30 * vp.SLOW)
+            self.assertEqual(r.rc, 0, r)
+            self.assertEqual([e["name"] for e in json.loads(r.stdout)["domains"]], [name])
+            # what was sent before the drop, then the end of the stream
+            stuck.settimeout(30 * vp.SLOW)
+            data = b""
+            while chunk := stuck.recv(65536):
+                data += chunk
+        lines = data.split(b"\n")
+        self.assertEqual([e["name"] for e in json.loads(lines[0])["domains"]], [name])
+        # the last line may be cut short where the socket was full
+        events = [json.loads(line) for line in lines[1:-1]]
+        self.assertGreater(len(events), 1, data[:1000])
+        self.assertEqual({(e["event"], e["domain"]["name"]) for e in events}, {("domain", name)})
+        self.assertEqual(vmid.log().count(dropped), 1, vmid.log())
+        self.assertTrue(vmid.status()["daemon"])
+
     def test_key_handover(self):
         """With the daemon, the hook takes the key from it (no key helper
         run); the key is in none of the daemon's output; a start after the

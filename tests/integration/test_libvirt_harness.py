@@ -336,18 +336,7 @@ def emulator_wrapper():
     only when its content changes, since libvirt keys the cache on ctime."""
     build = os.environ.get("VMI_BUILD_DIR")
     d = os.path.join(build, "tests") if build else tempfile.gettempdir()
-    path = os.path.join(d, "harness-qemu-wrapper")
-    try:
-        with open(path) as f:
-            if f.read() == WRAPPER_SCRIPT:
-                return path
-    except FileNotFoundError:
-        pass
-    with open(path + ".tmp", "w") as f:
-        f.write(WRAPPER_SCRIPT)
-    os.chmod(path + ".tmp", 0o755)
-    os.replace(path + ".tmp", path)
-    return path
+    return vl.stable_script(os.path.join(d, "harness-qemu-wrapper"), WRAPPER_SCRIPT)
 
 
 class EmulatorWrapperTest(unittest.TestCase):

@@ -27,9 +27,7 @@ running and hooked on one of the daemons:
 
 import json
 import os
-import pty
 import re
-import subprocess
 import sys
 import tempfile
 import signal
@@ -211,24 +209,10 @@ class MigrateTest(vp.TestCase):
     def test_3_p2p_back_on_a_terminal(self):
         src, dst = self.where()
         t0 = time.monotonic()
-        master, slave = pty.openpty()
-        p = src.popen_in_namespace([vp.VIRT_VMI, "-c", src.uri, "migrate", "mig", dst.uri,
-                                    "--live", "--p2p"],
-                                   stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
-        os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:     # EIO: the program has exited
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.close(master)
-        err = p.stderr.read()
-        p.stderr.close()
-        self.assertEqual(p.wait(timeout=120 * vp.SLOW), 0, (out, err))
+        r = vp.virt_vmi_on_terminal(src, "migrate", "mig", dst.uri, "--live", "--p2p",
+                                    timeout=120 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        out = r.stdout
         # the unhook wait redrawn against its limit, then finished with its duration
         wait = rb"Migrating 'mig': waiting for the introspection tool to unhook"
         self.assertGreaterEqual(len(re.findall(rb"\r" + wait + rb": [0-9]+\.[0-9] s "

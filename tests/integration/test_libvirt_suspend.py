@@ -10,9 +10,7 @@ tool's connection back."""
 
 import json
 import os
-import pty
 import re
-import subprocess
 import sys
 import time
 import unittest
@@ -132,24 +130,9 @@ class SuspendTest(vp.DaemonTestCase):
         long it has waited against the unhook timeout, and clears that
         line before it reports."""
         self.running("shown", "--unhook-delay", "never", unhook=UNHOOK_TIMEOUT)
-        master, slave = pty.openpty()
-        p = self.d.popen_in_namespace([vp.VIRT_VMI, "-c", self.d.uri, "suspend", "shown"],
-                                      stdin=subprocess.DEVNULL, stdout=slave,
-                                      stderr=subprocess.PIPE)
-        os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:     # EIO: the program and its wrapper have exited
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.close(master)
-        err = p.stderr.read()
-        p.stderr.close()
-        self.assertEqual(p.wait(timeout=60 * vp.SLOW), 0, (out, err))
+        r = vp.virt_vmi_on_terminal(self.d, "suspend", "shown")
+        self.assertEqual(r.rc, 0, r)
+        out = r.stdout
         line = (rb"\rSuspending 'shown': waiting for the introspection tool to unhook: "
                 rb"[0-9]+\.[0-9] s \(at most 2 s\)   ")
         draws = re.findall(line, out)

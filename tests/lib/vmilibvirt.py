@@ -478,6 +478,32 @@ def _write(path, text, mode=0o644):
     os.chmod(path, mode)
 
 
+def stable_script(path, text):
+    """An executable script at @path with @text, rewritten only when its
+    text changes: libvirt's capability cache (and the hook's probe cache)
+    is keyed on the file, its ctime too. Returns @path."""
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return path
+    except FileNotFoundError:
+        pass
+    _write(path + ".tmp", text, 0o755)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def _text_from(path, since=0):
+    """The text of the file at @path from byte @since; "" while there is
+    no such file."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def _tail_errors(path, n=20):
     try:
         with open(path, errors="replace") as f:
@@ -610,12 +636,7 @@ class LibvirtDaemon:
 
     def log_text(self, since=0):
         """libvirtd's log (from byte @since)."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(since)
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return _text_from(self.log_path, since)
 
     def qemu_pid(self, name):
         """The pid of domain @name's QEMU, or None."""
@@ -939,12 +960,8 @@ class EmbeddedRoot:
                            **(extra or {})})
 
     def log_text(self, since=0):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(since)
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        """The root's libvirt log (from byte @since)."""
+        return _text_from(self.log_path, since)
 
     def _seed(self):
         if self._seeded:

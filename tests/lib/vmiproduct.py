@@ -18,7 +18,9 @@ import base64
 import hashlib
 import json
 import os
+import pty
 import re
+import select
 import shlex
 import shutil
 import socket
@@ -125,6 +127,53 @@ def virt_vmi_embedded(root, *args, input=None, env=None, timeout=None, check=Fal
     r = _checked(vl.run(vl.pinned(cmd), input=input, env=root.env(env),
                         timeout=timeout or 120 * SLOW))
     return r.check() if check else r
+
+
+def virt_vmi_on_terminal(d, *args, uri=None, timeout=None):
+    """virt-vmi -c URI ARGS in @d's namespace with its standard output on a
+    pseudo-terminal, where it draws what it draws only there (progress
+    lines), natively (not under the test wrapper). Reads the terminal to
+    its end: returns a vmilibvirt.Result whose stdout is the bytes the
+    terminal gave (\r\n line ends, escape sequences). After @timeout
+    seconds in all, kills the run and raises subprocess.TimeoutExpired."""
+    timeout = timeout or 60 * SLOW
+    cmd = [VIRT_VMI, "-c", uri or d.uri, *args]
+    start = time.monotonic()
+    master, slave = pty.openpty()
+    try:
+        p = d.popen_in_namespace(cmd, stdin=subprocess.DEVNULL, stdout=slave,
+                                 stderr=subprocess.PIPE)
+    finally:
+        os.close(slave)
+    with p:
+        try:
+            out = _read_terminal(master, start + timeout)
+            err = p.communicate(timeout=max(0.1, start + timeout - time.monotonic()))[1]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise subprocess.TimeoutExpired(cmd, timeout)
+        finally:
+            os.close(master)
+    return vl.Result(cmd, p.returncode, out, err.decode(errors="replace"),
+                     time.monotonic() - start)
+
+
+def _read_terminal(master, deadline):
+    """All that the pseudo-terminal @master gives until its last writer
+    has gone (EIO, or an end of file); subprocess.TimeoutExpired at the
+    monotonic @deadline."""
+    out = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([master], [], [], left)[0]:
+            raise subprocess.TimeoutExpired("reading a pseudo-terminal", deadline)
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:     # EIO: every process that had it open has exited
+            return out
+        if not chunk:
+            return out
+        out += chunk
 
 
 HOOK_WRAPPED_CALLS = 1
@@ -314,24 +363,6 @@ def vmi_element(xml):
 # ---------------------------------------------------------------------------
 # Emulators
 
-def _stable_script(name, text):
-    """An executable script at a stable path under the build directory,
-    rewritten only when its text changes: libvirt's capability cache and
-    the hook's probe cache are keyed on the file."""
-    path = os.path.join(BUILD_DIR, "tests", name)
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return path
-    except FileNotFoundError:
-        pass
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.chmod(path + ".tmp", 0o755)
-    os.replace(path + ".tmp", path)
-    return path
-
-
 def emulator(mode=None):
     """The <emulator> of introspected domains: qemu-kvmi itself, or with
     @mode a script running qemu-kvmi --kvmi-compat=MODE. Under a test
@@ -342,7 +373,8 @@ def emulator(mode=None):
         return QEMU_KVMI
     cmd = vw.wrap([QEMU_KVMI] + ([f"--kvmi-compat={mode}"] if mode else []))
     name = "qemu-kvmi" + (f"-{mode}" if mode else "") + ("-wrapped" if vw.WRAPPER else "")
-    return _stable_script(name, f'#!/bin/sh\nexec {shlex.join(cmd)} "$@"\n')
+    return vl.stable_script(os.path.join(BUILD_DIR, "tests", name),
+                            f'#!/bin/sh\nexec {shlex.join(cmd)} "$@"\n')
 
 
 def compat_emulator(mode):
