@@ -248,8 +248,9 @@ vmiDomainPrepareEmbedded(vmiConn *conn, vmiDomain *dom, GError **error)
 }
 
 
+/* @paused: QEMU starts with its vCPUs paused (-S), and they stay so. */
 gboolean
-vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
+vmiDomainStart(vmiConn *conn, vmiDomain *dom, gboolean paused, GError **error)
 {
     if (dom->running) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
@@ -260,7 +261,7 @@ vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
         g_prefix_error(error, "domain '%s': ", dom->name);
         return FALSE;
     }
-    if (virDomainCreate(dom->dom) < 0) {
+    if (virDomainCreateWithFlags(dom->dom, paused ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
         vmiSetLibvirtError(error, "cannot start domain '%s'", dom->name);
         if (conn->embedRoot)
             vmiKeyFileRemove(conn->keyDir, dom->uuid, NULL);

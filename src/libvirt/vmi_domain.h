@@ -38,7 +38,7 @@ gboolean vmiDomainCheckKey(vmiConn *conn, const vmiDef *def, GError **error);
 char *vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
                       GPtrArray *changes, GError **error);
 vmiKey *vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error);
-gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error);
+gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, gboolean paused, GError **error);
 gboolean vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error);
 gboolean vmiDomainSuspend(vmiDomain *dom, GError **error);
 gboolean vmiDomainResume(vmiDomain *dom, GError **error);
