@@ -50,3 +50,5 @@ char *vmiDomainSnapshotCreate(vmiDomain *dom, const char *name, const char *memo
                               GError **error);
 gboolean vmiDomainResumeUnmonitored(vmiDomain *dom, GError **error);
 char *vmiDomainGetUnmonitored(vmiDomain *dom);
+char *vmiDomainGetLiveState(virDomainPtr dom, const char *element, const char *attr);
+gboolean vmiDomainRecordPaused(virDomainPtr dom, const char *reason, GError **error);
