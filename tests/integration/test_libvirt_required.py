@@ -13,6 +13,7 @@ One libvirtd and one virt-vmid for the whole class."""
 
 import datetime
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -284,6 +285,36 @@ class RequiredTest(vp.DaemonTestCase):
         self.assertLessEqual(max(self.hooked_times(name)), resume)
         MEASURED[f"{name}: hook before the cont by"] = resume - max(self.hooked_times(name))
         self.assertEqual([e for e, _ in self.qmp.events(name)], ["RESUME"])
+
+    def test_virt_vmi_start_on_a_terminal(self):
+        """On a terminal the wait for the handshake is shown, as the other
+        waits are, and its line cleared before the error."""
+        name = "shown"
+        self.domain(name)
+        master, slave = pty.openpty()
+        p = self.d.popen_in_namespace([vp.VIRT_VMI, "-c", self.d.uri, "start", name],
+                                      stdin=subprocess.DEVNULL, stdout=slave,
+                                      stderr=subprocess.PIPE)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:     # EIO: the program has exited
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        err = p.stderr.read()
+        p.stderr.close()
+        self.assertEqual(p.wait(timeout=60 * vp.SLOW), 7, (out, err))
+        line = (rb"\rStarting 'shown' paused: waiting for the introspection tool to hook: "
+                rb"[0-9]+\.[0-9] s \(at most 2 s\)   ")
+        self.assertGreaterEqual(len(re.findall(line, out)), 5, out)
+        self.assertRegex(out, rb"^(" + line + rb")+\r\x1b\[K$")
+        self.assertIn(b"error: domain 'shown' started, and stays paused", err)
+        self.assertEqual(self.d.domstate(name), "paused")
 
     def test_resume_unmonitored_is_left_alone(self):
         name = "outway"
