@@ -108,7 +108,7 @@ const vmiCliCommand vmiCmdStart = {
     "the key secret and the emulator, and write the per-run key file.\n"
     "A domain whose introspection is required (required='yes') starts\n"
     "paused; its vCPUs run once its tool has hooked it, within the handshake\n"
-    "timeout, else it stays paused (exit status 7).",
+    "timeout, else it stays paused (exit status 8).",
     vmiCmdStartRun,
 };
 

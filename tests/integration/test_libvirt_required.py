@@ -249,13 +249,13 @@ class RequiredTest(vp.DaemonTestCase):
 
     def test_virt_vmi_start(self):
         """virt-vmi start: paused at birth, the vCPUs run once the tool has
-        hooked; without a tool the domain stays paused, exit 7."""
+        hooked; without a tool the domain stays paused, exit 8."""
         name = "vvstart"
         self.domain(name)
         t0 = time.monotonic()
         r = self.vv("start", name, timeout=60)
         elapsed = time.monotonic() - t0
-        self.assertEqual(r.rc, 7, r)
+        self.assertEqual(r.rc, 8, r)
         self.assertIn(f"error: domain '{name}' started, and stays paused: introspection is "
                       f"required (required='yes') and the tool did not hook within the "
                       f"handshake timeout ({HANDSHAKE} s), so the guest is not resumed: QEMU "
@@ -308,7 +308,7 @@ class RequiredTest(vp.DaemonTestCase):
         os.close(master)
         err = p.stderr.read()
         p.stderr.close()
-        self.assertEqual(p.wait(timeout=60 * vp.SLOW), 7, (out, err))
+        self.assertEqual(p.wait(timeout=60 * vp.SLOW), 8, (out, err))
         line = (rb"\rStarting 'shown' paused: waiting for the introspection tool to hook: "
                 rb"[0-9]+\.[0-9] s \(at most 2 s\)   ")
         self.assertGreaterEqual(len(re.findall(line, out)), 5, out)
