@@ -45,6 +45,9 @@ testRuns(void)
           TRUE, FALSE, FALSE, NULL },
         { RUN_START CMDLINE_START HOOKED "VMI: introspection tool disconnected\n",
           TRUE, FALSE, FALSE, NULL },
+        /* QMP's system_reset: the only word QEMU says of the dropped tool */
+        { RUN_START CMDLINE_START HOOKED "VMI: intercept command: force-reset\n",
+          TRUE, FALSE, FALSE, NULL },
         { RUN_START CMDLINE_START "VMI: received cookie doesn't match\n",
           TRUE, FALSE, FALSE, "VMI: received cookie doesn't match" },
         { RUN_START CMDLINE_START "VMI: the handshake takes too long\n" HOOKED,

@@ -4,6 +4,7 @@
  * emulator writes them: tools/kvmi-emulator/emu_vmi.c)
  */
 #include "daemon/vmid_live.h"
+#include "daemon/vmid_required.h"
 
 #define S (G_USEC_PER_SEC)
 #define PFX "2026-12-04T16:31:45.084190Z qemu-kvmi: "
@@ -145,6 +146,127 @@ testNoToolMigrateAndTimeout(void)
 }
 
 
+/* How a hooked tool was lost while running: what the daemon's pause says. */
+static void
+testLost(void)
+{
+    static const Step steps[] = {
+        { NULL, "started", "waiting-for-tool" },
+        { PFX "info: VMI: machine hooked", NULL, "hooked" },
+        { PFX "warning: VMI: introspection tool disconnected", NULL, "waiting-for-tool" },
+        { PFX "info: VMI: machine hooked", NULL, "hooked" },
+        /* QMP's system_reset says no more than this */
+        { PFX "info: VMI: intercept command: force-reset", NULL, "waiting-for-tool" },
+        { PFX "info: VMI: machine hooked", NULL, "hooked" },
+    };
+    vmidLive live;
+
+    vmidLiveInit(&live, 10);
+    runSteps(&live, steps, 0, 1);
+    g_assert_cmpint(live.lost, ==, VMI_QEMU_MSG_NONE);
+    runSteps(&live, steps, 1, 3);
+    g_assert_cmpint(live.lost, ==, VMI_QEMU_MSG_DISCONNECTED);
+    runSteps(&live, steps, 3, 5);
+    g_assert_cmpint(live.lost, ==, VMI_QEMU_MSG_RESET);
+    runSteps(&live, steps, 5, 6);
+    g_assert_cmpint(live.lost, ==, VMI_QEMU_MSG_NONE);
+    vmidLiveClear(&live);
+}
+
+
+static vmidRequiredAction
+decide(vmidRequired *req, vmidLive *live, vmidVcpus vcpus, gboolean pausedByUs,
+       gboolean listening, gint64 now, vmidPausedReason *reason)
+{
+    vmidRequiredInput in = { vcpus, live, pausedByUs, listening, 4, 2 };
+
+    return vmidRequiredDecide(req, &in, now, reason);
+}
+
+
+/*
+ * required='yes': a guest running unhooked is paused at once, one the
+ * daemon paused is resumed once a tool listens, a resumed one has the
+ * rehook limit (4 s here) to hook, and a held stop is never queued behind.
+ */
+static void
+testRequired(void)
+{
+    vmidRequired req = { 0 };
+    vmidPausedReason reason = VMID_PAUSED_LAST;
+    vmidLive live;
+
+    vmidLiveInit(&live, 10);
+    vmidLiveStarted(&live, 1 * S);
+    vmidRequiredReset(&req);
+    /* started through libvirt, no tool */
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, FALSE, FALSE, 2 * S, &reason), ==,
+                    VMID_REQUIRED_PAUSE);
+    g_assert_cmpstr(vmidPausedReasonToString(reason), ==, "not-hooked-at-start");
+    /* paused: nothing while no tool listens, nor under way */
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_PAUSED, TRUE, FALSE, 3 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    req.busy = TRUE;
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_PAUSED, TRUE, TRUE, 3 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    req.busy = FALSE;
+    /* someone else's pause is left alone */
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_PAUSED, FALSE, TRUE, 3 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_PAUSED, TRUE, TRUE, 3 * S, &reason), ==,
+                    VMID_REQUIRED_RESUME);
+    /* the daemon's resume is done; its RESUMED event follows */
+    req.resuming = TRUE;
+    vmidRequiredResumed(&req, 4 * S, 4);
+    vmidLiveResumed(&live, 4 * S);
+    /* the tool has until 8 s to hook */
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, TRUE, TRUE, 7 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, TRUE, TRUE, 8 * S, &reason), ==,
+                    VMID_REQUIRED_PAUSE);
+    g_assert_cmpstr(vmidPausedReasonToString(reason), ==, "not-hooked-after-resume");
+    /* a resume of its own that failed: the next one waits the limit */
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_PAUSED, TRUE, TRUE, 9 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_PAUSED, TRUE, TRUE, 12 * S, &reason), ==,
+                    VMID_REQUIRED_RESUME);
+    vmidRequiredResumed(&req, 12 * S, 4);
+    /* a handshake under way has the handshake timeout (2 s) */
+    vmidLiveLogLine(&live, PFX "info: VMI: introspection tool connected", 15 * S);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, TRUE, TRUE, 16 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    /* hooked: the record of the pause goes, once */
+    vmidLiveLogLine(&live, PFX "info: VMI: machine hooked", 16 * S);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, TRUE, TRUE, 16 * S, &reason), ==,
+                    VMID_REQUIRED_FORGET);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, FALSE, TRUE, 16 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    g_assert_cmpuint(req.failures, ==, 0);
+    /* a stop held for the unhook: never a pause behind it */
+    vmidLiveLogLine(&live, PFX "info: VMI: intercept command: suspend", 17 * S);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, FALSE, FALSE, 90 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    vmidLiveLogLine(&live, PFX "warning: VMI: introspection tool disconnected", 18 * S);
+    vmidLiveLogLine(&live, PFX "info: VMI: continue with 'suspend'", 18 * S);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_PAUSED, FALSE, FALSE, 19 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    /* the tool lost while running */
+    vmidLiveResumed(&live, 20 * S);
+    vmidRequiredResumed(&req, 20 * S, 4);
+    vmidLiveLogLine(&live, PFX "info: VMI: machine hooked", 21 * S);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, FALSE, TRUE, 21 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    vmidLiveLogLine(&live, PFX "warning: VMI: introspection tool disconnected", 30 * S);
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_RUNNING, FALSE, FALSE, 30 * S, &reason), ==,
+                    VMID_REQUIRED_PAUSE);
+    g_assert_cmpstr(vmidPausedReasonToString(reason), ==, "tool-disconnected");
+    /* shut off: nothing */
+    g_assert_cmpint(decide(&req, &live, VMID_VCPUS_OFF, TRUE, TRUE, 31 * S, &reason), ==,
+                    VMID_REQUIRED_NOTHING);
+    vmidLiveClear(&live);
+}
+
+
 static void
 testNames(void)
 {
@@ -182,6 +304,8 @@ main(int argc, char **argv)
     g_test_add_func("/live/hook-suspend-resume", testHookSuspendResume);
     g_test_add_func("/live/wrong-key", testWrongKey);
     g_test_add_func("/live/no-tool-migrate-and-timeout", testNoToolMigrateAndTimeout);
+    g_test_add_func("/live/lost", testLost);
+    g_test_add_func("/live/required", testRequired);
     g_test_add_func("/live/names", testNames);
     g_test_add_func("/live/line-time", testLineTime);
     return g_test_run();

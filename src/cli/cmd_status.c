@@ -85,6 +85,18 @@ vmiStatusPrintKey(const vmiStatus *st, const char *keyDir, const char *uuid)
 }
 
 
+/* "@key": @value, or null */
+static void
+vmiStatusGenString(yajl_gen gen, const char *key, const char *value)
+{
+    yajl_gen_string(gen, (const unsigned char *)key, strlen(key));
+    if (value)
+        yajl_gen_string(gen, (const unsigned char *)value, strlen(value));
+    else
+        yajl_gen_null(gen);
+}
+
+
 /* The detailed view of one domain, asked of libvirt and QEMU directly. */
 static void vmiStatusPrintLive(const char *uri, const char *uuid);
 
@@ -108,6 +120,9 @@ vmiStatusPrintDirect(vmiConn *conn, const char *uri, vmiDomain *dom)
     if (st->unmonitored)
         g_print(ROW "resumed without its tool on purpose at %s (virt-vmi resume --unmonitored)\n",
                 "Unmonitored:", st->unmonitored);
+    if (st->pausedReason)
+        g_print(ROW "by virt-vmid at %s: %s; it resumes the guest once a tool listens again\n",
+                "Paused:", st->pausedSince ? st->pausedSince : "?", st->pausedReason);
     if (st->argsError)
         g_print(ROW "%s\n", "QEMU arguments:", st->argsError);
     else if (st->def)
@@ -205,6 +220,9 @@ vmiStatusPrintRow(yajl_val dom)
     else if (vmiJsonString(dom, "unmonitored"))
         detail = owned = g_strdup_printf("resumed unmonitored at %s",
                                          vmiJsonString(dom, "unmonitored"));
+    else if (vmiJsonString(dom, "paused_by_daemon"))
+        detail = owned = g_strdup_printf("paused by virt-vmid: %s",
+                                         vmiJsonString(dom, "paused_by_daemon"));
     else
         detail = vmiJsonString(dom, "reason");
     g_print("%-20s %-17s %-25s %s\n", vmiJsonString(dom, "name"), state,
@@ -453,11 +471,9 @@ vmiStatusDirect(vmiConn *conn, char **names, gboolean json)
         }
         yajl_gen_string(gen, (const unsigned char *)"required", strlen("required"));
         yajl_gen_bool(gen, st->def && st->def->required);
-        yajl_gen_string(gen, (const unsigned char *)"unmonitored", strlen("unmonitored"));
-        if (st->unmonitored)
-            yajl_gen_string(gen, (const unsigned char *)st->unmonitored, strlen(st->unmonitored));
-        else
-            yajl_gen_null(gen);
+        vmiStatusGenString(gen, "unmonitored", st->unmonitored);
+        vmiStatusGenString(gen, "paused_by_daemon", st->pausedReason);
+        vmiStatusGenString(gen, "paused_since", st->pausedSince);
         yajl_gen_map_close(gen);
     }
     yajl_gen_array_close(gen);

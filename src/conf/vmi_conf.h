@@ -20,7 +20,10 @@
  * (VIR_DOMAIN_AFFECT_LIVE only: gone when the domain stops). */
 #define VMI_STATE_NAMESPACE_URI "http://libvirt-vmi.org/schemas/state/1.0"
 #define VMI_STATE_NAMESPACE_PREFIX "vmistate"
+/* one element at a time (libvirt keeps one per namespace): a domain runs
+ * unmonitored on purpose, or virt-vmid paused it for want of its tool */
 #define VMI_STATE_UNMONITORED "unmonitored"
+#define VMI_STATE_PAUSED "paused"
 
 /* UNIX_PATH_MAX less the terminating NUL */
 #define VMI_UNIX_PATH_MAX 107

@@ -52,6 +52,8 @@ static const struct {
     { "VMI: machine hooked", VMI_QEMU_MSG_HOOKED },
     { "VMI: introspection tool disconnected", VMI_QEMU_MSG_DISCONNECTED },
     { "VMI: Reset detected", VMI_QEMU_MSG_RESET },
+    /* system_reset over QMP: the tool dropped at once, and no other word */
+    { "VMI: intercept command: force-reset", VMI_QEMU_MSG_RESET },
     { "VMI: received cookie doesn't match", VMI_QEMU_MSG_COOKIE_REFUSED },
     { "VMI: not enough or invalid handshake data", VMI_QEMU_MSG_HANDSHAKE_FAILED },
     { "VMI: the handshake takes too long", VMI_QEMU_MSG_HANDSHAKE_FAILED },

@@ -392,6 +392,17 @@ vmidListen(vmidDaemon *d, GError **error)
 
 
 static gboolean
+vmidDaemonBusy(vmidDaemon *d)
+{
+    for (guint i = 0; i < d->conns->len; i++) {
+        if (vmidConnBusy(g_ptr_array_index(d->conns, i)))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+
+static gboolean
 vmidOnSignal(gpointer opaque)
 {
     vmidDaemon *d = opaque;
@@ -516,7 +527,7 @@ main(int argc, char **argv)
     g_cancellable_cancel(d.cancel);
     for (guint i = 0; i < d.requests->len; i++)
         g_cancellable_cancel(((vmidRequest *)g_ptr_array_index(d.requests, i))->cancel);
-    while (d.reads || d.requests->len)
+    while (d.reads || d.requests->len || vmidDaemonBusy(&d))
         g_main_context_iteration(NULL, TRUE);
     g_ptr_array_unref(d.requests);
     g_object_unref(d.cancel);

@@ -8,17 +8,25 @@
  * only queue the domain: the sync runs from an idle source, outside
  * libvirt's event dispatch.
  */
+#include <libvirt/virterror.h>
 #include <string.h>
 
 #include "daemon/vmid_conn.h"
 #include "daemon/vmid_live.h"
 #include "daemon/vmid_log.h"
+#include "daemon/vmid_required.h"
 #include "conf/vmi_conf.h"
 #include "core/vmi_paths.h"
+#include "core/vmi_sockdiag.h"
 #include "conf/vmi_error.h"
 #include "libvirt/vmi_domain_sync.h"
 #include "libvirt/vmi_secret.h"
+#include "libvirt/vmi_status.h"
 #include "libvirt/vmi_watch.h"
+
+/* how often required domains are looked at besides their events: the
+ * end of a resumed guest's wait, a tool listening again */
+#define VMID_REQUIRED_TICK_MS 500
 
 typedef struct {
     vmidConn *vc;
@@ -27,6 +35,12 @@ typedef struct {
     gboolean hasElement;
     gboolean required;      /* the element's required='yes' */
     char *unmonitored;      /* resumed without its tool on purpose: when, or NULL */
+    char *pausedReason;     /* the daemon paused it (its live record): why, or NULL */
+    char *pausedSince;      /* and when */
+    char *sourcePath;       /* a unix source's socket; NULL: vsock */
+    guint rehookLimit;      /* s: reconnect interval + handshake timeout + 1 */
+    guint handshakeTimeout; /* s */
+    vmidRequired req;
     vmiSyncResult sync;
     char *error;            /* why the last sync failed, or NULL */
     gint64 syncSince;       /* when @sync last changed, µs since the epoch */
@@ -42,7 +56,12 @@ struct _vmidConn {
     GHashTable *domains;    /* UUID -> vmidDomain */
     vmidConnChangeFunc changed;
     gpointer changedOpaque;
+    guint requiredTick;     /* VMID_REQUIRED_TICK_MS */
+    guint requiredIdle;     /* a look at the required domains, after an event */
+    guint ops;              /* pauses and resumes under way in threads */
 };
+
+static void vmidConnCheckRequiredSoon(vmidConn *vc);
 
 static void
 vmidDomainFree(vmidDomain *d)
@@ -53,6 +72,9 @@ vmidDomainFree(vmidDomain *d)
     g_free(d->name);
     g_free(d->error);
     g_free(d->unmonitored);
+    g_free(d->pausedReason);
+    g_free(d->pausedSince);
+    g_free(d->sourcePath);
     g_free(d);
 }
 
@@ -60,6 +82,8 @@ vmidDomainFree(vmidDomain *d)
 static void
 vmidDomainChanged(vmidDomain *d)
 {
+    if (d->required)
+        vmidConnCheckRequiredSoon(d->vc);
     if (d->hasElement && d->vc->changed)
         d->vc->changed(d->vc, d->uuid, d->vc->changedOpaque);
 }
@@ -86,6 +110,7 @@ vmidDomainRunning(vmidDomain *d)
     if (!d->hasElement)
         return;
     vmidLiveStarted(&d->live, g_get_real_time());
+    vmidRequiredReset(&d->req);
     vmidLogTailFree(d->log);
     log = g_strdup_printf("%s/%s.log", VMI_QEMU_LOG_DIR, d->name);
     d->log = vmidLogTailNew(log, vmidDomainOnLogLine, d);
@@ -98,6 +123,9 @@ vmidDomainStopped(vmidDomain *d)
 {
     g_clear_pointer(&d->log, vmidLogTailFree);
     g_clear_pointer(&d->unmonitored, g_free);
+    g_clear_pointer(&d->pausedReason, g_free);
+    g_clear_pointer(&d->pausedSince, g_free);
+    vmidRequiredReset(&d->req);
     vmidLiveStopped(&d->live, g_get_real_time());
     vmidDomainChanged(d);
 }
@@ -116,6 +144,21 @@ vmidSyncName(vmiSyncResult sync)
     default:
         return "in-step";
     }
+}
+
+
+/* The daemon's record of its pause, from the live metadata: what a
+ * restarted daemon goes on from. */
+static void
+vmidDomainReadPaused(vmidDomain *d, vmiDomain *dom)
+{
+    g_free(d->pausedReason);
+    g_free(d->pausedSince);
+    d->pausedReason = d->pausedSince = NULL;
+    if (!dom->running)
+        return;
+    d->pausedReason = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "reason");
+    d->pausedSince = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "since");
 }
 
 
@@ -155,10 +198,18 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
         if (def) {
             d->live.unhookTimeout = vmiDefUnhookTimeout(def);
             d->required = def->required;
+            d->rehookLimit = vmiStatusRehookLimit(def);
+            d->handshakeTimeout = vmiDefHandshakeTimeout(def);
+            g_free(d->sourcePath);
+            d->sourcePath = def->source.type == VMI_SOURCE_UNIX ?
+                            g_strdup(def->source.path) : NULL;
         }
+    } else {
+        d->required = FALSE;
     }
     g_free(d->unmonitored);
     d->unmonitored = vmiDomainGetUnmonitored(dom);
+    vmidDomainReadPaused(d, dom);
     if (d->unmonitored)
         g_warning("domain '%s' (%s): runs without its introspection tool, on purpose, "
                   "since %s (virt-vmi resume --unmonitored)", dom->name, uuid, d->unmonitored);
@@ -232,11 +283,245 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
             vmidDomainStopped(d);
         break;
     case VMI_WATCH_RESUMED:
+        if (d && d->required)
+            vmidRequiredResumed(&d->req, g_get_real_time(), d->rehookLimit);
         if (d && vmidLiveResumed(&d->live, g_get_real_time()))
             vmidDomainChanged(d);
+        else if (d && d->required)
+            vmidConnCheckRequiredSoon(vc);
         break;
     }
 }
+
+
+/* --- required='yes': the daemon's pauses and resumes ------------------- */
+
+typedef struct {
+    vmidConn *vc;
+    char *uuid;
+    char *name;
+    virDomainPtr dom;
+    vmidRequiredAction action;
+    const char *reason;     /* PAUSE: a vmidPausedReason string */
+} vmidRequiredOp;
+
+
+static void
+vmidRequiredOpFree(vmidRequiredOp *op)
+{
+    virDomainFree(op->dom);
+    g_free(op->uuid);
+    g_free(op->name);
+    g_free(op);
+}
+
+
+/*
+ * In a thread: a tool that hooked meanwhile makes QEMU hold the `stop`
+ * until it unhooks, and another client's job makes libvirt wait for its
+ * lock; neither may stall the main loop (the hook asks it for keys).
+ */
+static void
+vmidRequiredOpRun(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+    vmidRequiredOp *op = data;
+    GError *err = NULL;
+
+    switch (op->action) {
+    case VMID_REQUIRED_PAUSE:
+        /* the record first: whoever sees it paused sees why */
+        if (!vmiDomainRecordPaused(op->dom, op->reason, &err))
+            break;
+        if (virDomainSuspend(op->dom) < 0) {
+            vmiSetLibvirtError(&err, "cannot pause domain '%s'", op->name);
+            vmiDomainRecordPaused(op->dom, NULL, NULL);
+        }
+        break;
+    case VMID_REQUIRED_RESUME:
+        if (virDomainResume(op->dom) < 0) {
+            vmiSetLibvirtError(&err, "cannot resume domain '%s'", op->name);
+            break;
+        }
+        /* left behind on a failure, the record goes once the tool hooks */
+        vmiDomainRecordPaused(op->dom, NULL, NULL);
+        break;
+    case VMID_REQUIRED_FORGET:
+        vmiDomainRecordPaused(op->dom, NULL, &err);
+        break;
+    case VMID_REQUIRED_NOTHING:
+        break;
+    }
+    if (err)
+        g_task_return_error(task, err);
+    else
+        g_task_return_boolean(task, TRUE);
+}
+
+
+static void
+vmidRequiredOpLog(vmidDomain *d, const vmidRequiredOp *op)
+{
+    switch (op->action) {
+    case VMID_REQUIRED_PAUSE:
+        g_message("domain '%s' (%s): paused: its introspection is required (required='yes') "
+                  "and no tool is hooked (%s)", op->name, op->uuid, op->reason);
+        break;
+    case VMID_REQUIRED_RESUME:
+        g_message("domain '%s' (%s): resumed: a tool listens at %s again; it has %u s to hook",
+                  op->name, op->uuid, d ? d->sourcePath : "its socket", d ? d->rehookLimit : 0);
+        break;
+    case VMID_REQUIRED_FORGET:
+        g_debug("domain '%s': hooked again, the record of the pause removed", op->name);
+        break;
+    case VMID_REQUIRED_NOTHING:
+        break;
+    }
+}
+
+
+static void
+vmidRequiredOpDone(GObject *source, GAsyncResult *res, gpointer data)
+{
+    vmidRequiredOp *op = data;
+    vmidDomain *d = g_hash_table_lookup(op->vc->domains, op->uuid);
+    g_autoptr(GError) err = NULL;
+
+    op->vc->ops--;
+    g_task_propagate_boolean(G_TASK(res), &err);
+    if (err)
+        g_warning("domain '%s' (%s): %s", op->name, op->uuid, err->message);
+    else
+        vmidRequiredOpLog(d, op);
+    if (d) {
+        d->req.busy = FALSE;
+        if (err && op->action == VMID_REQUIRED_RESUME)
+            d->req.resuming = FALSE;
+        g_free(d->pausedReason);
+        g_free(d->pausedSince);
+        d->pausedReason = vmiDomainGetLiveState(op->dom, VMI_STATE_PAUSED, "reason");
+        d->pausedSince = vmiDomainGetLiveState(op->dom, VMI_STATE_PAUSED, "since");
+        vmidDomainChanged(d);
+    }
+    vmidRequiredOpFree(op);
+}
+
+
+/* @dom: taken */
+static void
+vmidRequiredLaunch(vmidDomain *d, virDomainPtr dom, vmidRequiredAction action,
+                   const char *reason)
+{
+    vmidRequiredOp *op = g_new0(vmidRequiredOp, 1);
+    g_autoptr(GTask) task = NULL;
+
+    op->vc = d->vc;
+    op->uuid = g_strdup(d->uuid);
+    op->name = g_strdup(d->name);
+    op->dom = dom;
+    op->action = action;
+    op->reason = reason;
+    d->req.busy = TRUE;
+    if (action == VMID_REQUIRED_RESUME)
+        d->req.resuming = TRUE;
+    d->vc->ops++;
+    task = g_task_new(NULL, NULL, vmidRequiredOpDone, op);
+    g_task_set_task_data(task, op, NULL);
+    g_task_run_in_thread(task, vmidRequiredOpRun);
+}
+
+
+static vmidVcpus
+vmidDomainVcpus(virDomainPtr dom)
+{
+    int state = VIR_DOMAIN_NOSTATE;
+
+    if (virDomainGetState(dom, &state, NULL, 0) < 0) {
+        virResetLastError();
+        return VMID_VCPUS_OFF;
+    }
+    if (state == VIR_DOMAIN_RUNNING)
+        return VMID_VCPUS_RUNNING;
+    return state == VIR_DOMAIN_PAUSED ? VMID_VCPUS_PAUSED : VMID_VCPUS_OFF;
+}
+
+
+/* A required domain: running without its tool, or paused by the daemon
+ * with a tool listening again? (docs/how-it-works.rst) */
+static void
+vmidDomainCheckRequired(vmidDomain *d)
+{
+    vmiConn *conn = vmiWatchGetConn(d->vc->watch);
+    vmidRequiredInput in = { 0 };
+    vmidPausedReason reason = VMID_PAUSED_NOT_HOOKED_AT_START;
+    vmidRequiredAction action;
+    virDomainPtr dom;
+
+    if (!d->required || !d->hasElement || !d->log || d->unmonitored || d->req.busy || !conn)
+        return;
+    if (!(dom = virDomainLookupByUUIDString(conn->conn, d->uuid))) {
+        virResetLastError();
+        return;
+    }
+    in.vcpus = vmidDomainVcpus(dom);
+    in.live = &d->live;
+    in.pausedByUs = d->pausedReason != NULL;
+    in.rehookLimit = d->rehookLimit;
+    in.handshakeTimeout = d->handshakeTimeout;
+    if (in.vcpus == VMID_VCPUS_PAUSED && in.pausedByUs && d->sourcePath) {
+        g_autoptr(GError) err = NULL;
+
+        if (!vmiUnixFileListening(d->sourcePath, &in.listening, &err))
+            g_debug("domain '%s': %s", d->name, err->message);
+    }
+    action = vmidRequiredDecide(&d->req, &in, g_get_real_time(), &reason);
+    if (action == VMID_REQUIRED_NOTHING) {
+        virDomainFree(dom);
+        return;
+    }
+    vmidRequiredLaunch(d, dom, action,
+                       action == VMID_REQUIRED_PAUSE ? vmidPausedReasonToString(reason) : NULL);
+}
+
+
+static void
+vmidConnCheckRequired(vmidConn *vc)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, vc->domains);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        vmidDomainCheckRequired(value);
+}
+
+
+static gboolean
+vmidConnRequiredTick(gpointer opaque)
+{
+    vmidConnCheckRequired(opaque);
+    return G_SOURCE_CONTINUE;
+}
+
+
+static gboolean
+vmidConnRequiredIdle(gpointer opaque)
+{
+    vmidConn *vc = opaque;
+
+    vc->requiredIdle = 0;
+    vmidConnCheckRequired(vc);
+    return G_SOURCE_REMOVE;
+}
+
+
+/* From the main loop, never from libvirt's event dispatch. */
+static void
+vmidConnCheckRequiredSoon(vmidConn *vc)
+{
+    if (!vc->requiredIdle)
+        vc->requiredIdle = g_idle_add(vmidConnRequiredIdle, vc);
+}
+
 
 
 /* (Re)connected: every domain is checked again. */
@@ -268,6 +553,7 @@ vmidConnNew(const char *uri)
     vc->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)vmidDomainFree);
     vc->watch = vmiWatchNew(uri, &cb, vc);
+    vc->requiredTick = g_timeout_add(VMID_REQUIRED_TICK_MS, vmidConnRequiredTick, vc);
     return vc;
 }
 
@@ -279,6 +565,10 @@ vmidConnFree(vmidConn *vc)
         return;
     if (vc->syncId)
         g_source_remove(vc->syncId);
+    if (vc->requiredTick)
+        g_source_remove(vc->requiredTick);
+    if (vc->requiredIdle)
+        g_source_remove(vc->requiredIdle);
     vmiWatchFree(vc->watch);
     g_hash_table_unref(vc->pending);
     g_hash_table_unref(vc->domains);
@@ -355,6 +645,8 @@ vmidDomainDescribe(vmidDomain *d, yajl_gen gen)
     yajl_gen_string(gen, (const unsigned char *)"required", strlen("required"));
     yajl_gen_bool(gen, d->required);
     vmidGenString(gen, "unmonitored", d->unmonitored);
+    vmidGenString(gen, "paused_by_daemon", d->pausedReason);
+    vmidGenString(gen, "paused_since", d->pausedSince);
     vmidGenString(gen, "trigger", live->trigger);
     vmidGenTime(gen, "deadline", live->deadline);
     vmidGenString(gen, "reason", live->reason);
@@ -388,6 +680,13 @@ vmidConnDescribeDomain(vmidConn *vc, const char *uuid, yajl_gen gen)
         return FALSE;
     vmidDomainDescribe(d, gen);
     return TRUE;
+}
+
+
+gboolean
+vmidConnBusy(vmidConn *vc)
+{
+    return vc->ops > 0;
 }
 
 

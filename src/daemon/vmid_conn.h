@@ -33,5 +33,9 @@ void vmidConnSetChangeFunc(vmidConn *vc, vmidConnChangeFunc func, gpointer opaqu
 
 const char *vmidConnGetURI(vmidConn *vc);
 
+/* Whether a pause or resume of a required domain is under way (in a
+ * thread): the connection is freed only once it is over. */
+gboolean vmidConnBusy(vmidConn *vc);
+
 /* The value of key secret @secretUUID, for the hook. */
 vmiKey *vmidConnGetKey(vmidConn *vc, const char *secretUUID, GError **error);

@@ -124,6 +124,7 @@ vmidLiveLogLine(vmidLive *live, const char *line, gint64 now)
         break;
     case VMI_QEMU_MSG_HOOKED:
         live->lastHandshake = now;
+        live->lost = VMI_QEMU_MSG_NONE;
         g_clear_pointer(&live->reason, g_free);
         vmidLiveSet(live, VMID_LIVE_HOOKED, now);
         break;
@@ -160,10 +161,13 @@ vmidLiveLogLine(vmidLive *live, const char *line, gint64 now)
             live->lastUnhook = now - live->since;
             vmidLiveSet(live, VMID_LIVE_UNHOOKED, now);
         } else if (live->state != VMID_LIVE_WRONG_KEY) {
+            if (live->state == VMID_LIVE_HOOKED)
+                live->lost = VMI_QEMU_MSG_DISCONNECTED;
             vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
         }
         break;
     case VMI_QEMU_MSG_RESET:
+        live->lost = VMI_QEMU_MSG_RESET;
         vmidLiveSet(live, VMID_LIVE_WAITING_FOR_TOOL, now);
         break;
     case VMI_QEMU_MSG_MISSING:

@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "conf/vmi_enum.h"
+#include "core/vmi_qemu_log.h"
 
 typedef enum {
     VMID_LIVE_NOT_RUNNING,
@@ -36,6 +37,8 @@ typedef struct {
     guint reconnects;           /* connections after the first, this run */
     guint unhookTimeout;        /* seconds, from the element */
     gboolean everConnected;
+    vmiQemuMsg lost;            /* how a hooked tool was lost while running
+                                 * (DISCONNECTED, RESET); NONE: it was not */
 } vmidLive;
 
 void vmidLiveInit(vmidLive *live, guint unhookTimeout);

@@ -16,6 +16,7 @@
 #include "core/vmi_lifecycle.h"
 #include "core/vmi_paths.h"
 #include "core/vmi_qemu_log.h"
+#include "core/vmi_required.h"
 #include "core/vmi_vmid.h"
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
@@ -122,15 +123,6 @@ vmiHookFetchKey(gpointer opaque, const char *secretUUID, GError **error)
 }
 
 
-static char *
-vmiHookDescribeSource(const vmiDef *def)
-{
-    if (def->source.type == VMI_SOURCE_UNIX)
-        return g_strdup_printf("unix socket %s", def->source.path);
-    return g_strdup_printf("vsock CID %u port %u", def->source.cid, def->source.port);
-}
-
-
 /*
  * A required='yes' domain at `started begin`: after a restore or on an
  * incoming migration's destination libvirt resumes the vCPUs only once
@@ -144,41 +136,25 @@ vmiHookWaitRequired(const vmiHookEnv *env, const char *domain, const vmiDef *def
                     GError **error)
 {
     g_autofree char *log = g_strdup_printf("%s/%s.log", env->qemuLogDir, domain);
-    g_autofree char *where = NULL;
     vmiQemuLogRun run = { 0 };
-    guint timeout = vmiDefHandshakeTimeout(def);
-    gint64 t0 = g_get_monotonic_time();
-    gboolean ok;
+    gboolean incoming;
+    double waited;
 
     if (!vmiQemuLogRead(log, &run, error)) {
         g_prefix_error(error, "introspection is required, and ");
         return FALSE;
     }
-    if (!run.incoming) {
-        vmiQemuLogRunClear(&run);
-        return TRUE;
-    }
-    /* the hook's own bound comes after the wait's */
-    alarm(timeout + VMI_HOOK_TIMEOUT_SECONDS);
-    ok = vmiQemuLogWaitHooked(log, timeout * 1000, &run, error);
-    if (ok) {
-        g_debug("domain '%s': the introspection tool hooked %.3f s into the hook's wait: "
-                  "the vCPUs may run", domain, (g_get_monotonic_time() - t0) / 1e6);
-    } else if (error && !*error) {
-        where = vmiHookDescribeSource(def);
-        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "introspection is required (required='yes') and the tool did not hook "
-                    "within the handshake timeout (%u s), so the guest is not resumed: %s%s%s",
-                    timeout,
-                    run.reason ? "QEMU said '" : run.connected ? "QEMU reached a tool at " :
-                                 "QEMU could not reach a tool at ",
-                    run.reason ? run.reason : where,
-                    run.reason ? "'" : run.connected ? ", the handshake did not complete" : "");
-    } else {
-        g_prefix_error(error, "introspection is required, and ");
-    }
+    incoming = run.incoming;
     vmiQemuLogRunClear(&run);
-    return ok;
+    if (!incoming)
+        return TRUE;
+    /* the hook's own bound comes after the wait's */
+    alarm(vmiDefHandshakeTimeout(def) + VMI_HOOK_TIMEOUT_SECONDS);
+    if (!vmiRequiredWaitHooked(log, def, &waited, error))
+        return FALSE;
+    g_debug("domain '%s': the introspection tool hooked %.3f s into the hook's wait: "
+            "the vCPUs may run", domain, waited);
+    return TRUE;
 }
 
 

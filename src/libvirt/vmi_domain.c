@@ -271,8 +271,9 @@ vmiDomainPrepareEmbedded(vmiConn *conn, vmiDomain *dom, GError **error)
 }
 
 
+/* @paused: QEMU starts with its vCPUs paused (-S), and they stay so. */
 gboolean
-vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
+vmiDomainStart(vmiConn *conn, vmiDomain *dom, gboolean paused, GError **error)
 {
     if (dom->running) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
@@ -283,7 +284,7 @@ vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error)
         g_prefix_error(error, "domain '%s': ", dom->name);
         return FALSE;
     }
-    if (virDomainCreate(dom->dom) < 0) {
+    if (virDomainCreateWithFlags(dom->dom, paused ? VIR_DOMAIN_START_PAUSED : 0) < 0) {
         vmiSetLibvirtError(error, "cannot start domain '%s'", dom->name);
         if (conn->embedRoot)
             vmiKeyFileRemove(conn->keyDir, dom->uuid, NULL);
@@ -360,29 +361,75 @@ vmiDomainResumeUnmonitored(vmiDomain *dom, GError **error)
 }
 
 
-/* When the running domain was resumed unmonitored (ISO 8601), or NULL. */
+/*
+ * Attribute @attr of the running domain's live state if that state is
+ * @element (VMI_STATE_UNMONITORED, VMI_STATE_PAUSED), else NULL.
+ */
 char *
-vmiDomainGetUnmonitored(vmiDomain *dom)
+vmiDomainGetLiveState(virDomainPtr dom, const char *element, const char *attr)
 {
     g_autofree char *xml = NULL;
     g_autoptr(xmlDoc) doc = NULL;
-    xmlChar *since;
+    xmlNodePtr root;
+    xmlChar *value;
     char *ret;
 
-    if (!dom->running)
-        return NULL;
-    if (!(xml = vmiLibvirtTakeString(virDomainGetMetadata(dom->dom, VIR_DOMAIN_METADATA_ELEMENT,
+    if (!(xml = vmiLibvirtTakeString(virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
                                                           VMI_STATE_NAMESPACE_URI,
                                                           VIR_DOMAIN_AFFECT_LIVE)))) {
         virResetLastError();
         return NULL;
     }
     if (!(doc = vmiXMLReadString(xml, "the domain's live state", NULL)) ||
-        !(since = xmlGetProp(xmlDocGetRootElement(doc), BAD_CAST "since")))
+        !(root = xmlDocGetRootElement(doc)) || !xmlStrEqual(root->name, BAD_CAST element) ||
+        !(value = xmlGetProp(root, BAD_CAST attr)))
         return NULL;
-    ret = g_strdup((const char *)since);
-    xmlFree(since);
+    ret = g_strdup((const char *)value);
+    xmlFree(value);
     return ret;
+}
+
+
+/* When the running domain was resumed unmonitored (ISO 8601), or NULL. */
+char *
+vmiDomainGetUnmonitored(vmiDomain *dom)
+{
+    if (!dom->running)
+        return NULL;
+    return vmiDomainGetLiveState(dom->dom, VMI_STATE_UNMONITORED, "since");
+}
+
+
+/*
+ * Records in the running domain's live metadata that virt-vmid paused it
+ * for want of its tool, and why (<vmistate:paused since='...' reason='...'/>):
+ * the daemon resumes only the domains it paused, after a restart of its
+ * own too, and status says why they are paused. @reason NULL: removes
+ * that record (and never an unmonitored one).
+ */
+gboolean
+vmiDomainRecordPaused(virDomainPtr dom, const char *reason, GError **error)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *since = g_date_time_format_iso8601(now);
+    g_autofree char *current = NULL;
+    g_autofree char *xml = NULL;
+
+    if (reason) {
+        g_autofree char *text = g_markup_escape_text(reason, -1);
+
+        xml = g_strdup_printf("<" VMI_STATE_PAUSED " since='%s' reason='%s'/>", since, text);
+    } else if (!(current = vmiDomainGetLiveState(dom, VMI_STATE_PAUSED, "since"))) {
+        return TRUE;
+    }
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
+                             VMI_STATE_NAMESPACE_PREFIX, VMI_STATE_NAMESPACE_URI,
+                             VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        vmiSetLibvirtError(error, "cannot record in domain '%s' that virt-vmid paused it",
+                           virDomainGetName(dom));
+        return FALSE;
+    }
+    return TRUE;
 }
 
 

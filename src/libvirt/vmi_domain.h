@@ -39,7 +39,7 @@ gboolean vmiDomainCheckKey(vmiConn *conn, const vmiDef *def, GError **error);
 char *vmiDomainAddKey(vmiConn *conn, vmiDomain *dom, const vmiKey *key,
                       GPtrArray *changes, GError **error);
 vmiKey *vmiDomainGetKey(vmiConn *conn, vmiDomain *dom, GError **error);
-gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, GError **error);
+gboolean vmiDomainStart(vmiConn *conn, vmiDomain *dom, gboolean paused, GError **error);
 gboolean vmiDomainDestroy(vmiConn *conn, vmiDomain *dom, GError **error);
 gboolean vmiDomainSuspend(vmiDomain *dom, GError **error);
 gboolean vmiDomainResume(vmiDomain *dom, GError **error);
@@ -51,3 +51,5 @@ char *vmiDomainSnapshotCreate(vmiDomain *dom, const char *name, const char *memo
                               GError **error);
 gboolean vmiDomainResumeUnmonitored(vmiDomain *dom, GError **error);
 char *vmiDomainGetUnmonitored(vmiDomain *dom);
+char *vmiDomainGetLiveState(virDomainPtr dom, const char *element, const char *attr);
+gboolean vmiDomainRecordPaused(virDomainPtr dom, const char *reason, GError **error);

@@ -12,6 +12,7 @@
 #include "libvirt/vmi_libvirt.h"
 #include "conf/vmi_error.h"
 #include "conf/vmi_xml.h"
+#include "core/vmi_paths.h"
 
 
 static void
@@ -153,6 +154,19 @@ vmiConnKeyDirForURI(const char *uri)
     if (!root)
         return g_strdup(VMI_KEY_DIR_DEFAULT);
     return g_build_filename(root, VMI_KEY_DIR_DEFAULT, NULL);
+}
+
+
+/* Where libvirt writes QEMU's standard error for domain @name: an
+ * embedded root keeps its logs under ROOT/log/qemu. */
+char *
+vmiConnDomainLogPath(vmiConn *conn, const char *name)
+{
+    g_autofree char *file = g_strdup_printf("%s.log", name);
+
+    if (conn->embedRoot)
+        return g_build_filename(conn->embedRoot, "log", "qemu", file, NULL);
+    return g_build_filename(VMI_QEMU_LOG_DIR, file, NULL);
 }
 
 

@@ -31,6 +31,7 @@ char *vmiLibvirtTakeString(char *str);
 
 vmiConn *vmiConnOpen(const char *uri, GError **error);
 char *vmiConnKeyDirForURI(const char *uri);
+char *vmiConnDomainLogPath(vmiConn *conn, const char *name);
 virDomainPtr vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error);
 GStrv vmiConnListPersistentDomains(vmiConn *conn, GError **error);
 char *vmiDomainGetXML(virDomainPtr dom, gboolean inactive, GError **error);

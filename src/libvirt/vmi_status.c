@@ -32,6 +32,8 @@ vmiStatusFree(vmiStatus *status)
     g_free(status->chardevError);
     g_free(status->keyFileError);
     g_free(status->unmonitored);
+    g_free(status->pausedReason);
+    g_free(status->pausedSince);
     g_free(status);
 }
 
@@ -94,6 +96,10 @@ vmiStatusGet(vmiConn *conn, vmiDomain *dom)
 
     status->running = dom->running;
     status->unmonitored = vmiDomainGetUnmonitored(dom);
+    if (dom->running) {
+        status->pausedReason = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "reason");
+        status->pausedSince = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "since");
+    }
     if (dom->xml->vmi && !(status->def = vmiDomainGetDef(dom, &err)))
         status->defError = vmiStatusTakeMessage(err);
     if ((status->def || !dom->xml->vmi) &&

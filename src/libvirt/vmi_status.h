@@ -24,6 +24,8 @@ typedef struct {
     char *secretError;          /* the key secret cannot be read */
     gboolean running;
     char *unmonitored;          /* resumed without its tool on purpose: when */
+    char *pausedReason;         /* virt-vmid paused it for want of its tool: why */
+    char *pausedSince;          /* and when */
     vmiQmpChardevState chardev;
     char *chardevError;         /* QMP could not be asked */
     vmiListenState listening;   /* when not connected: does a tool listen? */

@@ -380,7 +380,8 @@ class VmidTest(vp.DaemonTestCase):
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(json.loads(r.stdout), {"daemon": False, "domains": [
             {"name": name, "uuid": self.d.virsh("domuuid", name).stdout.strip(),
-             "state": "not-running", "required": True, "unmonitored": None}]})
+             "state": "not-running", "required": True, "unmonitored": None,
+             "paused_by_daemon": None, "paused_since": None}]})
         r = self.vv("status", name)
         self.assertRegex(r.stdout, r"(?m)^Required:         yes: the guest runs only while its "
                                    r"tool is hooked$")
