@@ -28,9 +28,10 @@ running and hooked on one of the daemons:
 import json
 import os
 import re
+import signal
+import subprocess
 import sys
 import tempfile
-import signal
 import time
 import unittest
 import xml.etree.ElementTree as ET
