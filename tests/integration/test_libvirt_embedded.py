@@ -169,7 +169,11 @@ exec {shlex.join(vw.wrap([vp.QEMU_KVMI]))} "$@"
         self.assertEqual(r.stdout, "Introspection detached from domain 'emb', once the tool "
                          "had unhooked (the guest was paused meanwhile)\n")
         self.assertEqual(tool.wait_for("closed", timeout=5 * vp.SLOW, conn=3)["reason"], "unhook")
-        self.assertEqual(self.e.virsh("domstate emb").stdout.strip(), "running")
+        # dommemstat first: it waits for virsh's reconnection to the
+        # running domain, without which virsh may crash at exit (see
+        # test_exit_waits_for_reconnection)
+        self.assertEqual(self.e.virsh("dommemstat emb", "domstate emb").stdout.split()[-1],
+                         "running")
         r = self.vv("attach", "emb")
         outputs.append(r.stdout + r.stderr)
         self.assertEqual(r.rc, 0, r)
