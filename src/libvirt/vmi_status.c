@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "libvirt/vmi_status.h"
+#include "core/vmi_sockdiag.h"
 #include "libvirt/vmi_secret.h"
 #include "core/vmi_sync.h"
 #include "conf/vmi_error.h"
@@ -48,31 +49,17 @@ vmiStatusTakeMessage(GError *err)
 }
 
 
-/*
- * Whether a socket listens at @path, from /proc/net/unix: connecting
- * to find out would look like a failed handshake to the tool.
- */
+/* Whether a socket listens at @path, asked of the kernel without
+ * connecting (vmiUnixFileListening). */
 vmiListenState
 vmiStatusUnixListening(const char *path)
 {
-    g_autofree char *table = NULL;
-    g_auto(GStrv) lines = NULL;
-    size_t i;
+    g_autoptr(GError) err = NULL;
+    gboolean listening;
 
-    if (!g_file_get_contents("/proc/net/unix", &table, NULL, NULL))
+    if (!vmiUnixFileListening(path, &listening, &err))
         return VMI_LISTEN_UNKNOWN;
-    lines = g_strsplit(table, "\n", -1);
-    /* Num RefCount Protocol Flags Type St Inode Path */
-    for (i = 1; lines[i]; i++) {
-        unsigned long flags = 0;
-        char sockPath[4096] = "";
-
-        if (sscanf(lines[i], "%*s %*s %*s %lx %*s %*s %*s %4095s", &flags, sockPath) == 2 &&
-            (flags & 0x10000) /* __SO_ACCEPTCON: listening */ &&
-            g_str_equal(sockPath, path))
-            return VMI_LISTEN_YES;
-    }
-    return VMI_LISTEN_NO;
+    return listening ? VMI_LISTEN_YES : VMI_LISTEN_NO;
 }
 
 
