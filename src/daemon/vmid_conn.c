@@ -483,6 +483,38 @@ vmidDomainCheckRequired(vmidDomain *d)
 }
 
 
+/* Whether @d waits for something no event announces: a tool listening
+ * again (a paused domain of the daemon's), or the end of a resumed
+ * guest's time to hook or of a handshake's. */
+static gboolean
+vmidDomainRequiredWaits(vmidDomain *d)
+{
+    return d->required && d->hasElement && !d->unmonitored &&
+        (d->pausedReason || d->req.graceUntil || d->live.state == VMID_LIVE_CONNECTED);
+}
+
+
+static gboolean vmidConnRequiredTick(gpointer opaque);
+
+/* The tick runs only while a domain waits (vmidDomainRequiredWaits):
+ * an idle daemon has no timer. */
+static void
+vmidConnUpdateRequiredTick(vmidConn *vc)
+{
+    GHashTableIter iter;
+    gpointer value;
+    gboolean waits = FALSE;
+
+    g_hash_table_iter_init(&iter, vc->domains);
+    while (!waits && g_hash_table_iter_next(&iter, NULL, &value))
+        waits = vmidDomainRequiredWaits(value);
+    if (waits && !vc->requiredTick)
+        vc->requiredTick = g_timeout_add(VMID_REQUIRED_TICK_MS, vmidConnRequiredTick, vc);
+    else if (!waits && vc->requiredTick)
+        g_clear_handle_id(&vc->requiredTick, g_source_remove);
+}
+
+
 static void
 vmidConnCheckRequired(vmidConn *vc)
 {
@@ -492,14 +524,19 @@ vmidConnCheckRequired(vmidConn *vc)
     g_hash_table_iter_init(&iter, vc->domains);
     while (g_hash_table_iter_next(&iter, NULL, &value))
         vmidDomainCheckRequired(value);
+    vmidConnUpdateRequiredTick(vc);
 }
 
 
 static gboolean
 vmidConnRequiredTick(gpointer opaque)
 {
-    vmidConnCheckRequired(opaque);
-    return G_SOURCE_CONTINUE;
+    vmidConn *vc = opaque;
+
+    /* vmidConnCheckRequired decides whether the tick goes on */
+    vc->requiredTick = 0;
+    vmidConnCheckRequired(vc);
+    return G_SOURCE_REMOVE;
 }
 
 
@@ -553,7 +590,6 @@ vmidConnNew(const char *uri)
     vc->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)vmidDomainFree);
     vc->watch = vmiWatchNew(uri, &cb, vc);
-    vc->requiredTick = g_timeout_add(VMID_REQUIRED_TICK_MS, vmidConnRequiredTick, vc);
     return vc;
 }
 
