@@ -163,6 +163,7 @@ def main():
     ap.add_argument("--no-vmid", action="store_true", help="skip the runs with virt-vmid")
     ap.add_argument("--keep-logs", metavar="DIR", help="keep each start's libvirtd log there")
     args = ap.parse_args()
+    bd.run_under_reaper(args.build)
     if args.keep_logs:
         os.makedirs(args.keep_logs, exist_ok=True)
 
