@@ -53,6 +53,7 @@ ORDER = ["src: API call -> dst Prepare", "dst: Prepare -> hook migrate begin",
          "dst: started hook -> src migrate", "src: migrate -> transfer starts (unhook wait)",
          "  src: migrate -> the tool's UNHOOK event", "  the tool's UNHOOK -> its close",
          "  the tool's close -> transfer starts", "src: transfer (active -> completed)",
+         "  src: RAM (active -> device)", "  src: switchover, device state (device -> completed)",
          "src: completed -> dst Finish", "dst Finish (until src Confirm)",
          "src: Confirm -> kill the old QEMU", "src: the old QEMU's exit",
          "src: clean-up -> hook stopped end",
@@ -83,6 +84,7 @@ def migration_phases(src_text, dst_text, client_s, events):
     ready = bd.find(dst, QMP_READY)
     migrate = bd.find(src, MIGRATE_SENT)
     active = bd.find(src, migration_status("active"), after=t(migrate))
+    device = bd.find(src, migration_status("device"), after=t(migrate))
     completed = bd.find(src, migration_status("completed"), after=t(migrate))
     finish = bd.find(dst, "virDomainMigrateFinish3Params")
     confirm = bd.find(src, "qemuMigrationSrcConfirmPhase")
@@ -107,6 +109,8 @@ def migration_phases(src_text, dst_text, client_s, events):
              ("  the tool's UNHOOK -> its close", events.get("unhook"), events.get("closed")),
              ("  the tool's close -> transfer starts", events.get("closed"), t(active)),
              ("src: transfer (active -> completed)", t(active), t(completed)),
+             ("  src: RAM (active -> device)", t(active), t(device)),
+             ("  src: switchover, device state (device -> completed)", t(device), t(completed)),
              ("src: completed -> dst Finish", t(completed), t(finish)),
              ("dst Finish (until src Confirm)", t(finish), t(confirm)),
              ("src: Confirm -> kill the old QEMU", t(confirm), t(kill)),
