@@ -21,6 +21,10 @@ destination's QEMU, after the call returned. The key's fetch is inside
 the destination's `migrate begin` and `prepare begin` hooks: their
 difference from the plain VM's runs of the same hooks is its cost.
 
+It runs itself under the build's tests/vmi-test-reaper (see
+breakdown.run_under_reaper): the source QEMU's exit is part of each
+migration, and this machine's PID 1 reaps late.
+
 Usage (as root, after scripts/setup-host.sh):
   bench/migrate_bench.py [--rounds N] [--build DIR] [--breakdown] [--keep-logs DIR]
 Prints a table; bench/RESULTS.md keeps the figures of a run."""
