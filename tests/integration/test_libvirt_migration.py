@@ -76,7 +76,7 @@ class MigrationTest(vp.TestCase):
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(self.b.domstate("mig"), "running")
         self.assertEqual(self.a.domstate("mig"), "shut off")
-        self.assertFalse(vl._wait_gone(src_pids, 5), "the source QEMU is still running")
+        self.assertFalse(vl._wait_gone(src_pids, 5 * vp.SLOW), "the source QEMU is still running")
 
         # The source unhooked before the migration ran; the destination's
         # QEMU (started in Prepare, before the source migrates) hooked afresh
