@@ -15,6 +15,7 @@
 #include "core/vmi_keyfile.h"
 #include "core/vmi_lifecycle.h"
 #include "core/vmi_settings.h"
+#include "core/vmi_sync.h"
 
 #define UUID "c7a5fdbd-edaf-9455-926a-d65c16db1809"
 
@@ -465,6 +466,63 @@ testNoUUIDRefused(Fixture *fx, gconstpointer data)
 }
 
 
+static vmiKey *
+countingFetch(gpointer opaque, const char *secretUUID, GError **error)
+{
+    (*(guint *)opaque)++;
+    return testKey("k");
+}
+
+
+static gboolean
+probeEnforced(const char *emulator, const char *dacLabel, const char *cacheDir,
+              vmiProbeResult *result, GError **error)
+{
+    *result = VMI_PROBE_ENFORCED;
+    return TRUE;
+}
+
+
+/*
+ * `migrate begin` and `restore begin` check without reading the key (the
+ * `prepare begin` after them reads it, before QEMU runs): one fetch of the
+ * key secret per start, which without virt-vmid loads libvirt.
+ */
+static void
+testCheckReadsNoKey(Fixture *fx, gconstpointer data)
+{
+    const char *xml =
+        "<domain type='kvm'><name>d</name><uuid>" UUID "</uuid>"
+        "<metadata><vmi:introspection xmlns:vmi='http://libvirt-vmi.org/schemas/introspection/1.0'>"
+        "<vmi:source type='unix' path='/run/vmi/d.sock'/>"
+        "<vmi:key secret='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/></vmi:introspection></metadata>"
+        "<devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>";
+    g_autofree char *file = g_build_filename(fx->keyDir, UUID, "key", NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(vmiDomainXML) dom = vmiDomainXMLParseString(xml, "test", &err);
+    g_autoptr(vmiDef) def = NULL;
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+    guint fetches = 0;
+    vmiLifecycle lc = { countingFetch, &fetches, fx->keyDir, NULL, "+0:+0", probeEnforced };
+
+    g_assert_no_error(err);
+    def = vmiDomainXMLGetDef(dom, &err);
+    g_assert_no_error(err);
+    g_assert_true(vmiSyncDomain(dom, def, fx->keyDir, changes, &err));
+    g_assert_no_error(err);
+
+    g_assert_true(vmiLifecycleCheck(&lc, dom, def, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(fetches, ==, 0);
+    g_assert_false(g_file_test(file, G_FILE_TEST_EXISTS));
+
+    g_assert_true(vmiLifecyclePrepare(&lc, dom, def, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(fetches, ==, 1);
+    g_assert_true(g_file_test(file, G_FILE_TEST_IS_REGULAR));
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -477,6 +535,8 @@ main(int argc, char **argv)
     g_test_add("/keyfile/umask", Fixture, NULL, setUp, testModesUnderUmask, tearDown);
     g_test_add("/keyfile/bad-uuid", Fixture, NULL, setUp, testBadUUIDRefused, tearDown);
     g_test_add("/keyfile/no-uuid", Fixture, NULL, setUp, testNoUUIDRefused, tearDown);
+    g_test_add("/keyfile/check-reads-no-key", Fixture, NULL, setUp, testCheckReadsNoKey,
+               tearDown);
     g_test_add_func("/keyfile/uuid-canonical", testUUIDCanonical);
     g_test_add("/keyfile/unsafe-dir", Fixture, NULL, setUp, testUnsafeKeyDirRefused, tearDown);
     g_test_add_func("/keyfile/dac-labels", testDACLabels);

@@ -1,9 +1,10 @@
 /*
  * vmi_lifecycle.c: checks before a start, the key file, clean-up
  *
- *   check     arguments in step with the element, key readable, emulator
- *             able to do what the element asks
- *   prepare   check, then the key file, root's until QEMU's user is known
+ *   check     arguments in step with the element, emulator able to do
+ *             what the element asks
+ *   prepare   check, then the key (which must be readable) and its file,
+ *             root's until QEMU's user is known
  *   hand over the key file to QEMU's user (libvirt's DAC label)
  *   clean up  the key file goes
  */
@@ -44,10 +45,15 @@ vmiLifecycleCheckEmulator(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDe
 /*
  * Everything that would make the start fail, or run the domain with less
  * than it asks for, found before QEMU starts: arguments out of step with
- * the element, the key secret, and what the emulator's introspection
- * object can do. @def NULL: the domain has no element, and is left
- * alone, whatever its <qemu:commandline> has. Returns the key in @key,
- * if asked.
+ * the element, the key secret (only when @key asks for it), and what the
+ * emulator's introspection object can do. @def NULL: the domain has no
+ * element, and is left alone, whatever its <qemu:commandline> has.
+ *
+ * The key is read once per start: `migrate begin` and `restore begin`
+ * are followed by `prepare begin` in the same operation, before QEMU runs
+ * and before a migration's source is asked to unhook, and that one reads
+ * it (without virt-vmid, by loading libvirt in a helper: the largest part
+ * of a hook's run).
  */
 static gboolean
 vmiLifecycleCheckAll(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
@@ -59,7 +65,7 @@ vmiLifecycleCheckAll(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *de
         return TRUE;
     if (!vmiSyncCheck(dom, def, lc->keyDir, dom->name ? dom->name : "DOMAIN", error))
         return FALSE;
-    if (def->keySecret && !(fetched = vmiLifecycleFetchKey(lc, def, error)))
+    if (key && def->keySecret && !(fetched = vmiLifecycleFetchKey(lc, def, error)))
         return FALSE;
     if (!vmiLifecycleCheckEmulator(lc, dom, def, error))
         return FALSE;

@@ -15,7 +15,10 @@
  *                     rules if they lack it (virt-aa-helper loads the
  *                     domain's profile after this hook)
  *   migrate begin     the same checks (and AppArmor rule) on a migration's destination,
- *   restore begin     before the source unhooks or the image is read
+ *   restore begin     before the source unhooks or the image is read, but
+ *                     the key secret's: `prepare begin` follows at once in
+ *                     the same operation, still before either, and reads
+ *                     the key (once a start, not twice)
  *   start begin       hands the key file over to QEMU's user: the domain
  *                     XML now carries the DAC label QEMU runs with
  *   started begin     removes the key file: QEMU read it when it created

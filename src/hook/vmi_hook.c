@@ -211,7 +211,8 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
         !(label = vmiSettingsQemuDACLabel(env->qemuConf, &err)))
         return vmiHookFail(domain, err);
     lc.qemuLabel = label;
-    if (def && def->keySecret) {
+    /* where the key comes from: only `prepare begin` reads it */
+    if (def && def->keySecret && action == VMI_HOOK_PREPARE) {
         if (!(settings = vmiSettingsLoad(env->settingsFile, &err)))
             return vmiHookFail(domain, err);
         src.uri = settings->hookURI;
