@@ -32,8 +32,10 @@ build's vmi-test-reaper, so that destroys do not wait for PID 1):
 Prints a table; bench/RESULTS.md keeps the figures of a run."""
 
 import argparse
+import datetime
 import math
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -58,6 +60,44 @@ CASES = {
 }
 
 
+# Phases of a window, from libvirtd's debug log (ms resolution, the same
+# host clock as QEMU's): (label, pattern with NAME for the domain)
+PHASES = {
+    "start-no-tool": [
+        ("cont answered, status saved", r"qemuProcessFinishStartup:.*Writing domain status"),
+        ("started hook begins", r"Calling hook .* id=NAME op=started"),
+        ("started hook ends", r"virCommandRun:.*Result status"),
+        ("daemon asks for its record", r"virDomainSetMetadata:.*name=NAME,"),
+        ("daemon asks for the pause", r"virDomainSuspend:.*name=NAME,"),
+    ],
+    "reset": [
+        ("daemon asks for its record", r"virDomainSetMetadata:.*name=NAME,"),
+        ("daemon asks for the pause", r"virDomainSuspend:.*name=NAME,"),
+    ],
+}
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\+0000: ")
+
+
+def log_phases(text, name, case, t0):
+    """{label: ms after @t0} for the first line of each of @case's PHASES
+    (in order, each after the previous one) in libvirtd's log @text."""
+    out = {}
+    pats = [(label, re.compile(pat.replace("NAME", re.escape(name))))
+            for label, pat in PHASES[case]]
+    for line in text.splitlines():
+        if not pats:
+            break
+        if not pats[0][1].search(line):
+            continue
+        m = LOG_TIME.match(line)
+        if m:
+            t = datetime.datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S.%f").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            out[pats[0][0]] = (t - t0) * 1000
+        pats.pop(0)
+    return out
+
+
 class Scope:
     """What vp.Vmid wants of a test case; the benchmark stops it itself."""
 
@@ -80,6 +120,7 @@ class Bench:
         self.libvirt, self.vc, self.vl, self.vp = libvirt, vc, vl, vp
         self.args = args
         self.results = {}       # case: [(total s, reaction s or None)]
+        self.phases = {}        # case: [{phase: ms}]
         self.daemons = []
         self.tools = []
         self.vmid = None
@@ -167,6 +208,13 @@ class Bench:
             and dom.state()[0] == self.libvirt.VIR_DOMAIN_RUNNING,
             30 * vp.SLOW, f"{name} hooked and running")
 
+    def add_phases(self, case, d, mark, name, t0, stop):
+        """Where this trial's window went: libvirtd's log from @mark, in ms
+        after @t0 (QEMU's RESUME or RESET), and QEMU's STOP at @stop."""
+        phases = log_phases(d.log_text(mark), name, case, t0)
+        phases["QEMU's STOP"] = (stop - t0) * 1000
+        self.phases.setdefault(case, []).append(phases)
+
     def record(self, case, total, reaction=None):
         self.results.setdefault(case, []).append((total, reaction))
         extra = f", reaction {reaction * 1000:.0f} ms" if reaction is not None else ""
@@ -180,10 +228,13 @@ class Bench:
         dom = self.domain(d, name)
         for _ in range(self.args.trials):
             t0 = time.time()
+            mark = d.log_size()
             n = len(d.qmp.times(name, "STOP"))
             dom.create()
             stop = d.qmp.wait(name, "STOP", n + 1)
             self.record("start-no-tool", self.window(d, name, t0)[0])
+            resume = d.qmp.times(name, "RESUME")[-1]
+            self.add_phases("start-no-tool", d, mark, name, resume, stop)
             self.vp.wait_until(lambda: self.vmid.domain(name)["paused_by_daemon"],
                                30 * self.vp.SLOW, "the daemon's record")
             assert stop >= t0
@@ -250,12 +301,16 @@ class Bench:
                                30 * self.vp.SLOW, f"{name} hooked, the daemon's record gone")
             n = len(d.qmp.times(name, "STOP"))
             t0 = time.time()
+            mark = d.log_size()
             if case == "reset":
                 dom.reset()
             else:
                 self.stop_tool(tool, kill=True)
-            d.qmp.wait(name, "STOP", n + 1)
-            if case != "reset":
+            stop = d.qmp.wait(name, "STOP", n + 1)
+            if case == "reset":
+                reset = [t for t in d.qmp.times(name, "RESET") if t >= t0][0]
+                self.add_phases(case, d, mark, name, reset, stop)
+            else:
                 tool = self.tool(d, name)
             self.hooked_and_running(d, dom, name, t0)
             total, reaction = self.window(
@@ -305,6 +360,15 @@ class Bench:
             verdicts.append(f"{case}: {'met' if met else 'NOT met'} ({stat} {value:.0f} ms, "
                             f"goal {goal} ms)")
         print("\n".join(verdicts))
+        for case, trials in self.phases.items():
+            origin = "RESUME" if case == "start-no-tool" else "RESET"
+            print(f"\n{case}: where the window goes (libvirtd's log; ms after QEMU's "
+                  f"{origin}, median and range over the trials that show the phase)")
+            for label in [p[0] for p in PHASES[case]] + ["QEMU's STOP"]:
+                ms = [t[label] for t in trials if label in t]
+                if ms:
+                    print(f"  {label:32} {statistics.median(ms):6.0f}  "
+                          f"({min(ms):.0f} to {max(ms):.0f}, n={len(ms)})")
 
 
 def main():
