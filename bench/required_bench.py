@@ -121,6 +121,7 @@ class Bench:
         self.args = args
         self.results = {}       # case: [(total s, reaction s or None)]
         self.phases = {}        # case: [{phase: ms}]
+        self.failed = {}        # case: why it stopped early
         self.daemons = []
         self.tools = []
         self.vmid = None
@@ -283,7 +284,16 @@ class Bench:
             dom = src.conn.lookupByName(name)
             self.hooked_and_running(src, dom, name, 0)
             t0 = time.time()
-            dom.migrateToURI3(dst.uri, {}, flags)
+            for attempt in range(3):
+                try:
+                    dom.migrateToURI3(dst.uri, {}, flags)
+                    break
+                except self.libvirt.libvirtError as e:
+                    # libvirt's migration ports are shared with every other
+                    # daemon on the host (other tests running meanwhile)
+                    if "Address already in use" not in str(e) or attempt == 2:
+                        raise
+                    print(f"  migration: {e}; again", file=sys.stderr, flush=True)
             self.hooked_and_running(dst, dst.conn.lookupByName(name), name, t0)
             self.record("migration", self.window(dst, name, t0)[0])
             src, dst = dst, src
@@ -328,6 +338,15 @@ class Bench:
         cases = self.args.cases
         for case in cases:
             print(f"{case}: {self.args.trials} trials", file=sys.stderr, flush=True)
+            try:
+                self.run_case(a, case)
+            except Exception as e:
+                # the trials so far still count; the next case goes on
+                self.failed[case] = f"{type(e).__name__}: {e}"
+                print(f"{case}: failed: {e}", file=sys.stderr, flush=True)
+
+    def run_case(self, a, case):
+        try:
             if case == "start-no-tool":
                 self.start_no_tool(a)
             elif case in ("start-tool", "virt-vmi-start"):
@@ -338,6 +357,12 @@ class Bench:
                 self.migration(a)
             else:
                 self.while_running(a, case)
+        except Exception:
+            # a guest left running would load the next cases' machine
+            for d in self.daemons:
+                for dom in d.conn.listAllDomains(self.libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+                    dom.destroy()
+            raise
 
     def report(self):
         print(f"required='yes': unmonitored guest run time on QEMU's clock, "
@@ -360,6 +385,8 @@ class Bench:
             verdicts.append(f"{case}: {'met' if met else 'NOT met'} ({stat} {value:.0f} ms, "
                             f"goal {goal} ms)")
         print("\n".join(verdicts))
+        for case, why in self.failed.items():
+            print(f"{case}: stopped after {len(self.results.get(case, []))} trials: {why}")
         for case, trials in self.phases.items():
             origin = "RESUME" if case == "start-no-tool" else "RESET"
             print(f"\n{case}: where the window goes (libvirtd's log; ms after QEMU's "
