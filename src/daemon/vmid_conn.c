@@ -273,12 +273,8 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
         g_hash_table_remove(vc->domains, uuid);
         break;
     case VMI_WATCH_STARTED:
-        /* already running from the RESUMED of this start: the run's
-         * state, and a pause under way, stay */
-        if (d && !d->log)
+        if (d)
             vmidDomainRunning(d);
-        else if (d)
-            vmidDomainChanged(d);
         else
             vmidConnQueue(vc, uuid);
         break;
@@ -287,14 +283,6 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
             vmidDomainStopped(d);
         break;
     case VMI_WATCH_RESUMED:
-        if (d && d->hasElement && !d->log) {
-            /* A start's `cont`: libvirt says RESUMED at QEMU's RESUME
-             * event, STARTED only after the `started` hook, tens of ms
-             * later. The run begins here, so that a pause is waiting
-             * for the start's job as soon as it can. */
-            vmidDomainRunning(d);
-            break;
-        }
         if (d && d->required)
             vmidRequiredResumed(&d->req, g_get_real_time(), d->rehookLimit);
         if (d && vmidLiveResumed(&d->live, g_get_real_time()))
