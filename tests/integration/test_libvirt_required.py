@@ -11,11 +11,9 @@ what the element's timeouts allow, never by a wall-clock guess.
 
 One libvirtd and one virt-vmid for the whole class."""
 
-import datetime
 import os
 import pty
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
                                 "tests", "lib"))
-import vmilibvirt as vl  # noqa: E402
+import vmiclock as vc  # noqa: E402
 import vmiproduct as vp  # noqa: E402
 
 RECONNECT = 1
@@ -36,7 +34,6 @@ REHOOK_LIMIT = RECONNECT + HANDSHAKE + 1
 SLACK = 5 * vp.SLOW
 # the unmonitored windows seen, in seconds on QEMU's clock, for the record
 MEASURED = {}
-QMP_EVENT = re.compile(r"event (STOP|RESUME|RESET) at (\d+)\.(\d+) for domain '([^']+)'")
 
 
 class _ClassScope:
@@ -48,51 +45,6 @@ class _ClassScope:
 
     def addCleanup(self, fn, *args):
         self.cleanups.append((fn, args))
-
-
-class QmpEvents:
-    """STOP, RESUME and RESET of every domain, with QEMU's time stamps, from
-    `virsh qemu-monitor-event --loop` in the daemon's namespace."""
-
-    def __init__(self, testcase, d):
-        self.path = os.path.join(d.dir, f"qmp-events-{time.monotonic_ns()}.txt")
-        self._out = open(self.path, "w")
-        self.proc = d.popen_in_namespace([vl.VIRSH, "-c", d.uri, "qemu-monitor-event",
-                                          "--loop", "--regex", "--event", "^(STOP|RESUME|RESET)$"],
-                                         stdin=subprocess.DEVNULL, stdout=self._out,
-                                         stderr=subprocess.STDOUT)
-        testcase.addCleanup(self.stop)
-        # registered once virsh has connected: give it the time to
-        time.sleep(1 * vp.SLOW)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._out.close()
-
-    def events(self, name):
-        """[(event, seconds since the epoch on QEMU's clock)] of domain @name."""
-        self._out.flush()
-        with open(self.path) as f:
-            return [(m[1], int(m[2]) + int(m[3]) / 1e6) for m in QMP_EVENT.finditer(f.read())
-                    if m[4] == name]
-
-    def wait(self, name, event, count, timeout=30):
-        vp.wait_until(lambda: len([e for e in self.events(name) if e[0] == event]) >= count,
-                      timeout * vp.SLOW, f"{count}x {event} of {name}: {self.events(name)}")
-        return [t for e, t in self.events(name) if e == event][count - 1]
-
-
-def log_time(line):
-    """QEMU's time stamp of a domain log line (-msg timestamp=on)."""
-    stamp = line.split(" ", 1)[0]
-    return datetime.datetime.strptime(stamp[:26] + "Z", "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp()
 
 
 class RequiredTest(vp.DaemonTestCase):
@@ -118,7 +70,7 @@ class RequiredTest(vp.DaemonTestCase):
 
     def setUp(self):
         super().setUp()
-        self.qmp = QmpEvents(self, self.d)
+        self.qmp = vc.QmpEvents(self.d, self)
 
     def sock(self, name):
         return os.path.join(self.tools, f"{name}.sock")
@@ -150,13 +102,11 @@ class RequiredTest(vp.DaemonTestCase):
                       f"{name} {state} ({self.d.domstate(name)})")
 
     def current_run(self, name):
-        log = self.d.domain_log(name)
-        return log[log.rindex(": starting up "):]
+        return vc.current_run(self.d.domain_log(name))
 
     def hooked_times(self, name):
         """QEMU's time stamps of "VMI: machine hooked" in @name's current run."""
-        return [log_time(ln) for ln in self.current_run(name).splitlines()
-                if "VMI: machine hooked" in ln]
+        return vc.hooked_times(self.current_run(name))
 
     def paused_until_the_tool_is_back(self, name, reason, stops):
         """The daemon paused @name (its @stops-th STOP) for @reason; a tool
@@ -214,8 +164,8 @@ class RequiredTest(vp.DaemonTestCase):
         tool.stop()
         lost = time.time()
         stop, _ = self.paused_until_the_tool_is_back(name, "tool-disconnected", 1)
-        disconnected = [log_time(ln) for ln in self.current_run(name).splitlines()
-                        if "VMI: introspection tool disconnected" in ln]
+        disconnected = vc.line_times(self.current_run(name),
+                                     "VMI: introspection tool disconnected")
         self.assertTrue(disconnected, self.current_run(name))
         self.assertLess(stop - disconnected[-1], HANDSHAKE + SLACK)
         MEASURED[f"{name}: disconnect to the daemon's stop"] = stop - disconnected[-1]
