@@ -4,9 +4,12 @@
  * Every domain whose element and QEMU arguments are out of step is synced
  * with one virDomainDefineXML: at (re)connection for all domains, then on
  * each DEFINED and METADATA_CHANGE event. A domain in step is never
- * redefined, so the DEFINED event of our own define ends there. Events
- * only queue the domain: the sync runs from an idle source, outside
- * libvirt's event dispatch.
+ * redefined, so the DEFINED event of our own define ends there; it is not
+ * even looked at: each define of ours skips the next DEFINED event of its
+ * domain, which is ours (libvirt sends it before any later define's), so
+ * a start-up that syncs 500 domains is not followed by 500 checks that
+ * would hold a user's edit back. Events only queue the domain: the sync
+ * runs from an idle source, outside libvirt's event dispatch.
  */
 #include <libvirt/virterror.h>
 #include <string.h>
@@ -42,6 +45,7 @@ typedef struct {
     guint handshakeTimeout; /* s */
     vmidRequired req;
     vmiSyncResult sync;
+    guint ownDefines;       /* DEFINED events still to come of our defines */
     char *error;            /* why the last sync failed, or NULL */
     gint64 syncSince;       /* when @sync last changed, µs since the epoch */
     vmidLive live;
@@ -192,6 +196,8 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     if (vmidSyncName(d->sync) != vmidSyncName(result))
         d->syncSince = g_get_real_time();
     d->sync = result;
+    if (result == VMI_SYNC_CHANGED)
+        d->ownDefines++;
     if (d->hasElement && result != VMI_SYNC_INVALID) {
         g_autoptr(vmiDef) def = vmiDomainGetDef(dom, NULL);
 
@@ -266,6 +272,12 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
 
     switch (event) {
     case VMI_WATCH_DEFINED:
+        if (d && d->ownDefines > 0) {
+            d->ownDefines--;
+            break;
+        }
+        vmidConnQueue(vc, uuid);
+        break;
     case VMI_WATCH_ELEMENT_CHANGED:
         vmidConnQueue(vc, uuid);
         break;
