@@ -43,6 +43,8 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+sys.path.insert(0, os.path.join(TOP, "bench"))
+import breakdown as bd  # noqa: E402
 
 RECONNECT = 1
 HANDSHAKE = 2
@@ -411,10 +413,7 @@ def main():
         if c not in CASES:
             ap.error(f"unknown case '{c}'")
     os.environ["VMI_BUILD_DIR"] = args.build
-    if not os.environ.get("VMI_BENCH_REAPED"):
-        reaper = os.path.join(args.build, "tests", "vmi-test-reaper")
-        os.environ["VMI_BENCH_REAPED"] = "1"
-        os.execv(reaper, [reaper, sys.executable, *sys.argv])
+    bd.run_under_reaper(args.build)
     bench = Bench(args)
     try:
         bench.run()
