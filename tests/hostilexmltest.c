@@ -165,6 +165,30 @@ testDoctypeWithoutSubset(void)
 }
 
 
+/*
+ * An undeclared prefix is an error libxml2 goes on after; a warning after
+ * it (a relative namespace URI) once hid it, so the document was read,
+ * and the same text without the warning (our sync removes the element
+ * that had it) was refused (found by fuzz_sync).
+ */
+static void
+testNamespaceErrorBeforeWarning(void)
+{
+    g_autofree char *alone = writeInput("<domain type='kvm'><name>h</name>"
+                                        "<qemu:commandline/>", "", 0, "</domain>");
+    g_autofree char *hidden = writeInput("<domain type='kvm'><name>h</name>"
+                                         "<qemu:commandline/><metadata>"
+                                         "<vmi:introspection xmlns:vmi='" NS "'>"
+                                         "<vmi:source xmlns='comd' type='unix' "
+                                         "path='/run/vmi/h.sock'/>", "", 0, TAIL);
+
+    assertLoadFails(alone, "input.xml:1: malformed XML: Namespace prefix qemu on "
+                    "commandline is not defined");
+    assertLoadFails(hidden, "input.xml:1: malformed XML: Namespace prefix qemu on "
+                    "commandline is not defined");
+}
+
+
 /* 40 KB names: quoted in errors, but not whole (vmiErrorQuote) */
 static void
 testHugeElementName(void)
@@ -305,6 +329,7 @@ main(int argc, char **argv)
     g_test_add_func("/hostile/many-entries", testManyEntries);
     g_test_add_func("/hostile/entity-expansion", testEntityExpansion);
     g_test_add_func("/hostile/doctype", testDoctypeWithoutSubset);
+    g_test_add_func("/hostile/namespace-error-before-warning", testNamespaceErrorBeforeWarning);
     g_test_add_func("/hostile/huge-element-name", testHugeElementName);
     g_test_add_func("/hostile/huge-attribute-name", testHugeAttributeName);
     g_test_add_func("/hostile/huge-domain-name", testHugeDomainName);

@@ -22,8 +22,12 @@
 #define VMI_XML_PARSE_FLAGS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
 
-/* Marks a parser context stopped by vmiXMLRefuseDoctype. */
-static char vmiXMLDoctypeSeen;
+/* What a parse met, in its context's _private. */
+typedef struct {
+    gboolean doctype;           /* stopped by vmiXMLRefuseDoctype */
+    int line;                   /* of @error */
+    char *error;                /* the first error, or NULL */
+} vmiXMLReadState;
 
 /*
  * libvirt's XML never has a DOCTYPE. Entities declared in one are left
@@ -39,8 +43,26 @@ vmiXMLRefuseDoctype(void *opaque,
 {
     xmlParserCtxtPtr ctxt = opaque;
 
-    ctxt->_private = &vmiXMLDoctypeSeen;
+    ((vmiXMLReadState *)ctxt->_private)->doctype = TRUE;
     xmlStopParser(ctxt);
+}
+
+
+/*
+ * Every error counts, not only the last: libxml2 goes on after some
+ * (an undeclared namespace prefix), and a warning after one would hide
+ * it, so the same element would be accepted or refused depending on what
+ * follows it in the document. The first one is the one reported.
+ */
+static void
+vmiXMLRecordError(void *opaque, xmlErrorPtr err)
+{
+    vmiXMLReadState *state = ((xmlParserCtxtPtr)opaque)->_private;
+
+    if (err->level < XML_ERR_ERROR || state->error)
+        return;
+    state->line = err->line;
+    state->error = g_strchomp(g_strdup(err->message ? err->message : ""));
 }
 
 
@@ -48,9 +70,9 @@ static xmlDocPtr
 vmiXMLFinishRead(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *display,
                  GError **error)
 {
-    const xmlError *err = xmlCtxtGetLastError(ctxt);
+    vmiXMLReadState *state = ctxt->_private;
 
-    if (ctxt->_private == &vmiXMLDoctypeSeen) {
+    if (state->doctype) {
         xmlFreeDoc(doc);
         g_set_error(error, VMI_ERROR, VMI_ERROR_XML,
                     "%s: a <!DOCTYPE> is not allowed: libvirt's XML has none, "
@@ -58,14 +80,13 @@ vmiXMLFinishRead(xmlParserCtxtPtr ctxt, xmlDocPtr doc, const char *display,
                     "local files", display);
         return NULL;
     }
-    if (doc && ctxt->wellFormed && (!err || err->level < XML_ERR_ERROR))
+    if (doc && ctxt->wellFormed && ctxt->nsWellFormed && !state->error)
         return doc;
 
     xmlFreeDoc(doc);
-    if (err && err->message) {
-        g_autofree char *msg = g_strchomp(g_strdup(err->message));
+    if (state->error && *state->error) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_XML,
-                    "%s:%d: malformed XML: %s", display, err->line, msg);
+                    "%s:%d: malformed XML: %s", display, state->line, state->error);
     } else {
         g_set_error(error, VMI_ERROR, VMI_ERROR_XML,
                     "%s: malformed XML", display);
@@ -174,15 +195,19 @@ xmlDocPtr
 vmiXMLReadString(const char *xml, const char *display, GError **error)
 {
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+    vmiXMLReadState state = { 0 };
     xmlDocPtr doc;
 
     if (!ctxt)
         g_error("out of memory");
+    ctxt->_private = &state;
     ctxt->sax->internalSubset = vmiXMLRefuseDoctype;
+    ctxt->sax->serror = vmiXMLRecordError;
     doc = xmlCtxtReadMemory(ctxt, xml, strlen(xml), display, NULL,
                             VMI_XML_PARSE_FLAGS);
     doc = vmiXMLFinishRead(ctxt, doc, display, error);
     xmlFreeParserCtxt(ctxt);
+    g_free(state.error);
     return doc;
 }
 
