@@ -190,8 +190,7 @@ def main():
     vmid = None
     tools = []
     try:
-        d.add_exec_hook("50-libvirt-vmi", [hook])
-        vl._write(d.host_path("/etc/libvirt-vmi/libvirt-vmi.conf"), f"[hook]\nuri={d.uri}\n")
+        d.add_vmi_hook(hook)
         d.start()
         libvirt.virEventRegisterDefaultImpl()
         threading.Thread(target=run_event_loop, daemon=True).start()

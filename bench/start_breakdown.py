@@ -177,8 +177,7 @@ def main():
     d = vl.LibvirtDaemon("start-breakdown", emulators=[emulator])
     tool = vmid = conn = None
     try:
-        d.add_exec_hook("50-libvirt-vmi", [hook])
-        vl._write(d.host_path("/etc/libvirt-vmi/libvirt-vmi.conf"), f"[hook]\nuri={d.uri}\n")
+        d.add_vmi_hook(hook)
         d.start()
         sock = os.path.join(d.dir, "vmi.sock")
 

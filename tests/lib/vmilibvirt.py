@@ -620,6 +620,13 @@ class LibvirtDaemon:
         envs = ["env", *(f"{k}={v}" for k, v in (env or {}).items())] if env else []
         return self.add_hook(name, f'#!/bin/sh\nexec {shlex.join(envs + vw.wrap(cmd))} "$@"\n')
 
+    def add_vmi_hook(self, hook):
+        """@hook (a libvirt-vmi-hook) as this daemon's qemu hook, its
+        settings naming this daemon: the benchmarks' set-up (the tests
+        run `virt-vmi hook-install`, vmiproduct.install_hook)."""
+        self.add_exec_hook("50-libvirt-vmi", [hook])
+        _write(self.host_path("/etc/libvirt-vmi/libvirt-vmi.conf"), f"[hook]\nuri={self.uri}\n")
+
     def domain_log_path(self, name):
         return self.host_path(f"/var/log/libvirt/qemu/{name}.log")
 
