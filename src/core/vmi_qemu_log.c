@@ -20,12 +20,12 @@
 /* between two looks at the log when inotify says nothing (a rotation) */
 #define VMI_QEMU_LOG_POLL_MS 200
 
-typedef struct {
-    const char *path;
+struct _vmiQemuLogReader {
+    char *path;
     goffset offset;         /* read up to here */
     GString *partial;       /* a line not ended yet */
-    vmiQemuLogRun *run;
-} vmiQemuLogFollow;
+    gboolean started;       /* read once: later reads go on from @offset */
+};
 
 
 void
@@ -119,8 +119,38 @@ vmiQemuLogLine(vmiQemuLogRun *run, const char *line)
 }
 
 
+gboolean
+vmiQemuLogIsRunMark(const char *line)
+{
+    return strstr(line, VMI_QEMU_LOG_RUN_MARK) != NULL;
+}
+
+
+vmiQemuLogReader *
+vmiQemuLogReaderNew(const char *path)
+{
+    vmiQemuLogReader *r = g_new0(vmiQemuLogReader, 1);
+
+    r->path = g_strdup(path);
+    r->partial = g_string_new(NULL);
+    return r;
+}
+
+
+void
+vmiQemuLogReaderFree(vmiQemuLogReader *r)
+{
+    if (!r)
+        return;
+    g_string_free(r->partial, TRUE);
+    g_free(r->path);
+    g_free(r);
+}
+
+
 static void
-vmiQemuLogFeed(vmiQemuLogFollow *f, const char *data, gsize len)
+vmiQemuLogReaderFeed(vmiQemuLogReader *r, const char *data, gsize len,
+                     vmiQemuLogLineFunc func, gpointer opaque)
 {
     const char *end = data + len;
 
@@ -128,80 +158,109 @@ vmiQemuLogFeed(vmiQemuLogFollow *f, const char *data, gsize len)
         const char *nl = memchr(data, '\n', end - data);
 
         if (!nl) {
-            g_string_append_len(f->partial, data, end - data);
+            g_string_append_len(r->partial, data, end - data);
             return;
         }
-        g_string_append_len(f->partial, data, nl - data);
-        if (strstr(f->partial->str, VMI_QEMU_LOG_RUN_MARK)) {
-            /* a new run: what came before was another QEMU's */
-            vmiQemuLogRunClear(f->run);
-            f->run->found = TRUE;
-        } else if (f->run->found) {
-            vmiQemuLogLine(f->run, f->partial->str);
-        }
-        g_string_truncate(f->partial, 0);
+        g_string_append_len(r->partial, data, nl - data);
+        func(r->partial->str, opaque);
+        g_string_truncate(r->partial, 0);
         data = nl + 1;
     }
 }
 
 
-/* What the log holds past @f->offset, fed line by line. */
-static gboolean
-vmiQemuLogReadNew(vmiQemuLogFollow *f, GError **error)
+/* Where the last run's first line begins in @data (its start if none). */
+static const char *
+vmiQemuLogLastRun(const char *data)
 {
-    VMI_AUTOCLOSE fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    const char *run = data;
+
+    for (const char *mark = data; (mark = strstr(mark, VMI_QEMU_LOG_RUN_MARK)); mark++) {
+        const char *line = mark;
+
+        while (line > data && line[-1] != '\n')
+            line--;
+        run = line;
+    }
+    return run;
+}
+
+
+gboolean
+vmiQemuLogReaderRead(vmiQemuLogReader *r, vmiQemuLogLineFunc func, gpointer opaque,
+                     GError **error)
+{
+    VMI_AUTOCLOSE fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     g_autofree char *buf = NULL;
+    const char *from;
     struct stat st;
     ssize_t n;
 
     if (fd < 0 || fstat(fd, &st) < 0) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot read the domain log %s: %s",
-                    f->path, g_strerror(errno));
+                    r->path, g_strerror(errno));
         return FALSE;
     }
     if (!S_ISREG(st.st_mode)) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION,
-                    "cannot read the domain log %s: not a regular file", f->path);
+                    "cannot read the domain log %s: not a regular file", r->path);
         return FALSE;
     }
-    if (st.st_size < f->offset) {
+    if (st.st_size < r->offset) {
         /* rotated or truncated: a new file from its start */
-        f->offset = 0;
-        g_string_truncate(f->partial, 0);
+        r->offset = 0;
+        g_string_truncate(r->partial, 0);
     }
-    if (st.st_size - f->offset > VMI_QEMU_LOG_MAX_READ)
-        f->offset = st.st_size - VMI_QEMU_LOG_MAX_READ;
-    if (st.st_size == f->offset)
+    if (st.st_size - r->offset > VMI_QEMU_LOG_MAX_READ)
+        r->offset = st.st_size - VMI_QEMU_LOG_MAX_READ;
+    if (st.st_size == r->offset)
         return TRUE;
-    buf = g_malloc(st.st_size - f->offset);
-    if ((n = pread(fd, buf, st.st_size - f->offset, f->offset)) < 0) {
+    buf = g_malloc(st.st_size - r->offset + 1);
+    if ((n = pread(fd, buf, st.st_size - r->offset, r->offset)) < 0) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "cannot read the domain log %s: %s",
-                    f->path, g_strerror(errno));
+                    r->path, g_strerror(errno));
         return FALSE;
     }
-    f->offset += n;
-    vmiQemuLogFeed(f, buf, n);
+    buf[n] = '\0';
+    r->offset += n;
+    /* the first read begins at the current run: earlier ones were other QEMUs' */
+    from = r->started ? buf : vmiQemuLogLastRun(buf);
+    r->started = TRUE;
+    vmiQemuLogReaderFeed(r, from, n - (from - buf), func, opaque);
     return TRUE;
+}
+
+
+/* A line of the log, into the run it belongs to. */
+static void
+vmiQemuLogRunLine(const char *line, gpointer opaque)
+{
+    vmiQemuLogRun *run = opaque;
+
+    if (vmiQemuLogIsRunMark(line)) {
+        /* a new run: what came before was another QEMU's */
+        vmiQemuLogRunClear(run);
+        run->found = TRUE;
+    } else if (run->found) {
+        vmiQemuLogLine(run, line);
+    }
 }
 
 
 gboolean
 vmiQemuLogRead(const char *path, vmiQemuLogRun *run, GError **error)
 {
-    vmiQemuLogFollow f = { path, 0, g_string_new(NULL), run };
-    gboolean ok;
+    g_autoptr(vmiQemuLogReader) r = vmiQemuLogReaderNew(path);
 
     vmiQemuLogRunClear(run);
-    ok = vmiQemuLogReadNew(&f, error);
-    g_string_free(f.partial, TRUE);
-    return ok;
+    return vmiQemuLogReaderRead(r, vmiQemuLogRunLine, run, error);
 }
 
 
 gboolean
 vmiQemuLogWaitHooked(const char *path, guint timeoutMs, vmiQemuLogRun *run, GError **error)
 {
-    vmiQemuLogFollow f = { path, 0, g_string_new(NULL), run };
+    g_autoptr(vmiQemuLogReader) r = vmiQemuLogReaderNew(path);
     gint64 deadline = g_get_monotonic_time() + (gint64)timeoutMs * 1000;
     VMI_AUTOCLOSE ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     gboolean ok = FALSE;
@@ -217,7 +276,7 @@ vmiQemuLogWaitHooked(const char *path, guint timeoutMs, vmiQemuLogRun *run, GErr
         gint64 left;
         struct pollfd pfd = { ino, POLLIN, 0 };
 
-        if (!vmiQemuLogReadNew(&f, error))
+        if (!vmiQemuLogReaderRead(r, vmiQemuLogRunLine, run, error))
             break;
         if (run->hooked) {
             ok = TRUE;
@@ -233,6 +292,5 @@ vmiQemuLogWaitHooked(const char *path, guint timeoutMs, vmiQemuLogRun *run, GErr
             }
         }
     }
-    g_string_free(f.partial, TRUE);
     return ok;
 }

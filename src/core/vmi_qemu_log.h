@@ -43,6 +43,25 @@ typedef struct {
 
 void vmiQemuLogRunClear(vmiQemuLogRun *run);
 
+/* libvirt's "starting up" line, which begins each run of QEMU. */
+gboolean vmiQemuLogIsRunMark(const char *line);
+
+/*
+ * A domain log read a line at a time, each read going on where the last
+ * one stopped (from the start of a file rotated or truncated meanwhile);
+ * the first read begins at the current run's "starting up" line. The
+ * hook's wait and virt-vmid's tail read the log through it.
+ */
+typedef struct _vmiQemuLogReader vmiQemuLogReader;
+typedef void (*vmiQemuLogLineFunc)(const char *line, gpointer opaque);
+
+vmiQemuLogReader *vmiQemuLogReaderNew(const char *path);
+void vmiQemuLogReaderFree(vmiQemuLogReader *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiQemuLogReader, vmiQemuLogReaderFree)
+/* Calls @func for each line added since the last read. */
+gboolean vmiQemuLogReaderRead(vmiQemuLogReader *r, vmiQemuLogLineFunc func, gpointer opaque,
+                              GError **error);
+
 /* Reads the current run of the log at @path. */
 gboolean vmiQemuLogRead(const char *path, vmiQemuLogRun *run, GError **error);
 

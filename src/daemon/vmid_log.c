@@ -3,7 +3,8 @@
  *
  * libvirt (through virtlogd) appends QEMU's standard error to
  * /var/log/libvirt/qemu/NAME.log and starts each run with a "starting up"
- * line. inotify says when it grows: no polling.
+ * line; the lines are read as the hook reads them (vmiQemuLogReader).
+ * inotify says when the log grows: no polling.
  *
  * inotify is used directly, not through GFileMonitor: GLib's inotify
  * source stops reading events for 100 ms whenever a batch held nothing a
@@ -15,91 +16,41 @@
  * re-created or rotated), from the main loop.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <glib-unix.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/vmid_log.h"
-#include "core/vmi_fd.h"
-
-/* libvirt's first line of every run: "DATE: starting up libvirt version: ..." */
-#define VMID_LOG_RUN_MARK ": starting up "
-/* a log larger than this is read from its end only (virtlogd rotates at 2 MiB) */
-#define VMID_LOG_MAX_READ (4 * 1024 * 1024)
+#include "core/vmi_qemu_log.h"
 
 #define VMID_LOG_WATCH_MASK (IN_MODIFY | IN_CREATE | IN_MOVED_TO)
 
 struct _vmidLogTail {
     char *path;
     int wd;                     /* its directory's watch, or -1 */
-    goffset offset;
-    GString *partial;           /* a line not ended yet */
+    vmiQemuLogReader *reader;
     vmidLogLineFunc func;
     gpointer opaque;
 };
 
 
 static void
-vmidLogTailFeed(vmidLogTail *tail, const char *data, gsize len)
+vmidLogTailLine(const char *line, gpointer opaque)
 {
-    const char *end = data + len;
+    vmidLogTail *tail = opaque;
 
-    while (data < end) {
-        const char *nl = memchr(data, '\n', end - data);
-
-        if (!nl) {
-            g_string_append_len(tail->partial, data, end - data);
-            return;
-        }
-        g_string_append_len(tail->partial, data, nl - data);
-        tail->func(tail->partial->str, tail->opaque);
-        g_string_truncate(tail->partial, 0);
-        data = nl + 1;
-    }
-}
-
-
-/* What the file holds past @tail->offset (all of it, after a rotation). */
-static char *
-vmidLogTailReadNew(vmidLogTail *tail, gsize *len)
-{
-    VMI_AUTOCLOSE fd = open(tail->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    struct stat st;
-    g_autofree char *buf = NULL;
-    ssize_t n;
-
-    *len = 0;
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return NULL;
-    if (st.st_size < tail->offset) {
-        /* rotated or truncated: a new file from its start */
-        tail->offset = 0;
-        g_string_truncate(tail->partial, 0);
-    }
-    if (st.st_size - tail->offset > VMID_LOG_MAX_READ)
-        tail->offset = st.st_size - VMID_LOG_MAX_READ;
-    buf = g_malloc(st.st_size - tail->offset + 1);
-    n = pread(fd, buf, st.st_size - tail->offset, tail->offset);
-    if (n <= 0)
-        return NULL;
-    buf[n] = '\0';
-    tail->offset += n;
-    *len = n;
-    return g_steal_pointer(&buf);
+    tail->func(line, tail->opaque);
 }
 
 
 static void
 vmidLogTailOnChange(vmidLogTail *tail)
 {
-    g_autofree char *data = NULL;
-    gsize len;
+    g_autoptr(GError) err = NULL;
 
-    if ((data = vmidLogTailReadNew(tail, &len)))
-        vmidLogTailFeed(tail, data, len);
+    if (!vmiQemuLogReaderRead(tail->reader, vmidLogTailLine, tail, &err))
+        g_debug("%s", err->message);
 }
 
 
@@ -232,39 +183,17 @@ vmidLogWatchRemove(vmidLogTail *tail)
 }
 
 
-/* The current run: what follows the last "starting up" line. */
-static void
-vmidLogTailReadRun(vmidLogTail *tail)
-{
-    g_autofree char *data = NULL;
-    const char *run, *mark;
-    gsize len;
-
-    if (!(data = vmidLogTailReadNew(tail, &len)))
-        return;
-    run = data;
-    for (mark = data; (mark = strstr(mark, VMID_LOG_RUN_MARK)); mark++) {
-        const char *line = mark;
-
-        while (line > data && line[-1] != '\n')
-            line--;
-        run = line;
-    }
-    vmidLogTailFeed(tail, run, len - (run - data));
-}
-
-
 vmidLogTail *
 vmidLogTailNew(const char *path, vmidLogLineFunc func, gpointer opaque)
 {
     vmidLogTail *tail = g_new0(vmidLogTail, 1);
 
     tail->path = g_strdup(path);
-    tail->partial = g_string_new(NULL);
+    tail->reader = vmiQemuLogReaderNew(path);
     tail->func = func;
     tail->opaque = opaque;
     vmidLogWatchAdd(tail);
-    vmidLogTailReadRun(tail);
+    vmidLogTailOnChange(tail);
     return tail;
 }
 
@@ -275,7 +204,7 @@ vmidLogTailFree(vmidLogTail *tail)
     if (!tail)
         return;
     vmidLogWatchRemove(tail);
-    g_string_free(tail->partial, TRUE);
+    vmiQemuLogReaderFree(tail->reader);
     g_free(tail->path);
     g_free(tail);
 }
