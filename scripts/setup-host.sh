@@ -20,6 +20,8 @@ PACKAGES=(
     qemu-utils
     # checks, benchmarks, and the QMP client of docs/qemu-kvmi.rst's example
     valgrind python3-libvirt socat python3-pyflakes
+    # ss: a test looks at a socket's queue
+    iproute2
     # apparmor_parser, for tests/apparmortest.c
     apparmor
     # the fuzzing build (tests/fuzz): clang and its libFuzzer runtime

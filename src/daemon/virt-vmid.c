@@ -21,6 +21,7 @@
 #include "core/vmi_paths.h"
 #include "core/vmi_settings.h"
 #include "daemon/vmid_conn.h"
+#include "daemon/vmid_watcher.h"
 #include "libvirt/vmi_libvirt.h"
 
 #define VMID_RUN_DIR VMI_KEY_DIR_DEFAULT
@@ -40,9 +41,9 @@ typedef struct {
     GMainLoop *loop;
     GPtrArray *conns;           /* vmidConn * */
     GSocketService *service;
-    GPtrArray *watchers;        /* GSocketConnection *, for `watch` */
-    GCancellable *cancel;       /* the watchers' reads, at exit */
-    guint reads;                /* watchers' reads under way */
+    vmidWatchers *watchers;     /* the clients of `watch` */
+    GCancellable *cancel;       /* the watchers' and replies' I/O, at exit */
+    guint replies;              /* status replies being written */
     GPtrArray *requests;        /* vmidRequest *, requests being read */
 } vmidDaemon;
 
@@ -131,35 +132,6 @@ vmidSend(GSocketConnection *client, const char *line)
 }
 
 
-/*
- * A change to a watcher, without ever waiting for it: a watcher that does
- * not read (a `virt-vmi status --watch` piped into a stopped pager) would
- * otherwise hold the whole daemon once its socket buffer is full. One that
- * has fallen that far behind is dropped; its reader sees the end of the
- * stream and can start again from a fresh status.
- */
-static gboolean
-vmidSendToWatcher(GSocketConnection *client, const char *line)
-{
-    GSocket *sock = g_socket_connection_get_socket(client);
-    gsize len = strlen(line);
-    gsize done = 0;
-
-    while (done < len) {
-        gssize n = g_socket_send_with_blocking(sock, line + done, len - done, FALSE,
-                                               NULL, NULL);
-
-        if (n <= 0) {
-            g_warning("dropped a status watcher that does not read its changes");
-            g_socket_shutdown(sock, TRUE, TRUE, NULL);
-            return FALSE;
-        }
-        done += n;
-    }
-    return TRUE;
-}
-
-
 /* A domain changed: one line to each watcher, {"event": "domain", "domain": {...}}. */
 static void
 vmidOnDomainChanged(vmidConn *vc, const char *uuid, gpointer opaque)
@@ -168,7 +140,7 @@ vmidOnDomainChanged(vmidConn *vc, const char *uuid, gpointer opaque)
     yajl_gen gen;
     g_autofree char *line = NULL;
 
-    if (!d->watchers->len)
+    if (!vmidWatchersAny(d->watchers))
         return;
     gen = yajl_gen_alloc(NULL);
     yajl_gen_map_open(gen);
@@ -181,46 +153,43 @@ vmidOnDomainChanged(vmidConn *vc, const char *uuid, gpointer opaque)
     }
     yajl_gen_map_close(gen);
     line = vmidGenLine(gen);
-    for (guint i = d->watchers->len; i-- > 0;) {
-        if (!vmidSendToWatcher(g_ptr_array_index(d->watchers, i), line))
-            g_ptr_array_remove_index(d->watchers, i);
-    }
+    vmidWatchersSend(d->watchers, line);
 }
 
 
 typedef struct {
     vmidDaemon *d;
     GSocketConnection *client;
-    guint8 buf[64];
-} vmidWatchRead;
+    char *reply;
+} vmidReply;
 
 
-/* A watcher says nothing more: whatever it sends, or its hang-up, ends the watch. */
 static void
-vmidOnWatcherInput(GObject *source, GAsyncResult *res, gpointer opaque)
+vmidOnReplyWritten(GObject *source, GAsyncResult *res, gpointer opaque)
 {
-    vmidWatchRead *wr = opaque;
+    vmidReply *r = opaque;
 
-    g_input_stream_read_finish(G_INPUT_STREAM(source), res, NULL);
-    g_ptr_array_remove(wr->d->watchers, wr->client);
-    wr->d->reads--;
-    g_object_unref(wr->client);
-    g_free(wr);
+    g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, NULL);
+    r->d->replies--;
+    g_object_unref(r->client);
+    g_free(r->reply);
+    g_free(r);
 }
 
 
+/* A status reply, written without waiting for the client; @reply: taken. */
 static void
-vmidAddWatcher(vmidDaemon *d, GSocketConnection *client)
+vmidReplyAsync(vmidDaemon *d, GSocketConnection *client, char *reply)
 {
-    vmidWatchRead *wr = g_new0(vmidWatchRead, 1);
+    vmidReply *r = g_new0(vmidReply, 1);
 
-    wr->d = d;
-    wr->client = g_object_ref(client);
-    g_ptr_array_add(d->watchers, g_object_ref(client));
-    d->reads++;
-    g_input_stream_read_async(g_io_stream_get_input_stream(G_IO_STREAM(client)), wr->buf,
-                              sizeof(wr->buf), G_PRIORITY_DEFAULT, d->cancel,
-                              vmidOnWatcherInput, wr);
+    r->d = d;
+    r->client = g_object_ref(client);
+    r->reply = reply;
+    d->replies++;
+    g_output_stream_write_all_async(g_io_stream_get_output_stream(G_IO_STREAM(client)),
+                                    reply, strlen(reply), G_PRIORITY_DEFAULT, d->cancel,
+                                    vmidOnReplyWritten, r);
 }
 
 
@@ -307,14 +276,16 @@ vmidAnswer(vmidDaemon *d, GSocketConnection *client, char *line)
         explicit_bzero(reply, strlen(reply));
         return;
     }
-    if (g_str_equal(line, "status") || g_str_equal(line, "watch"))
-        reply = vmidStatusJSON(d);
-    else
-        reply = g_strdup("{\"error\":\"unknown request (expected: status or watch)\"}\n");
-    if (vmidSend(client, reply) && g_str_equal(line, "watch")) {
+    g_socket_set_timeout(g_socket_connection_get_socket(client), 0);
+    if (g_str_equal(line, "watch")) {
         /* the status, then a line per change until the client hangs up */
-        g_socket_set_timeout(g_socket_connection_get_socket(client), 0);
-        vmidAddWatcher(d, client);
+        reply = vmidStatusJSON(d);
+        vmidWatchersAdd(d->watchers, client, reply);
+    } else if (g_str_equal(line, "status")) {
+        vmidReplyAsync(d, client, vmidStatusJSON(d));
+    } else {
+        vmidReplyAsync(d, client,
+                       g_strdup("{\"error\":\"unknown request (expected: status or watch)\"}\n"));
     }
 }
 
@@ -509,8 +480,8 @@ main(int argc, char **argv)
         g_printerr("virt-vmid: cannot listen on %s: %s\n", VMID_SOCKET, err->message);
         return VMID_EXIT_FAILURE;
     }
-    d.watchers = g_ptr_array_new_with_free_func(g_object_unref);
     d.cancel = g_cancellable_new();
+    d.watchers = vmidWatchersNew(d.cancel);
     d.conns = g_ptr_array_new_with_free_func((GDestroyNotify)vmidConnFree);
     for (guint i = 0; uris[i]; i++) {
         vmidConn *vc = vmidConnNew(uris[i]);
@@ -523,11 +494,11 @@ main(int argc, char **argv)
     g_message("running (pid %d)", getpid());
     g_main_loop_run(d.loop);
 
-    /* the watchers' reads end, each freeing what it holds */
+    /* the watchers' and replies' I/O ends, each freeing what it holds */
     g_cancellable_cancel(d.cancel);
     for (guint i = 0; i < d.requests->len; i++)
         g_cancellable_cancel(((vmidRequest *)g_ptr_array_index(d.requests, i))->cancel);
-    while (d.reads || d.requests->len || vmidDaemonBusy(&d))
+    while (vmidWatchersBusy(d.watchers) || d.replies || d.requests->len || vmidDaemonBusy(&d))
         g_main_context_iteration(NULL, TRUE);
     g_ptr_array_unref(d.requests);
     g_object_unref(d.cancel);
@@ -536,7 +507,7 @@ main(int argc, char **argv)
     g_object_unref(d.service);
     unlink(VMID_SOCKET);
     g_ptr_array_unref(d.conns);
-    g_ptr_array_unref(d.watchers);
+    vmidWatchersFree(d.watchers);
     g_main_loop_unref(d.loop);
     unlink(VMID_PID_FILE);
     close(pidFd);

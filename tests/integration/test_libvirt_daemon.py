@@ -219,6 +219,61 @@ class VmidTest(vp.DaemonTestCase):
         # a watcher that hung up is forgotten: the daemon goes on answering
         self.assertEqual(vmid.domain(name)["state"], "not-running")
 
+    def test_watcher_that_reads_late_loses_nothing(self):
+        """A watcher that does not read while more changes than its socket
+        holds pile up, then reads: it is not dropped, and its stream goes on
+        (the daemon keeps what the socket cannot take, up to a bound)."""
+        name = "late"
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock(name)).rc, 0)
+        vmid = vp.Vmid(self, self.d)
+        self.state(vmid, name, "not-running")
+        again = self.d.write_xml(vp.dumpxml(self.d, name), f"{name}-again.xml")
+
+        def queued(sock):
+            """What waits in @sock unread (ss's Recv-Q of its inode)."""
+            inode = str(os.fstat(sock.fileno()).st_ino)
+            out = subprocess.run(["ss", "-x", "-n", "-a"], capture_output=True, text=True,
+                                 check=True).stdout
+            return next(int(f[2]) for f in (ln.split() for ln in out.splitlines()[1:])
+                        if len(f) > 5 and f[5] == inode)
+        with socket.socket(socket.AF_UNIX) as late:
+            late.connect(self.d.host_path(vp.VMID_SOCKET))
+            late.sendall(b"watch\n")
+            # changes until the socket is full (its queue stops growing),
+            # then as many again: those wait in the daemon
+            before, full = -1, 0
+            while full < 2:
+                self.d.virsh("; ".join([f"define {again}"] * 25), timeout=60 * vp.SLOW)
+                now = queued(late)
+                full = full + 1 if now <= before else 0
+                before = max(before, now)
+            # all of it: what the socket held and what the daemon kept
+            late.settimeout(3 * vp.SLOW)
+            data = b""
+            try:
+                while chunk := late.recv(1 << 20):
+                    data += chunk
+            except TimeoutError:
+                pass
+            lines = data.split(b"\n")
+            self.assertEqual(lines[-1], b"", "a line cut short")
+            self.assertEqual([e["name"] for e in json.loads(lines[0])["domains"]], [name])
+            events = [json.loads(line) for line in lines[1:-1]]
+            self.assertEqual({(e["event"], e["domain"]["name"]) for e in events},
+                             {("domain", name)})
+            self.assertGreater(len(data), before)
+            # still watched: the next change comes
+            self.d.virsh("define", again)
+            late.settimeout(30 * vp.SLOW)
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = late.recv(65536)
+                self.assertTrue(chunk, "the daemon hung up")
+                data += chunk
+            self.assertEqual(json.loads(data.split(b"\n")[0])["domain"]["name"], name)
+        self.assertNotIn("dropped a status watcher", vmid.log())
+
     def test_watcher_that_does_not_read_is_dropped(self):
         """A watcher that never reads its changes is dropped once its socket
         is full, and the daemon goes on answering others all the while: it
