@@ -322,6 +322,8 @@ def main():
     for what, fig, goal, met in rows:
         mark = "-" if met is None else ("yes" if met else "NO")
         print(f"| {what:45} | {fig:>10} | {goal:>10} | {mark:>3} |")
+    slowest = sorted(range(len(edits)), key=lambda i: -edits[i])[:3]
+    print("slowest edits: " + ", ".join(f"#{i} {edits[i] * 1000:.0f} ms" for i in slowest))
 
 
 if __name__ == "__main__":
