@@ -59,6 +59,7 @@ main(int argc, char **argv)
         .qemuLogDir = VMI_QEMU_LOG_DIR,
         .apparmorDir = VMI_APPARMOR_DIR,
         .guard = TRUE,
+        .vmidSocket = VMI_VMID_SOCKET,
     };
 
     return vmiHookMain(&env, argc, argv);
