@@ -639,6 +639,10 @@ vmidAttachOpRun(GTask *task, gpointer source, gpointer data, GCancellable *cance
             g_task_return_boolean(task, TRUE);
         return;
     }
+    /* a monitor command waits for libvirt's start job, which may not have
+     * resumed the vCPUs yet (the domain runs from QEMU's launch on) */
+    if (op->required)
+        g_free(vmiDomainQemuMonitor(dom->dom, "{\"execute\":\"query-status\"}", NULL));
     if (op->required && !vmiDomainIsPaused(dom->dom)) {
         if (!vmiDomainRecordPaused(dom->dom,
                                    vmidPausedReasonToString(VMID_PAUSED_NOT_HOOKED_AT_START),
