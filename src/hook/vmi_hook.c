@@ -169,19 +169,24 @@ vmiHookWaitRequired(const vmiHookEnv *env, const char *domain, const vmiDef *def
  */
 static gboolean
 vmiHookDaemonAttaches(const vmiHookEnv *env, const char *uri, vmiDomainXML *dom,
-                      GError **error)
+                      const vmiDef *def, GError **error)
 {
     g_autoptr(GSocketConnection) conn = NULL;
     g_autoptr(GDataInputStream) in = NULL;
     g_autofree char *request = NULL;
     g_autofree char *line = NULL;
 
-    if (!env->vmidSocket) {
-        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND, "no daemon to ask");
-        return FALSE;
-    }
     if (!dom->uuid || !g_uuid_string_is_valid(dom->uuid)) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG, "the domain XML has no valid <uuid>");
+        return FALSE;
+    }
+    /* what the daemon could not attach is refused now, not left to run */
+    if (!vmiQemuDefHasQmpForm(def, dom->uuid, env->keyDir, error)) {
+        g_prefix_error(error, "it cannot be attached live: ");
+        return FALSE;
+    }
+    if (!env->vmidSocket) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND, "no daemon to ask");
         return FALSE;
     }
     request = g_strdup_printf("%s %s %s", VMI_VMID_ATTACH_AT_START, dom->uuid, uri);
@@ -266,7 +271,7 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
     if (def && action == VMI_HOOK_PREPARE && !vmiSyncHasArgs(dom)) {
         if (!(settings = vmiSettingsLoad(env->settingsFile, &err)))
             return vmiHookFail(domain, err);
-        if (vmiHookDaemonAttaches(env, settings->hookURI, dom, &daemonErr)) {
+        if (vmiHookDaemonAttaches(env, settings->hookURI, dom, def, &daemonErr)) {
             /* the rules QEMU's profile needs for the attach, as at a start */
             if (!vmiAppArmorAddSource(env->apparmorDir, lc.keyDir, def, &err))
                 return vmiHookFail(domain, err);
