@@ -505,6 +505,33 @@ class VmidTest(vp.DaemonTestCase):
                       "started at once, could not: virt-vmid is not running", r.stderr)
         self.assertEqual(self.d.domstate(name), "shut off")
 
+    def test_define_and_start_at_once_stale(self):
+        """Arguments of ours that differ from the element (stale, not
+        missing) are refused at once even with the daemon running: the hook
+        never takes them for a fresh definition, so they never run."""
+        name = "atonce-stale"
+        vmid = vp.Vmid(self, self.d)
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock("old")).rc, 0)
+        xml = vp.dumpxml(self.d, name)
+        stale = re.sub(r"(<\w+:source type=.unix. path=.)[^'\"]*", r"\g<1>" + self.sock(name),
+                       xml, count=1)
+        self.assertNotEqual(stale, xml)
+        r = vp.define_and_start(self.d, stale)
+        if r.rc == 0:
+            # the daemon's sync won the race for the domain lock: it runs
+            # with the element's arguments, never the stale ones
+            live = self.d.virsh("dumpxml", name).stdout
+            self.assertIn(self.sock(name), "".join(c[1] for c in vp.commandline(live)
+                                                   if c[0] == "arg"))
+            self.assertNotIn(self.sock("old"), live)
+            return
+        self.assertIn(f"libvirt-vmi: domain '{name}': its <qemu:commandline> is out of step",
+                      r.stderr)
+        self.assertNotIn("virt-vmid", r.stderr)
+        self.assertEqual(self.d.domstate(name), "shut off")
+        self.assertNotIn("starts without introspection arguments", vmid.log())
+
     def test_killed_mid_sync(self):
         """kill -9 while it syncs a stream of edits: the definition is the old
         or the new one, never half of one (a sync is one define); a new
