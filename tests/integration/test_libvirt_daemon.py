@@ -505,6 +505,26 @@ class VmidTest(vp.DaemonTestCase):
                       "started at once, could not: virt-vmid is not running", r.stderr)
         self.assertEqual(self.d.domstate(name), "shut off")
 
+    def test_define_and_start_at_once_allow_list(self):
+        """An allow-list of several ids has no QMP form: the daemon could
+        not attach it, so the hook refuses the start rather than let the
+        guest run without introspection."""
+        name = "atonce-allow"
+        vp.Vmid(self, self.d)
+        xml = vl.domain_xml(name, emulator=vp.domain_emulator(),
+                            metadata=vp.element(self.sock(name), reconnect=1, commands=(2, 6)))
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.addCleanup(self.d.virsh, "destroy", name, check=False)
+        r = vp.define_and_start(self.d, xml)
+        if r.rc == 0:
+            # the daemon's sync won the race: the ids are on the command line
+            live = self.d.virsh("dumpxml", name).stdout
+            self.assertRegex(live, r"introspection,id=vmi0,[^'\"]*command=2,command=6")
+            return
+        self.assertIn("could not: it cannot be attached live: the introspection object's "
+                      "allow-list has 2 command ids", r.stderr)
+        self.assertEqual(self.d.domstate(name), "shut off")
+
     def test_define_and_start_at_once_stale(self):
         """Arguments of ours that differ from the element (stale, not
         missing) are refused at once even with the daemon running: the hook
