@@ -168,8 +168,8 @@ vmiHookWaitRequired(const vmiHookEnv *env, const char *domain, const vmiDef *def
  * saying why, when it cannot: the start is refused as out of step.
  */
 static gboolean
-vmiHookDaemonAttaches(const vmiHookEnv *env, const char *uri, vmiDomainXML *dom,
-                      const vmiDef *def, GError **error)
+vmiHookDaemonAttaches(const vmiHookEnv *env, const vmiLifecycle *lc, const char *uri,
+                      vmiDomainXML *dom, const vmiDef *def, GError **error)
 {
     g_autoptr(GSocketConnection) conn = NULL;
     g_autoptr(GDataInputStream) in = NULL;
@@ -181,7 +181,7 @@ vmiHookDaemonAttaches(const vmiHookEnv *env, const char *uri, vmiDomainXML *dom,
         return FALSE;
     }
     /* what the daemon could not attach is refused now, not left to run */
-    if (!vmiQemuDefHasQmpForm(def, dom->uuid, env->keyDir, error)) {
+    if (!vmiLifecycleCheckAttachable(lc, dom, def, error)) {
         g_prefix_error(error, "it cannot be attached live: ");
         return FALSE;
     }
@@ -266,12 +266,18 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
         return 0;
     }
 
+    /* the DAC label libvirt will give QEMU: the domain's own, else qemu.conf's */
+    if (def && !(label = vmiDomainXMLGetDACLabel(dom)) &&
+        !(label = vmiSettingsQemuDACLabel(env->qemuConf, &err)))
+        return vmiHookFail(domain, err);
+    lc.qemuLabel = label;
+
     /* a fresh definition (no argument of ours yet) of a plain start: `migrate
      * begin` and `restore begin` ran the full check before this, and refused it */
     if (def && action == VMI_HOOK_PREPARE && !vmiSyncHasArgs(dom)) {
         if (!(settings = vmiSettingsLoad(env->settingsFile, &err)))
             return vmiHookFail(domain, err);
-        if (vmiHookDaemonAttaches(env, settings->hookURI, dom, def, &daemonErr)) {
+        if (vmiHookDaemonAttaches(env, &lc, settings->hookURI, dom, def, &daemonErr)) {
             /* the rules QEMU's profile needs for the attach, as at a start */
             if (!vmiAppArmorAddSource(env->apparmorDir, lc.keyDir, def, &err))
                 return vmiHookFail(domain, err);
@@ -282,11 +288,6 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
         }
     }
 
-    /* the DAC label libvirt will give QEMU: the domain's own, else qemu.conf's */
-    if (def && !(label = vmiDomainXMLGetDACLabel(dom)) &&
-        !(label = vmiSettingsQemuDACLabel(env->qemuConf, &err)))
-        return vmiHookFail(domain, err);
-    lc.qemuLabel = label;
     /* where the key comes from: only `prepare begin` reads it */
     if (def && def->keySecret && action == VMI_HOOK_PREPARE) {
         if (!settings && !(settings = vmiSettingsLoad(env->settingsFile, &err)))
