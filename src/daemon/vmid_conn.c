@@ -69,6 +69,8 @@ struct _vmidConn {
     guint requiredIdle;     /* a look at the required domains, after an event */
     guint ops;              /* syncs, pauses, resumes, attaches under way in threads */
     gboolean syncing;       /* a batch of syncs runs */
+    guint opsDone;          /* pauses, resumes, attaches ended: their records are newer
+                             * than what a batch of syncs under way read */
     GHashTable *attachAtStart; /* UUIDs the hook let start without arguments */
 };
 
@@ -188,6 +190,7 @@ typedef struct {
     vmiConn *conn;          /* a handle of the thread's own */
     GPtrArray *uuids;
     GPtrArray *items;
+    guint opsDone;          /* the connection's when the batch began */
 } vmidSyncBatch;
 
 
@@ -244,7 +247,7 @@ vmidSyncBatchRun(GTask *task, gpointer source, gpointer data, GCancellable *canc
 
 
 static void
-vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item)
+vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item, gboolean recordsCurrent)
 {
     vmiDomain *dom = item->dom;
     vmiSyncResult result = item->result;
@@ -258,6 +261,7 @@ vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item)
         return;
     }
     if (!(d = g_hash_table_lookup(vc->domains, uuid))) {
+        recordsCurrent = TRUE;
         d = g_new0(vmidDomain, 1);
         d->vc = vc;
         d->uuid = g_strdup(uuid);
@@ -289,8 +293,9 @@ vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item)
     }
     g_free(d->unmonitored);
     d->unmonitored = g_steal_pointer(&item->unmonitored);
-    /* a pause or resume of the daemon's under way knows better */
-    if (!d->req.busy) {
+    /* a pause, resume or attach of the daemon's under way, or ended while
+     * the batch ran, knows better than what the batch read */
+    if (!d->req.busy && recordsCurrent) {
         g_free(d->pausedReason);
         g_free(d->pausedSince);
         d->pausedReason = g_steal_pointer(&item->pausedReason);
@@ -326,7 +331,8 @@ vmidSyncBatchDone(GObject *source, GAsyncResult *res, gpointer data)
     vc->ops--;
     vc->syncing = FALSE;
     for (guint i = 0; i < batch->items->len; i++)
-        vmidConnSyncApply(vc, g_ptr_array_index(batch->items, i));
+        vmidConnSyncApply(vc, g_ptr_array_index(batch->items, i),
+                          batch->opsDone == vc->opsDone);
     vmidSyncBatchFree(batch);
     /* what was queued meanwhile */
     if (g_hash_table_size(vc->pending) && !vc->syncId)
@@ -350,6 +356,7 @@ vmidConnSyncLaunch(vmidConn *vc)
     batch->conn = vmiConnShare(conn);
     batch->uuids = g_ptr_array_new_with_free_func(g_free);
     batch->items = g_ptr_array_new_with_free_func((GDestroyNotify)vmidSyncItemFree);
+    batch->opsDone = vc->opsDone;
     g_hash_table_iter_init(&iter, vc->pending);
     while (g_hash_table_iter_next(&iter, &uuid, NULL))
         g_ptr_array_add(batch->uuids, g_strdup(uuid));
@@ -397,6 +404,7 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
         break;
     case VMI_WATCH_UNDEFINED:
         g_hash_table_remove(vc->domains, uuid);
+        g_hash_table_remove(vc->attachAtStart, uuid);
         break;
     case VMI_WATCH_STARTED:
         if (d)
@@ -513,6 +521,7 @@ vmidRequiredOpDone(GObject *source, GAsyncResult *res, gpointer data)
     g_autoptr(GError) err = NULL;
 
     op->vc->ops--;
+    op->vc->opsDone++;
     g_task_propagate_boolean(G_TASK(res), &err);
     if (err)
         g_warning("domain '%s' (%s): %s", op->name, op->uuid, err->message);
@@ -679,6 +688,7 @@ vmidAttachOpDone(GObject *source, GAsyncResult *res, gpointer data)
     g_autoptr(GError) err = NULL;
 
     op->vc->ops--;
+    op->vc->opsDone++;
     g_task_propagate_boolean(G_TASK(res), &err);
     if (err)
         g_warning("domain '%s' (%s): started without introspection arguments, and the live "
