@@ -278,12 +278,14 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
         if (!(settings = vmiSettingsLoad(env->settingsFile, &err)))
             return vmiHookFail(domain, err);
         if (vmiHookDaemonAttaches(env, &lc, settings->hookURI, dom, def, &daemonErr)) {
+            g_autofree char *quoted = vmiErrorQuote(domain);
+
             /* the rules QEMU's profile needs for the attach, as at a start */
             if (!vmiAppArmorAddSource(env->apparmorDir, lc.keyDir, def, &err))
                 return vmiHookFail(domain, err);
             g_printerr("libvirt-vmi: domain '%s': started without introspection arguments "
                        "(defined with <vmi:introspection> only, and started at once): "
-                       "virt-vmid attaches introspection live once QEMU runs\n", domain);
+                       "virt-vmid attaches introspection live once QEMU runs\n", quoted);
             return 0;
         }
     }
