@@ -206,3 +206,48 @@ vmiQemuArgIsOurs(const char *option, const char *value)
                g_str_has_prefix(value, "introspection,id=" VMI_QEMU_OBJECT_ID ",");
     return FALSE;
 }
+
+
+/*
+ * Whether QMP object-add can create @obj. A JSON object holds a key once,
+ * and QEMU refuses a list ("Parameter 'command' expects uint64"): a
+ * property the arguments repeat (a command=/event= allow-list of several
+ * ids) has no QMP form.
+ */
+gboolean
+vmiQemuObjectHasQmpForm(const vmiQemuObject *obj, GError **error)
+{
+    guint i, j;
+
+    for (i = 0; i < obj->props->len; i++) {
+        const vmiQemuProp *prop = &g_array_index(obj->props, vmiQemuProp, i);
+        guint count = 0;
+
+        for (j = 0; j < obj->props->len; j++)
+            count += g_str_equal(g_array_index(obj->props, vmiQemuProp, j).key, prop->key);
+        if (count > 1) {
+            g_set_error(error, VMI_ERROR, VMI_ERROR_UNSUPPORTED,
+                        "the %s object's allow-list has %u %s ids, and QMP object-add takes "
+                        "one value per property (QEMU refuses a list): an allow-list of "
+                        "several ids can only be given on QEMU's command line",
+                        obj->type, count, prop->key);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+
+/* Whether every object @def makes can be added live (vmiQemuObjectHasQmpForm). */
+gboolean
+vmiQemuDefHasQmpForm(const vmiDef *def, const char *domainUUID, const char *keyDir,
+                     GError **error)
+{
+    g_autoptr(GPtrArray) objs = vmiQemuBuildObjects(def, domainUUID, keyDir);
+
+    for (guint i = 0; i < objs->len; i++) {
+        if (!vmiQemuObjectHasQmpForm(g_ptr_array_index(objs, i), error))
+            return FALSE;
+    }
+    return TRUE;
+}

@@ -40,6 +40,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(vmiQemuObject, vmiQemuObjectFree)
 
 GPtrArray *vmiQemuBuildObjects(const vmiDef *def, const char *domainUUID,
                                const char *keyDir);
+gboolean vmiQemuObjectHasQmpForm(const vmiQemuObject *obj, GError **error);
+gboolean vmiQemuDefHasQmpForm(const vmiDef *def, const char *domainUUID, const char *keyDir,
+                              GError **error);
 GStrv vmiQemuBuildArgs(const vmiDef *def, const char *domainUUID,
                        const char *keyDir);
 gboolean vmiQemuArgIsOurs(const char *option, const char *value);

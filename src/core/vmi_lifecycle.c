@@ -9,6 +9,7 @@
  *   clean up  the key file goes
  */
 #include "core/vmi_lifecycle.h"
+#include "core/qemu_vmi.h"
 #include "core/vmi_keyfile.h"
 #include "core/vmi_probe.h"
 #include "core/vmi_sync.h"
@@ -125,6 +126,22 @@ gboolean
 vmiLifecycleCleanUp(const vmiLifecycle *lc, const char *domUUID, GError **error)
 {
     return vmiKeyFileRemove(lc->keyDir, domUUID, error);
+}
+
+
+/*
+ * A fresh definition (the element, none of our arguments) that starts
+ * without them, for virt-vmid to attach live once QEMU runs: what that
+ * attach needs, checked before the start as a start's check would: an
+ * emulator able to do what the element asks, and objects QMP can create
+ * (no allow-list of several ids). The key is the daemon's to read.
+ */
+gboolean
+vmiLifecycleCheckAttachable(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
+                            GError **error)
+{
+    return vmiQemuDefHasQmpForm(def, dom->uuid, lc->keyDir, error) &&
+           vmiLifecycleCheckEmulator(lc, dom, def, error);
 }
 
 

@@ -32,6 +32,8 @@ gboolean vmiLifecyclePrepare(const vmiLifecycle *lc, vmiDomainXML *dom,
                              const vmiDef *def, GError **error);
 gboolean vmiLifecycleHandOver(const vmiLifecycle *lc, vmiDomainXML *dom,
                               const vmiDef *def, const char *dacLabel, GError **error);
+gboolean vmiLifecycleCheckAttachable(const vmiLifecycle *lc, vmiDomainXML *dom,
+                                     const vmiDef *def, GError **error);
 gboolean vmiLifecyclePrepareLive(const vmiLifecycle *lc, vmiDomainXML *dom,
                                  const vmiDef *def, const char *dacLabel, GError **error);
 gboolean vmiLifecycleCleanUp(const vmiLifecycle *lc, const char *domUUID, GError **error);

@@ -227,33 +227,18 @@ vmiQmpBuildChardevAdd(const vmiQemuObject *obj, GError **error)
 
 /*
  * object-add in QEMU 5.0's form (the properties in "props"), each with
- * the JSON type QEMU's visitor wants. A JSON object holds a key once, and
- * QEMU refuses a list ("Parameter 'command' expects uint64"): a property
- * the arguments repeat (a command=/event= allow-list of several ids) has
- * no QMP form.
+ * the JSON type QEMU's visitor wants (if it has one at all:
+ * vmiQemuObjectHasQmpForm).
  */
 static char *
 vmiQmpBuildObjectAdd(const vmiQemuObject *obj, GError **error)
 {
-    yajl_gen gen = yajl_gen_alloc(NULL);
-    guint i, j;
+    yajl_gen gen;
+    guint i;
 
-    for (i = 0; i < obj->props->len; i++) {
-        const vmiQemuProp *prop = &g_array_index(obj->props, vmiQemuProp, i);
-        guint count = 0;
-
-        for (j = 0; j < obj->props->len; j++)
-            count += g_str_equal(g_array_index(obj->props, vmiQemuProp, j).key, prop->key);
-        if (count > 1) {
-            g_set_error(error, VMI_ERROR, VMI_ERROR_UNSUPPORTED,
-                        "the %s object's allow-list has %u %s ids, and QMP object-add takes "
-                        "one value per property (QEMU refuses a list): an allow-list of "
-                        "several ids can only be given on QEMU's command line",
-                        obj->type, count, prop->key);
-            yajl_gen_free(gen);
-            return NULL;
-        }
-    }
+    if (!vmiQemuObjectHasQmpForm(obj, error))
+        return NULL;
+    gen = yajl_gen_alloc(NULL);
     yajl_gen_map_open(gen);
     vmiQmpGenString(gen, "execute");
     vmiQmpGenString(gen, "object-add");

@@ -326,3 +326,20 @@ vmiSyncCheck(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
                 display, list);
     return FALSE;
 }
+
+
+/*
+ * Whether @dom's <qemu:commandline> carries any argument of ours. A
+ * hand-written introspection object beside the element counts as one:
+ * such a definition is never taken for a fresh one.
+ */
+gboolean
+vmiSyncHasArgs(vmiDomainXML *dom)
+{
+    xmlNodePtr cmdline = vmiSyncFindCommandline(xmlDocGetRootElement(dom->doc));
+    g_autoptr(GArray) pairs = g_array_new(FALSE, FALSE, sizeof(vmiArgPair));
+
+    if (!vmiSyncFindOurArgs(cmdline, pairs, TRUE, NULL))
+        return TRUE;
+    return pairs->len > 0;
+}

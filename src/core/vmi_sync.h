@@ -12,3 +12,6 @@ gboolean vmiSyncDomain(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
                        GPtrArray *changes, GError **error);
 gboolean vmiSyncCheck(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
                       const char *display, GError **error);
+/* Whether any of the arguments of ours is in @dom's <qemu:commandline>:
+ * FALSE for a definition a management layer wrote with the element only. */
+gboolean vmiSyncHasArgs(vmiDomainXML *dom);

@@ -7,6 +7,11 @@
 
 #include "core/vmi_key.h"
 
+/* The hook's request "attach-at-start DOMAIN-UUID URI": the domain starts
+ * without our arguments, virt-vmid attaches it live once it runs; the
+ * answer is "ok" or "error MESSAGE" (docs/virt-vmid.rst). */
+#define VMI_VMID_ATTACH_AT_START "attach-at-start"
+
 /* NULL, with VMI_ERROR_NOT_FOUND, when no daemon answers at @path. */
 GSocketConnection *vmiVmidConnect(const char *path, GError **error);
 

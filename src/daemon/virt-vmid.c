@@ -20,6 +20,7 @@
 #include "vmi_config.h"
 #include "core/vmi_paths.h"
 #include "core/vmi_settings.h"
+#include "core/vmi_vmid.h"
 #include "daemon/vmid_conn.h"
 #include "daemon/vmid_watcher.h"
 #include "libvirt/vmi_libvirt.h"
@@ -193,6 +194,17 @@ vmidReplyAsync(vmidDaemon *d, GSocketConnection *client, char *reply)
 }
 
 
+static vmidConn *
+vmidFindConn(vmidDaemon *d, const char *uri)
+{
+    for (guint i = 0; i < d->conns->len; i++) {
+        if (g_str_equal(vmidConnGetURI(g_ptr_array_index(d->conns, i)), uri))
+            return g_ptr_array_index(d->conns, i);
+    }
+    return NULL;
+}
+
+
 /*
  * "key SECRET-UUID URI": the hook's request for a domain's key, which spares
  * it loading libvirt. The answer is "key BASE64" or "error MESSAGE"; the
@@ -204,17 +216,13 @@ vmidKeyReply(vmidDaemon *d, const char *request)
     g_auto(GStrv) words = g_strsplit(request, " ", -1);
     g_autoptr(GError) err = NULL;
     g_autoptr(vmiKey) key = NULL;
-    vmidConn *vc = NULL;
+    vmidConn *vc;
     g_autofree char *b64 = NULL;
     char *reply;
 
     if (g_strv_length(words) != 3 || !g_uuid_string_is_valid(words[1]))
         return g_strdup("error expected: key SECRET-UUID URI\n");
-    for (guint i = 0; i < d->conns->len && !vc; i++) {
-        if (g_str_equal(vmidConnGetURI(g_ptr_array_index(d->conns, i)), words[2]))
-            vc = g_ptr_array_index(d->conns, i);
-    }
-    if (!vc)
+    if (!(vc = vmidFindConn(d, words[2])))
         return g_strdup_printf("error virt-vmid does not watch %s\n", words[2]);
     if (!(key = vmidConnGetKey(vc, words[1], &err)))
         return g_strdup_printf("error %s\n", err->message);
@@ -223,6 +231,29 @@ vmidKeyReply(vmidDaemon *d, const char *request)
     explicit_bzero(b64, strlen(b64));
     g_debug("handed the value of secret %s to the hook", words[1]);
     return reply;
+}
+
+
+/*
+ * "attach-at-start DOMAIN-UUID URI": the hook lets a domain whose definition
+ * has the element but none of our arguments yet start as it is (a
+ * management layer defined and started it at once); the daemon attaches it
+ * live at its start. "ok", or "error MESSAGE" and the hook refuses.
+ */
+static char *
+vmidAttachReply(vmidDaemon *d, const char *request)
+{
+    g_auto(GStrv) words = g_strsplit(request, " ", -1);
+    g_autoptr(GError) err = NULL;
+    vmidConn *vc;
+
+    if (g_strv_length(words) != 3 || !g_uuid_string_is_valid(words[1]))
+        return g_strdup("error expected: " VMI_VMID_ATTACH_AT_START " DOMAIN-UUID URI\n");
+    if (!(vc = vmidFindConn(d, words[2])))
+        return g_strdup_printf("error virt-vmid does not watch %s\n", words[2]);
+    if (!vmidConnExpectAttach(vc, words[1], &err))
+        return g_strdup_printf("error %s\n", err->message);
+    return g_strdup("ok\n");
 }
 
 
@@ -276,6 +307,11 @@ vmidAnswer(vmidDaemon *d, GSocketConnection *client, char *line)
         explicit_bzero(reply, strlen(reply));
         return;
     }
+    if (g_str_has_prefix(line, VMI_VMID_ATTACH_AT_START " ")) {
+        reply = vmidAttachReply(d, line);
+        vmidSend(client, reply);
+        return;
+    }
     g_socket_set_timeout(g_socket_connection_get_socket(client), 0);
     if (g_str_equal(line, "watch")) {
         /* the status, then a line per change until the client hangs up */
@@ -304,7 +340,8 @@ vmidOnRequestLine(GObject *source, GAsyncResult *res, gpointer opaque)
 
 
 /* One request a connection, a line: "status" or "watch" (the answer one
- * JSON line; then, for watch, one per change), or "key ..." (the hook's).
+ * JSON line; then, for watch, one per change), or "key ..." and
+ * "attach-at-start ..." (the hook's).
  * Read without blocking the main loop. */
 static gboolean
 vmidOnClient(GSocketService *service, GSocketConnection *client, GObject *source,

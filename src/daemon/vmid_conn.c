@@ -9,7 +9,13 @@
  * domain, which is ours (libvirt sends it before any later define's), so
  * a start-up that syncs 500 domains is not followed by 500 checks that
  * would hold a user's edit back. Events only queue the domain: the sync
- * runs from an idle source, outside libvirt's event dispatch.
+ * runs in a thread, one batch at a time, outside libvirt's event dispatch
+ * and off the main loop: libvirt makes it wait while another client
+ * starts the domain (the domain is locked during the start, its hooks
+ * included), and the hook asks this daemon for keys, and whether it
+ * attaches a domain started without arguments (a management layer's
+ * define then start at once): the daemon attaches such a domain live at
+ * its STARTED event.
  */
 #include <libvirt/virterror.h>
 #include <string.h>
@@ -22,6 +28,8 @@
 #include "core/vmi_paths.h"
 #include "core/vmi_sockdiag.h"
 #include "conf/vmi_error.h"
+#include "core/vmi_sync.h"
+#include "libvirt/vmi_attach.h"
 #include "libvirt/vmi_domain_sync.h"
 #include "libvirt/vmi_secret.h"
 #include "libvirt/vmi_status.h"
@@ -50,6 +58,8 @@ typedef struct {
     gint64 syncSince;       /* when @sync last changed, µs since the epoch */
     vmidLive live;
     vmidLogTail *log;       /* while it runs */
+    gint64 attachedAtStart; /* this run: when the daemon attached it live, µs; 0: not */
+    char *attachError;      /* this run: why that attach failed, or NULL */
 } vmidDomain;
 
 struct _vmidConn {
@@ -62,10 +72,17 @@ struct _vmidConn {
     gpointer changedOpaque;
     guint requiredTick;     /* VMID_REQUIRED_TICK_MS */
     guint requiredIdle;     /* a look at the required domains, after an event */
-    guint ops;              /* pauses and resumes under way in threads */
+    guint ops;              /* syncs, pauses, resumes, attaches under way in threads */
+    gboolean syncing;       /* a batch of syncs runs */
+    GHashTable *batch;      /* the UUIDs of the batch under way */
+    GHashTable *definedMeanwhile; /* of those, the ones a DEFINED event came for */
+    guint opsDone;          /* pauses, resumes, attaches ended: their records are newer
+                             * than what a batch of syncs under way read */
+    GHashTable *attachAtStart; /* UUIDs the hook let start without arguments */
 };
 
 static void vmidConnCheckRequiredSoon(vmidConn *vc);
+static void vmidAttachLaunch(vmidDomain *d);
 
 static void
 vmidDomainFree(vmidDomain *d)
@@ -79,6 +96,7 @@ vmidDomainFree(vmidDomain *d)
     g_free(d->pausedReason);
     g_free(d->pausedSince);
     g_free(d->sourcePath);
+    g_free(d->attachError);
     g_free(d);
 }
 
@@ -100,6 +118,9 @@ vmidDomainOnLogLine(const char *line, gpointer opaque)
 
     if (vmidLiveLogLine(&d->live, line, vmidLiveLineTime(line, g_get_real_time()))) {
         g_debug("domain '%s': %s", d->name, vmidLiveStateToString(d->live.state));
+        /* attached by hand meanwhile (virt-vmi attach --live) */
+        if (d->live.state == VMID_LIVE_HOOKED)
+            g_clear_pointer(&d->attachError, g_free);
         vmidDomainChanged(d);
     }
 }
@@ -118,6 +139,12 @@ vmidDomainRunning(vmidDomain *d)
     vmidLogTailFree(d->log);
     log = g_strdup_printf("%s/%s.log", VMI_QEMU_LOG_DIR, d->name);
     d->log = vmidLogTailNew(log, vmidDomainOnLogLine, d);
+    d->attachedAtStart = 0;
+    g_clear_pointer(&d->attachError, g_free);
+    /* before the required check this change schedules: the attach pauses
+     * a required domain itself, and holds the check off meanwhile */
+    if (g_hash_table_remove(d->vc->attachAtStart, d->uuid))
+        vmidAttachLaunch(d);
     vmidDomainChanged(d);
 }
 
@@ -129,6 +156,8 @@ vmidDomainStopped(vmidDomain *d)
     g_clear_pointer(&d->unmonitored, g_free);
     g_clear_pointer(&d->pausedReason, g_free);
     g_clear_pointer(&d->pausedSince, g_free);
+    g_clear_pointer(&d->attachError, g_free);
+    d->attachedAtStart = 0;
     vmidRequiredReset(&d->req);
     vmidLiveStopped(&d->live, g_get_real_time());
     vmidDomainChanged(d);
@@ -151,28 +180,85 @@ vmidSyncName(vmiSyncResult sync)
 }
 
 
-/* The daemon's record of its pause, from the live metadata: what a
- * restarted daemon goes on from. */
+/* One domain's sync, done in a thread; applied on the main loop. */
+typedef struct {
+    char *uuid;
+    vmiSyncResult result;
+    vmiDomain *dom;         /* NULL: undefined meanwhile, or transient */
+    GPtrArray *changes;
+    GError *err;
+    char *unmonitored;
+    char *pausedReason;     /* the daemon's record of its pause (live metadata) */
+    char *pausedSince;
+} vmidSyncItem;
+
+typedef struct {
+    vmidConn *vc;
+    vmiConn *conn;          /* a handle of the thread's own */
+    GPtrArray *uuids;
+    GPtrArray *items;
+    guint opsDone;          /* the connection's when the batch began */
+} vmidSyncBatch;
+
+
 static void
-vmidDomainReadPaused(vmidDomain *d, vmiDomain *dom)
+vmidSyncItemFree(vmidSyncItem *item)
 {
-    g_free(d->pausedReason);
-    g_free(d->pausedSince);
-    d->pausedReason = d->pausedSince = NULL;
-    if (!dom->running)
-        return;
-    d->pausedReason = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "reason");
-    d->pausedSince = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "since");
+    g_free(item->uuid);
+    vmiDomainFree(item->dom);
+    g_ptr_array_unref(item->changes);
+    g_clear_error(&item->err);
+    g_free(item->unmonitored);
+    g_free(item->pausedReason);
+    g_free(item->pausedSince);
+    g_free(item);
 }
 
 
 static void
-vmidConnSyncOne(vmidConn *vc, const char *uuid)
+vmidSyncBatchFree(vmidSyncBatch *batch)
 {
-    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(vmiDomain) dom = NULL;
-    g_autoptr(GError) err = NULL;
-    vmiSyncResult result = vmiDomainSync(vmiWatchGetConn(vc->watch), uuid, &dom, changes, &err);
+    vmiConnClose(batch->conn);
+    g_ptr_array_unref(batch->uuids);
+    g_ptr_array_unref(batch->items);
+    g_free(batch);
+}
+
+
+static void
+vmidSyncBatchRun(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+    vmidSyncBatch *batch = data;
+
+    for (guint i = 0; i < batch->uuids->len; i++) {
+        vmidSyncItem *item = g_new0(vmidSyncItem, 1);
+
+        item->uuid = g_strdup(g_ptr_array_index(batch->uuids, i));
+        item->changes = g_ptr_array_new_with_free_func(g_free);
+        item->result = vmiDomainSync(batch->conn, item->uuid, &item->dom, item->changes,
+                                     &item->err);
+        if (item->dom) {
+            item->unmonitored = vmiDomainGetUnmonitored(item->dom);
+            /* what a restarted daemon goes on from */
+            if (item->dom->running) {
+                item->pausedReason = vmiDomainGetLiveState(item->dom->dom, VMI_STATE_PAUSED,
+                                                           "reason");
+                item->pausedSince = vmiDomainGetLiveState(item->dom->dom, VMI_STATE_PAUSED,
+                                                          "since");
+            }
+        }
+        g_ptr_array_add(batch->items, item);
+    }
+    g_task_return_boolean(task, TRUE);
+}
+
+
+static void
+vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item, gboolean recordsCurrent)
+{
+    vmiDomain *dom = item->dom;
+    vmiSyncResult result = item->result;
+    const char *uuid = item->uuid;
     vmidDomain *d;
     guint i;
 
@@ -182,6 +268,7 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
         return;
     }
     if (!(d = g_hash_table_lookup(vc->domains, uuid))) {
+        recordsCurrent = TRUE;
         d = g_new0(vmidDomain, 1);
         d->vc = vc;
         d->uuid = g_strdup(uuid);
@@ -196,7 +283,9 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     if (vmidSyncName(d->sync) != vmidSyncName(result))
         d->syncSince = g_get_real_time();
     d->sync = result;
-    if (result == VMI_SYNC_CHANGED)
+    /* our define's event is still to come, unless one came while the batch
+     * ran: that one was queued for a check, as any other */
+    if (result == VMI_SYNC_CHANGED && !g_hash_table_contains(vc->definedMeanwhile, uuid))
         d->ownDefines++;
     if (d->hasElement && result != VMI_SYNC_INVALID) {
         g_autoptr(vmiDef) def = vmiDomainGetDef(dom, NULL);
@@ -214,8 +303,15 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
         d->required = FALSE;
     }
     g_free(d->unmonitored);
-    d->unmonitored = vmiDomainGetUnmonitored(dom);
-    vmidDomainReadPaused(d, dom);
+    d->unmonitored = g_steal_pointer(&item->unmonitored);
+    /* a pause, resume or attach of the daemon's under way, or ended while
+     * the batch ran, knows better than what the batch read */
+    if (!d->req.busy && recordsCurrent) {
+        g_free(d->pausedReason);
+        g_free(d->pausedSince);
+        d->pausedReason = g_steal_pointer(&item->pausedReason);
+        d->pausedSince = g_steal_pointer(&item->pausedSince);
+    }
     if (d->unmonitored)
         g_warning("domain '%s' (%s): runs without its introspection tool, on purpose, "
                   "since %s (virt-vmi resume --unmonitored)", dom->name, uuid, d->unmonitored);
@@ -225,13 +321,66 @@ vmidConnSyncOne(vmidConn *vc, const char *uuid)
     else if ((!dom->running || !d->hasElement) && d->log)
         vmidDomainStopped(d);
     g_clear_pointer(&d->error, g_free);
-    if (err) {
-        d->error = g_strdup(err->message);
-        g_warning("domain '%s' (%s): %s", dom->name, uuid, err->message);
+    if (item->err) {
+        d->error = g_strdup(item->err->message);
+        g_warning("domain '%s' (%s): %s", dom->name, uuid, item->err->message);
     }
-    for (i = 0; i < changes->len; i++)
-        g_message("domain '%s' (%s): %s", dom->name, uuid, (char *)changes->pdata[i]);
+    for (i = 0; i < item->changes->len; i++)
+        g_message("domain '%s' (%s): %s", dom->name, uuid, (char *)item->changes->pdata[i]);
     vmidDomainChanged(d);
+}
+
+
+static void vmidConnSyncLaunch(vmidConn *vc);
+
+static void
+vmidSyncBatchDone(GObject *source, GAsyncResult *res, gpointer data)
+{
+    vmidSyncBatch *batch = data;
+    vmidConn *vc = batch->vc;
+
+    vc->ops--;
+    vc->syncing = FALSE;
+    for (guint i = 0; i < batch->items->len; i++)
+        vmidConnSyncApply(vc, g_ptr_array_index(batch->items, i),
+                          batch->opsDone == vc->opsDone);
+    vmidSyncBatchFree(batch);
+    g_hash_table_remove_all(vc->batch);
+    g_hash_table_remove_all(vc->definedMeanwhile);
+    /* what was queued meanwhile */
+    if (g_hash_table_size(vc->pending) && !vc->syncId)
+        vmidConnSyncLaunch(vc);
+}
+
+
+static void
+vmidConnSyncLaunch(vmidConn *vc)
+{
+    vmiConn *conn = vmiWatchGetConn(vc->watch);
+    g_autoptr(GTask) task = NULL;
+    vmidSyncBatch *batch;
+    GHashTableIter iter;
+    gpointer uuid;
+
+    if (!conn || vc->syncing)
+        return;
+    batch = g_new0(vmidSyncBatch, 1);
+    batch->vc = vc;
+    batch->conn = vmiConnShare(conn);
+    batch->uuids = g_ptr_array_new_with_free_func(g_free);
+    batch->items = g_ptr_array_new_with_free_func((GDestroyNotify)vmidSyncItemFree);
+    batch->opsDone = vc->opsDone;
+    g_hash_table_iter_init(&iter, vc->pending);
+    while (g_hash_table_iter_next(&iter, &uuid, NULL)) {
+        g_ptr_array_add(batch->uuids, g_strdup(uuid));
+        g_hash_table_add(vc->batch, g_strdup(uuid));
+    }
+    g_hash_table_remove_all(vc->pending);
+    vc->syncing = TRUE;
+    vc->ops++;
+    task = g_task_new(NULL, NULL, vmidSyncBatchDone, batch);
+    g_task_set_task_data(task, batch, NULL);
+    g_task_run_in_thread(task, vmidSyncBatchRun);
 }
 
 
@@ -239,17 +388,10 @@ static gboolean
 vmidConnSyncPending(gpointer opaque)
 {
     vmidConn *vc = opaque;
-    g_autoptr(GHashTable) pending = g_steal_pointer(&vc->pending);
-    GHashTableIter iter;
-    gpointer uuid;
 
-    vc->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     vc->syncId = 0;
-    if (!vmiWatchGetConn(vc->watch))
-        return G_SOURCE_REMOVE;
-    g_hash_table_iter_init(&iter, pending);
-    while (g_hash_table_iter_next(&iter, &uuid, NULL))
-        vmidConnSyncOne(vc, uuid);
+    /* a batch under way: its end launches the next */
+    vmidConnSyncLaunch(vc);
     return G_SOURCE_REMOVE;
 }
 
@@ -259,7 +401,7 @@ vmidConnQueue(vmidConn *vc, const char *uuid)
 {
     g_debug("%s: domain %s queued for a sync", vc->uri, uuid);
     g_hash_table_add(vc->pending, g_strdup(uuid));
-    if (!vc->syncId)
+    if (!vc->syncId && !vc->syncing)
         vc->syncId = g_idle_add(vmidConnSyncPending, vc);
 }
 
@@ -272,10 +414,14 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
 
     switch (event) {
     case VMI_WATCH_DEFINED:
+        /* the oldest define of ours whose event has not come: this is it */
         if (d && d->ownDefines > 0) {
             d->ownDefines--;
             break;
         }
+        /* ours or another client's: checked again after the batch */
+        if (g_hash_table_contains(vc->batch, uuid))
+            g_hash_table_add(vc->definedMeanwhile, g_strdup(uuid));
         vmidConnQueue(vc, uuid);
         break;
     case VMI_WATCH_ELEMENT_CHANGED:
@@ -283,6 +429,7 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
         break;
     case VMI_WATCH_UNDEFINED:
         g_hash_table_remove(vc->domains, uuid);
+        g_hash_table_remove(vc->attachAtStart, uuid);
         break;
     case VMI_WATCH_STARTED:
         if (d)
@@ -399,6 +546,7 @@ vmidRequiredOpDone(GObject *source, GAsyncResult *res, gpointer data)
     g_autoptr(GError) err = NULL;
 
     op->vc->ops--;
+    op->vc->opsDone++;
     g_task_propagate_boolean(G_TASK(res), &err);
     if (err)
         g_warning("domain '%s' (%s): %s", op->name, op->uuid, err->message);
@@ -457,6 +605,183 @@ vmidDomainVcpus(virDomainPtr dom)
 }
 
 
+/* --- a domain defined and started at once: attached live --------------- */
+
+typedef struct {
+    vmidConn *vc;
+    vmiConn *conn;          /* a handle of the thread's own */
+    char *uuid;
+    char *name;
+    gboolean required;
+    gboolean attached;      /* out: introspection attached */
+    gboolean paused;        /* out: paused first (required='yes') */
+    char *pausedReason;     /* out: the record of that pause */
+    char *pausedSince;
+} vmidAttachOp;
+
+
+static void
+vmidAttachOpFree(vmidAttachOp *op)
+{
+    vmiConnClose(op->conn);
+    g_free(op->uuid);
+    g_free(op->name);
+    g_free(op->pausedReason);
+    g_free(op->pausedSince);
+    g_free(op);
+}
+
+
+/* The live definition, when it has the element and none of our arguments:
+ * what the hook let start as it is. */
+static gboolean
+vmidAttachNeeded(vmiDomain *dom, GError **error)
+{
+    g_autofree char *xml = NULL;
+    vmiDomainXML *live;
+
+    if (!dom->running ||
+        !(xml = vmiDomainGetXML(dom->dom, FALSE, error)) ||
+        !(live = vmiDomainXMLParseString(xml, dom->name, error)))
+        return FALSE;
+    /* vmiDomainAttachLive attaches what the running definition says */
+    vmiDomainXMLFree(dom->xml);
+    dom->xml = live;
+    return live->vmi && !vmiSyncHasArgs(live);
+}
+
+
+/*
+ * In a thread. A required domain is paused first, as the daemon pauses one
+ * that runs without its tool: QEMU records any `stop` whether or not an
+ * introspection object exists yet (docs/kvmi.rst), so the object added
+ * while paused connects only after the resume, which the daemon's
+ * required handling gives once a tool listens; the guest runs unmonitored
+ * only from that resume to the handshake.
+ */
+static void
+vmidAttachOpRun(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+    vmidAttachOp *op = data;
+    g_autoptr(vmiDomain) dom = NULL;
+    GError *err = NULL;
+
+    if (!(dom = vmiDomainLoad(op->conn, op->uuid, 0, &err)) || !vmidAttachNeeded(dom, &err)) {
+        if (err)
+            g_task_return_error(task, err);
+        else
+            g_task_return_boolean(task, TRUE);
+        return;
+    }
+    /* a monitor command waits for libvirt's start job, which may not have
+     * resumed the vCPUs yet (the domain runs from QEMU's launch on) */
+    if (op->required)
+        g_free(vmiDomainQemuMonitor(dom->dom, "{\"execute\":\"query-status\"}", NULL));
+    if (op->required && !vmiDomainIsPaused(dom->dom)) {
+        if (!vmiDomainRecordPaused(dom->dom,
+                                   vmidPausedReasonToString(VMID_PAUSED_NOT_HOOKED_AT_START),
+                                   &err)) {
+            g_task_return_error(task, err);
+            return;
+        }
+        if (virDomainSuspend(dom->dom) < 0) {
+            /* attached all the same: the required handling pauses it later */
+            vmiSetLibvirtError(&err, "cannot pause domain '%s'", op->name);
+            g_warning("domain '%s' (%s): %s", op->name, op->uuid, err->message);
+            g_clear_error(&err);
+            vmiDomainRecordPaused(dom->dom, NULL, NULL);
+        } else {
+            op->paused = TRUE;
+        }
+        op->pausedReason = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "reason");
+        op->pausedSince = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "since");
+    }
+    if (!vmiDomainAttachLive(op->conn, dom, &err)) {
+        g_task_return_error(task, err);
+        return;
+    }
+    op->attached = TRUE;
+    g_task_return_boolean(task, TRUE);
+}
+
+
+static void
+vmidAttachOpDone(GObject *source, GAsyncResult *res, gpointer data)
+{
+    vmidAttachOp *op = data;
+    vmidDomain *d = g_hash_table_lookup(op->vc->domains, op->uuid);
+    g_autoptr(GError) err = NULL;
+
+    op->vc->ops--;
+    op->vc->opsDone++;
+    g_task_propagate_boolean(G_TASK(res), &err);
+    if (err)
+        g_warning("domain '%s' (%s): started without introspection arguments, and the live "
+                  "attach failed%s: %s", op->name, op->uuid,
+                  op->paused ? " (it stays paused: required='yes')" : "", err->message);
+    else if (op->attached)
+        g_message("domain '%s' (%s): started without introspection arguments (defined and "
+                  "started at once): introspection attached live%s", op->name, op->uuid,
+                  op->paused ? ", the guest paused first (required='yes') until a tool "
+                  "listens" : "");
+    if (!d)
+        goto out;
+    d->req.busy = FALSE;
+    if (err)
+        d->attachError = g_strdup(err->message);
+    else if (op->attached)
+        d->attachedAtStart = g_get_real_time();
+    if (op->required) {
+        g_free(d->pausedReason);
+        g_free(d->pausedSince);
+        d->pausedReason = g_steal_pointer(&op->pausedReason);
+        d->pausedSince = g_steal_pointer(&op->pausedSince);
+    }
+    vmidDomainChanged(d);
+ out:
+    vmidAttachOpFree(op);
+}
+
+
+static void
+vmidAttachLaunch(vmidDomain *d)
+{
+    vmiConn *conn = vmiWatchGetConn(d->vc->watch);
+    g_autoptr(GTask) task = NULL;
+    vmidAttachOp *op;
+
+    if (!conn)
+        return;
+    op = g_new0(vmidAttachOp, 1);
+    op->vc = d->vc;
+    op->conn = vmiConnShare(conn);
+    op->uuid = g_strdup(d->uuid);
+    op->name = g_strdup(d->name);
+    op->required = d->required;
+    /* holds the required handling off until the attach is done */
+    d->req.busy = TRUE;
+    d->vc->ops++;
+    task = g_task_new(NULL, NULL, vmidAttachOpDone, op);
+    g_task_set_task_data(task, op, NULL);
+    g_task_run_in_thread(task, vmidAttachOpRun);
+}
+
+
+/* The hook lets @uuid start without our arguments: attached at its start. */
+gboolean
+vmidConnExpectAttach(vmidConn *vc, const char *uuid, GError **error)
+{
+    if (!vmiWatchGetConn(vc->watch)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "not connected to %s", vc->uri);
+        return FALSE;
+    }
+    g_hash_table_add(vc->attachAtStart, g_strdup(uuid));
+    g_message("domain %s: starts without introspection arguments (defined and started at "
+              "once, before the daemon synced it): attached live once it runs", uuid);
+    return TRUE;
+}
+
+
 /* A required domain: running without its tool, or paused by the daemon
  * with a tool listening again? (docs/how-it-works.rst) */
 static void
@@ -468,7 +793,9 @@ vmidDomainCheckRequired(vmidDomain *d)
     vmidRequiredAction action;
     virDomainPtr dom;
 
-    if (!d->required || !d->hasElement || !d->log || d->unmonitored || d->req.busy || !conn)
+    /* a failed attach at start: left paused for whoever fixes it */
+    if (!d->required || !d->hasElement || !d->log || d->unmonitored || d->req.busy || !conn ||
+        d->attachError)
         return;
     if (!(dom = virDomainLookupByUUIDString(conn->conn, d->uuid))) {
         virResetLastError();
@@ -601,6 +928,9 @@ vmidConnNew(const char *uri)
     vc->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     vc->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)vmidDomainFree);
+    vc->attachAtStart = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    vc->batch = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    vc->definedMeanwhile = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     vc->watch = vmiWatchNew(uri, &cb, vc);
     return vc;
 }
@@ -620,6 +950,9 @@ vmidConnFree(vmidConn *vc)
     vmiWatchFree(vc->watch);
     g_hash_table_unref(vc->pending);
     g_hash_table_unref(vc->domains);
+    g_hash_table_unref(vc->attachAtStart);
+    g_hash_table_unref(vc->batch);
+    g_hash_table_unref(vc->definedMeanwhile);
     g_free(vc->uri);
     g_free(vc);
 }
@@ -695,6 +1028,8 @@ vmidDomainDescribe(vmidDomain *d, yajl_gen gen)
     vmidGenString(gen, "unmonitored", d->unmonitored);
     vmidGenString(gen, "paused_by_daemon", d->pausedReason);
     vmidGenString(gen, "paused_since", d->pausedSince);
+    vmidGenTime(gen, "attached_at_start", d->attachedAtStart);
+    vmidGenString(gen, "attach_error", d->attachError);
     vmidGenString(gen, "trigger", live->trigger);
     vmidGenTime(gen, "deadline", live->deadline);
     vmidGenString(gen, "reason", live->reason);

@@ -38,4 +38,7 @@ const char *vmidConnGetURI(vmidConn *vc);
 gboolean vmidConnBusy(vmidConn *vc);
 
 /* The value of key secret @secretUUID, for the hook. */
+/* The hook's attach-at-start: FALSE when not connected to libvirt. */
+gboolean vmidConnExpectAttach(vmidConn *vc, const char *uuid, GError **error);
+
 vmiKey *vmidConnGetKey(vmidConn *vc, const char *secretUUID, GError **error);

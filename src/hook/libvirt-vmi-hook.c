@@ -14,6 +14,10 @@
  *                     the tool socket's AppArmor rule to hook-install's
  *                     rules if they lack it (virt-aa-helper loads the
  *                     domain's profile after this hook)
+ *                     A fresh definition (the element, none of our arguments:
+ *                     a management layer defined and started at once) goes on
+ *                     without arguments when virt-vmid answers that it attaches
+ *                     it live once QEMU runs
  *   migrate begin     the same checks (and AppArmor rule) on a migration's destination,
  *   restore begin     before the source unhooks or the image is read, but
  *                     the key secret's: `prepare begin` follows at once in
@@ -59,6 +63,7 @@ main(int argc, char **argv)
         .qemuLogDir = VMI_QEMU_LOG_DIR,
         .apparmorDir = VMI_APPARMOR_DIR,
         .guard = TRUE,
+        .vmidSocket = VMI_VMID_SOCKET,
     };
 
     return vmiHookMain(&env, argc, argv);

@@ -17,6 +17,7 @@
 #include "core/vmi_paths.h"
 #include "core/vmi_qemu_log.h"
 #include "core/vmi_required.h"
+#include "core/vmi_sync.h"
 #include "core/vmi_vmid.h"
 #include "core/vmi_settings.h"
 #include "conf/vmi_error.h"
@@ -158,6 +159,61 @@ vmiHookWaitRequired(const vmiHookEnv *env, const char *domain, const vmiDef *def
 }
 
 
+/*
+ * A management layer (Nova, VDSM) defines the domain with the element
+ * only and starts it at once, before virt-vmid has added the arguments;
+ * libvirt ignores what this hook could print, and locks the domain, so
+ * the define waits for the start. virt-vmid, told here, attaches the
+ * element live once QEMU runs (its STARTED handling). FALSE, with @error
+ * saying why, when it cannot: the start is refused as out of step.
+ */
+static gboolean
+vmiHookDaemonAttaches(const vmiHookEnv *env, const vmiLifecycle *lc, const char *uri,
+                      vmiDomainXML *dom, const vmiDef *def, GError **error)
+{
+    g_autoptr(GSocketConnection) conn = NULL;
+    g_autoptr(GDataInputStream) in = NULL;
+    g_autofree char *request = NULL;
+    g_autofree char *line = NULL;
+
+    if (!dom->uuid || !g_uuid_string_is_valid(dom->uuid)) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG, "the domain XML has no valid <uuid>");
+        return FALSE;
+    }
+    /* what the daemon could not attach is refused now, not left to run */
+    if (!vmiLifecycleCheckAttachable(lc, dom, def, error)) {
+        g_prefix_error(error, "it cannot be attached live: ");
+        return FALSE;
+    }
+    if (!env->vmidSocket) {
+        g_set_error(error, VMI_ERROR, VMI_ERROR_NOT_FOUND, "no daemon to ask");
+        return FALSE;
+    }
+    request = g_strdup_printf("%s %s %s", VMI_VMID_ATTACH_AT_START, dom->uuid, uri);
+    if (!(line = vmiVmidRequest(env->vmidSocket, request, VMI_HOOK_DAEMON_TIMEOUT_SECONDS,
+                                &conn, &in, error)))
+        return FALSE;
+    if (g_str_equal(line, "ok"))
+        return TRUE;
+    g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "virt-vmid: %s",
+                g_str_has_prefix(line, "error ") ? line + strlen("error ") : line);
+    return FALSE;
+}
+
+
+/* The refusal of a fresh definition says why the daemon could not help. */
+static void
+vmiHookAppendDaemonError(GError *err, const GError *daemonErr)
+{
+    char *message = g_strdup_printf("%s; virt-vmid, which attaches introspection live to a "
+                                    "domain defined and started at once, could not: %s",
+                                    err->message, daemonErr->message);
+
+    g_free(err->message);
+    err->message = message;
+}
+
+
 static int
 vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
            vmiHookAction action)
@@ -169,6 +225,7 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
     vmiHookKeySource src = { NULL, NULL };
     vmiLifecycle lc = { vmiHookFetchKey, &src, env->keyDir, env->cacheDir };
     GError *err = NULL;
+    g_autoptr(GError) daemonErr = NULL;
     int rc = 0;
 
     if (env->fetchKey) {
@@ -200,6 +257,9 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
     }
 
     if (action == VMI_HOOK_HAND_OVER) {
+        /* started without our arguments (prepare begin): no key file this run */
+        if (def && !vmiSyncHasArgs(dom))
+            return 0;
         label = vmiDomainXMLGetDACLabel(dom);
         if (!vmiLifecycleHandOver(&lc, dom, def, label, &err))
             return vmiHookFail(domain, err);
@@ -211,9 +271,28 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
         !(label = vmiSettingsQemuDACLabel(env->qemuConf, &err)))
         return vmiHookFail(domain, err);
     lc.qemuLabel = label;
+
+    /* a fresh definition (no argument of ours yet) of a plain start: `migrate
+     * begin` and `restore begin` ran the full check before this, and refused it */
+    if (def && action == VMI_HOOK_PREPARE && !vmiSyncHasArgs(dom)) {
+        if (!(settings = vmiSettingsLoad(env->settingsFile, &err)))
+            return vmiHookFail(domain, err);
+        if (vmiHookDaemonAttaches(env, &lc, settings->hookURI, dom, def, &daemonErr)) {
+            g_autofree char *quoted = vmiErrorQuote(domain);
+
+            /* the rules QEMU's profile needs for the attach, as at a start */
+            if (!vmiAppArmorAddSource(env->apparmorDir, lc.keyDir, def, &err))
+                return vmiHookFail(domain, err);
+            g_printerr("libvirt-vmi: domain '%s': started without introspection arguments "
+                       "(defined with <vmi:introspection> only, and started at once): "
+                       "virt-vmid attaches introspection live once QEMU runs\n", quoted);
+            return 0;
+        }
+    }
+
     /* where the key comes from: only `prepare begin` reads it */
     if (def && def->keySecret && action == VMI_HOOK_PREPARE) {
-        if (!(settings = vmiSettingsLoad(env->settingsFile, &err)))
+        if (!settings && !(settings = vmiSettingsLoad(env->settingsFile, &err)))
             return vmiHookFail(domain, err);
         src.uri = settings->hookURI;
         /* argv[0] names this program even under a wrapper such as
@@ -222,8 +301,11 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
     }
     if (!(action == VMI_HOOK_PREPARE ? vmiLifecyclePrepare(&lc, dom, def, &err) :
                                        vmiLifecycleCheck(&lc, dom, def, &err)) ||
-        !vmiAppArmorAddSource(env->apparmorDir, lc.keyDir, def, &err))
+        !vmiAppArmorAddSource(env->apparmorDir, lc.keyDir, def, &err)) {
+        if (daemonErr)
+            vmiHookAppendDaemonError(err, daemonErr);
         rc = vmiHookFail(domain, err);
+    }
     g_free(src.helper);
     return rc;
 }

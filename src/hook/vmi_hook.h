@@ -17,6 +17,7 @@ typedef struct {
     const char *qemuLogDir;     /* the domains' logs, NAME.log */
     const char *apparmorDir;    /* /etc/apparmor.d: hook-install's rules */
     gboolean guard;             /* the alarm, and not dumpable */
+    const char *vmidSocket;     /* virt-vmid's; NULL: no daemon is asked to attach */
     /* NULL: virt-vmid, else libvirt-vmi-hook-key */
     vmiKeyFetchFunc fetchKey;
     gpointer fetchOpaque;

@@ -285,6 +285,29 @@ vmiConnOpen(const char *uri, GError **error)
 }
 
 
+/*
+ * Another handle on @conn's connections, for a thread: its own references,
+ * so that the owner may close (a reconnection) while the thread still
+ * works. Not for an embedded driver, whose owner alone waits at close.
+ */
+vmiConn *
+vmiConnShare(const vmiConn *conn)
+{
+    vmiConn *shared;
+
+    g_return_val_if_fail(!conn->embedRoot, NULL);
+    shared = g_new0(vmiConn, 1);
+    shared->conn = conn->conn;
+    virConnectRef(shared->conn);
+    shared->secrets = conn->secrets;
+    if (shared->secrets != shared->conn)
+        virConnectRef(shared->secrets);
+    shared->uri = g_strdup(conn->uri);
+    shared->keyDir = g_strdup(conn->keyDir);
+    return shared;
+}
+
+
 /* By name, UUID or id, as virsh. */
 virDomainPtr
 vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error)

@@ -30,6 +30,7 @@ void vmiSetLibvirtError(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3
 char *vmiLibvirtTakeString(char *str);
 
 vmiConn *vmiConnOpen(const char *uri, GError **error);
+vmiConn *vmiConnShare(const vmiConn *conn);
 char *vmiConnKeyDirForURI(const char *uri);
 char *vmiConnDomainLogPath(vmiConn *conn, const char *name);
 virDomainPtr vmiConnLookupDomain(vmiConn *conn, const char *name, GError **error);

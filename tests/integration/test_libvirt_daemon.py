@@ -500,6 +500,113 @@ class VmidTest(vp.DaemonTestCase):
         tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
         self.state(vmid, name, "hooked")
 
+    def at_once(self, name, **element):
+        """Defines @name (the element only, no arguments of ours) and starts
+        it at once, a tool listening; the start succeeds. Returns the tool."""
+        tool = vp.tool(self, self.sock(name))
+        xml = vl.domain_xml(name, emulator=vp.domain_emulator(),
+                            metadata=vp.element(self.sock(name), reconnect=1, **element))
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.addCleanup(self.d.virsh, "destroy", name, check=False)
+        r = vp.define_and_start(self.d, xml)
+        self.assertEqual(r.rc, 0, r)
+        return tool
+
+    def test_define_and_start_at_once(self):
+        """A management layer defines and starts at once (Nova, VDSM): the
+        start reaches the hook before the daemon's sync, the hook lets it
+        go on without arguments, the daemon attaches live at STARTED; the
+        tool hooks every time (a race: several runs). The persistent
+        definition gets its arguments, and the next start needs no attach."""
+        vmid = vp.Vmid(self, self.d)
+        attached = []
+        tools = {}
+        for i in range(5):
+            name = f"atonce{i}"
+            tool = tools[name] = self.at_once(name)
+            tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+            entry = self.state(vmid, name, "hooked")
+            self.assertIsNone(entry["attach_error"], entry)
+            if entry["attached_at_start"]:
+                attached.append(name)
+                self.assertRegex(vmid.log(), rf"domain '{name}' \([0-9a-f-]+\): started without "
+                                             r"introspection arguments .*attached live")
+                qemu_log = self.d.domain_log(name)
+                self.assertNotIn("introspection,id=vmi0", qemu_log.split("VMI:")[0])
+            vp.wait_until(lambda: self.ours(name), 30 * vp.SLOW, "the definition synced")
+            self.d.virsh("destroy", name)
+            self.state(vmid, name, "not-running", attached_at_start=None)
+        print(f"attached live at start: {len(attached)} of 5 ({attached})", file=sys.stderr)
+        self.assertTrue(attached, "the sync won every race: the attach was never exercised")
+        # the next start runs with the arguments the daemon synced
+        name = attached[0]
+        self.d.virsh("start", name)
+        tools[name].expect("hooked", name=name, timeout=30 * vp.SLOW)
+        entry = self.state(vmid, name, "hooked")
+        self.assertIsNone(entry["attached_at_start"], entry)
+
+    def test_define_and_start_at_once_without_daemon(self):
+        """No virt-vmid: the hook refuses the start of a definition without
+        its arguments, as before, and says why."""
+        name = "atonce-nodaemon"
+        xml = vl.domain_xml(name, emulator=vp.domain_emulator(),
+                            metadata=vp.element(self.sock(name), reconnect=1))
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        r = vp.define_and_start(self.d, xml)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn(f"libvirt-vmi: domain '{name}': its <qemu:commandline> is out of step",
+                      r.stderr)
+        self.assertIn("virt-vmid, which attaches introspection live to a domain defined and "
+                      "started at once, could not: virt-vmid is not running", r.stderr)
+        self.assertEqual(self.d.domstate(name), "shut off")
+
+    def test_define_and_start_at_once_allow_list(self):
+        """An allow-list of several ids has no QMP form: the daemon could
+        not attach it, so the hook refuses the start rather than let the
+        guest run without introspection."""
+        name = "atonce-allow"
+        vp.Vmid(self, self.d)
+        xml = vl.domain_xml(name, emulator=vp.domain_emulator(),
+                            metadata=vp.element(self.sock(name), reconnect=1, commands=(2, 6)))
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.addCleanup(self.d.virsh, "destroy", name, check=False)
+        r = vp.define_and_start(self.d, xml)
+        if r.rc == 0:
+            # the daemon's sync won the race: the ids are on the command line
+            live = self.d.virsh("dumpxml", name).stdout
+            self.assertRegex(live, r"introspection,id=vmi0,[^'\"]*command=2,command=6")
+            return
+        self.assertIn("could not: it cannot be attached live: the introspection object's "
+                      "allow-list has 2 command ids", r.stderr)
+        self.assertEqual(self.d.domstate(name), "shut off")
+
+    def test_define_and_start_at_once_stale(self):
+        """Arguments of ours that differ from the element (stale, not
+        missing) are refused at once even with the daemon running: the hook
+        never takes them for a fresh definition, so they never run."""
+        name = "atonce-stale"
+        vmid = vp.Vmid(self, self.d)
+        self.plain_domain(name)
+        self.assertEqual(self.vv("set", name, "--socket", self.sock("old")).rc, 0)
+        xml = vp.dumpxml(self.d, name)
+        stale = re.sub(r"(<\w+:source type=.unix. path=.)[^'\"]*", r"\g<1>" + self.sock(name),
+                       xml, count=1)
+        self.assertNotEqual(stale, xml)
+        r = vp.define_and_start(self.d, stale)
+        if r.rc == 0:
+            # the daemon's sync won the race for the domain lock: it runs
+            # with the element's arguments, never the stale ones
+            live = self.d.virsh("dumpxml", name).stdout
+            self.assertIn(self.sock(name), "".join(c[1] for c in vp.commandline(live)
+                                                   if c[0] == "arg"))
+            self.assertNotIn(self.sock("old"), live)
+            return
+        self.assertIn(f"libvirt-vmi: domain '{name}': its <qemu:commandline> is out of step",
+                      r.stderr)
+        self.assertNotIn("virt-vmid", r.stderr)
+        self.assertEqual(self.d.domstate(name), "shut off")
+        self.assertNotIn("starts without introspection arguments", vmid.log())
+
     def test_killed_mid_sync(self):
         """kill -9 while it syncs a stream of edits: the definition is the old
         or the new one, never half of one (a sync is one define); a new

@@ -152,6 +152,37 @@ class RequiredTest(vp.DaemonTestCase):
         self.assertRegex(self.vmid.log(), rf"domain '{name}' .*: paused: its introspection is "
                                           r"required .*\(not-hooked-at-start\)")
 
+    def test_define_and_start_at_once(self):
+        """A management layer's define then start, no pause between: the
+        daemon pauses the guest before it attaches (QEMU refuses the tool
+        while a `stop` is pending, object or not), resumes it as the tool
+        listens, and it ends hooked and running; several runs (a race)."""
+        for i in range(5):
+            name = f"atonce{i}"
+            tool = vp.tool(self, self.sock(name))
+            xml = vp.vl.domain_xml(name, emulator=vp.domain_emulator(),
+                                   metadata=vp.element(self.sock(name), reconnect=RECONNECT,
+                                                       handshake=HANDSHAKE, required="yes"))
+            self.addCleanup(self.d.virsh, "undefine", name, check=False)
+            self.addCleanup(self.d.virsh, "destroy", name, check=False)
+            r = vp.define_and_start(self.d, xml)
+            self.assertEqual(r.rc, 0, r)
+            tool.wait_for("hooked", timeout=30 * vp.SLOW)
+            self.state(name, "running")
+            entry = self.entry(name, state="hooked", paused_by_daemon=None)
+            if entry["attached_at_start"]:
+                self.assertRegex(self.vmid.log(), rf"domain '{name}' .*: started without "
+                                                  r"introspection arguments .*attached live, "
+                                                  r"the guest paused first")
+                # paused before the object existed, resumed, then hooked
+                stop = self.qmp.wait(name, "STOP", 1)
+                resume = max(t for e, t in self.qmp.events(name) if e == "RESUME")
+                hooked = max(self.hooked_times(name))
+                self.assertLess(stop, resume)
+                self.assertGreaterEqual(hooked, resume)
+                MEASURED[f"{name}: resume to hook (attached at start)"] = hooked - resume
+            self.d.virsh("destroy", name)
+
     def test_tool_killed_then_back(self):
         name = "killed"
         self.domain(name)
