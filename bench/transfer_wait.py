@@ -16,7 +16,11 @@ the destination writing them) costs more the later it comes.
 Prints, per wait, the medians of QEMU's own MIGRATION event times (source):
 the transfer (active -> completed) and its last part (device ->
 completed: with return-path the source waits there for the destination to
-have loaded everything).
+have loaded everything). Where the kernel counts the free memory it has
+reported to its host (a page_reporting module with a reported_kib
+parameter, as on the project's Firecracker hosts), also each migration's
+transfer against how much had been reported between the previous pair's
+exit and `migrate`, and the medians of both groups.
 
 Usage: bench/transfer_wait.py [--rounds 8] [--waits 1.4,1.65]"""
 
@@ -36,6 +40,16 @@ from vmitest import Qmp, QEMU, wait_for  # noqa: E402
 
 VM = ["-machine", "pc,accel=tcg", "-m", "64", "-nodefaults", "-display", "none"]
 CAPS = ["events", "pause-before-switchover", "return-path"]
+REPORTED = "/sys/module/page_reporting/parameters/reported_kib"
+
+
+def reported_kib():
+    """Free memory the kernel has handed back to its host so far, or None."""
+    try:
+        with open(REPORTED) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
 
 
 def qemu(tmp, tag, *extra):
@@ -52,7 +66,8 @@ def event_time(ev):
 
 
 def migrate_once(tmp, wait, port):
-    """One migration after @wait seconds; returns (transfer, switchover) in ms."""
+    """One migration after @wait seconds; returns (transfer, switchover) in
+    ms and the reported_kib() count when `migrate` was sent."""
     procs, mons = [], []
     try:
         for tag, extra in (("src", ()), ("dst", ("-incoming", "defer"))):
@@ -70,6 +85,7 @@ def migrate_once(tmp, wait, port):
             rsp = src.cmd("getfd", {"fdname": "migrate"}, fds=[sock.fileno()])
             if "return" not in rsp:
                 raise RuntimeError(f"getfd: {rsp}")
+        reported = reported_kib()
         src.ok("migrate", {"uri": "fd:migrate", "detach": True, "resume": False})
         src.wait_event("MIGRATION", status="pre-switchover", timeout=60)
         src.ok("migrate-continue", {"state": "pre-switchover"})
@@ -77,7 +93,7 @@ def migrate_once(tmp, wait, port):
         at = {ev["data"]["status"]: event_time(ev) for ev in src.events
               if ev["event"] == "MIGRATION"}
         return ((at["completed"] - at["active"]) * 1000,
-                (at["completed"] - at["device"]) * 1000)
+                (at["completed"] - at["device"]) * 1000), reported
     finally:
         for mon in mons:
             mon.close()
@@ -94,16 +110,29 @@ def main():
     args = ap.parse_args()
     waits = [float(w) for w in args.waits.split(",")]
     results = {w: [] for w in waits}
+    by_reported = {False: [], True: []}
     tmp = tempfile.mkdtemp(prefix="vmi-transfer-wait-")
     try:
         port = 49500 + os.getpid() % 400
+        after_exit = None
         for r in range(args.rounds):
             # both orders alike: the first of a round must not always be one wait
             for w in waits if r % 2 == 0 else reversed(waits):
-                results[w].append(migrate_once(tmp, w, port))
+                times, at_migrate = migrate_once(tmp, w, port)
                 port += 1
+                results[w].append(times)
+                if after_exit is not None and at_migrate is not None:
+                    mib = (at_migrate - after_exit) // 1024
+                    by_reported[mib > 0].append(times[0])
+                    print(f"wait {w:5.2f} s: transfer {times[0]:4.0f} ms, reported to the "
+                          f"host since the previous pair's exit {mib} MiB")
+                after_exit = reported_kib()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    for rep, label in ((False, "nothing reported"), (True, "memory reported")):
+        if by_reported[rep]:
+            print(f"{label} before migrate: transfer median "
+                  f"{statistics.median(by_reported[rep]):.0f} ms (n={len(by_reported[rep])})")
     for w in waits:
         cols = list(zip(*results[w]))
         print(f"wait {w:5.2f} s: transfer median {statistics.median(cols[0]):6.0f} ms "
