@@ -37,19 +37,11 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from vmitest import Qmp, QEMU, wait_for  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "bench"))
+from breakdown import reported_kib  # noqa: E402
 
 VM = ["-machine", "pc,accel=tcg", "-m", "64", "-nodefaults", "-display", "none"]
 CAPS = ["events", "pause-before-switchover", "return-path"]
-REPORTED = "/sys/module/page_reporting/parameters/reported_kib"
-
-
-def reported_kib():
-    """Free memory the kernel has handed back to its host so far, or None."""
-    try:
-        with open(REPORTED) as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None
 
 
 def qemu(tmp, tag, *extra):
