@@ -10,11 +10,14 @@ included). Every timestamp is libvirtd's wall clock, to the millisecond;
 other clocks (QEMU's -msg timestamp lines, a tool's events) are wall
 clock too and are put on the same axis."""
 
+import bisect
 import datetime
 import os
 import re
 import statistics
 import sys
+import threading
+import time
 
 LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\+0000: (\d+): \w+ : (\S+) : (.*)$")
 HOOK_CALL = re.compile(r"Calling hook \S+ id=\S+ op=(\S+) subop=(\S+)")
@@ -157,3 +160,51 @@ def run_under_reaper(build):
         return
     os.environ["VMI_BENCH_REAPED"] = "1"
     os.execv(reaper, [reaper, sys.executable, *sys.argv])
+
+
+# Free memory the kernel has handed back to its host (free page reporting),
+# where its page_reporting module counts it (the project's Firecracker
+# hosts): memory the next QEMU faults in must then come back from the host,
+# which makes a migration's transfer several times slower (see
+# bench/transfer_wait.py).
+REPORTED = "/sys/module/page_reporting/parameters/reported_kib"
+
+
+def reported_kib():
+    """What the kernel has reported to its host so far (KiB), or None."""
+    try:
+        with open(REPORTED) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+class ReportedSampler:
+    """reported_kib() every 20 ms in a thread, on the wall clock."""
+
+    def __init__(self):
+        self.times, self.values = [], []
+        self.stopping = threading.Event()
+        self.thread = None
+        if reported_kib() is not None:
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+
+    def _run(self):
+        while not self.stopping.wait(0.02):
+            self.times.append(time.time())
+            self.values.append(reported_kib())
+
+    def stop(self):
+        self.stopping.set()
+        if self.thread:
+            self.thread.join()
+
+    def _at(self, t):
+        i = bisect.bisect_right(self.times, t) - 1
+        return self.values[i] if i >= 0 else None
+
+    def between(self, t0, t1):
+        """KiB reported between wall times @t0 and @t1, or None."""
+        a, b = (self._at(t) if t is not None else None for t in (t0, t1))
+        return b - a if a is not None and b is not None else None

@@ -20,6 +20,11 @@ hook) and Confirm; for the introspected VM also when the tool hooked the
 destination's QEMU, after the call returned. The key's fetch is inside
 the destination's `migrate begin` and `prepare begin` hooks: their
 difference from the plain VM's runs of the same hooks is its cost.
+Where the kernel counts the free memory it reports to its host
+(breakdown.REPORTED), the transfers are also split by whether any was
+reported between the previous migration's QEMU kill and the transfer's
+start: on such a host that, not introspection, decides how long the
+transfer takes (bench/transfer_wait.py).
 
 It runs itself under the build's tests/vmi-test-reaper (see
 breakdown.run_under_reaper): the source QEMU's exit is part of each
@@ -73,7 +78,8 @@ def migration_status(status):
 
 def migration_phases(src_text, dst_text, client_s, events):
     """One migration's phases (ms) from the source's and the destination's
-    libvirtd log of it, and the tool's event times (wall clock)."""
+    libvirtd log of it, and the tool's event times (wall clock); and the
+    wall times the transfer started and the old QEMU was killed."""
     src, dst = bd.parse(src_text), bd.parse(dst_text)
     ph = {}
     bd.add_hooks(ph, src, "src hook ")
@@ -129,7 +135,20 @@ def migration_phases(src_text, dst_text, client_s, events):
         if a is not None and b is not None:
             ph[label] = (b - a) * 1000
     ph["= total (client's clock)"] = client_s * 1000
-    return ph
+    return ph, t(active), t(kill)
+
+
+def print_by_reported(transfers):
+    """@transfers: {name: [(transfer ms, KiB reported before it)]}."""
+    print("\nTransfer (active -> completed) by what the host took back between the "
+          "previous migration's QEMU kill and the transfer's start (free page "
+          "reporting; bench/transfer_wait.py):")
+    for name, rows in transfers.items():
+        for rep, label in ((False, "nothing reported"), (True, "memory reported")):
+            ms = [x for x, kib in rows if kib is not None and (kib > 0) == rep]
+            if ms:
+                print(f"  {name:6s} {label:17s} median {statistics.median(ms):6.1f} ms "
+                      f"(n={len(ms)}: {', '.join(f'{x:.0f}' for x in ms)})")
 
 
 def main():
@@ -153,6 +172,7 @@ def main():
     a = vp.product_daemon("bench-a", emulators=[vl.QEMU, *vp.emulators()])
     b = vp.product_daemon("bench-b", emulators=[vl.QEMU, *vp.emulators()])
     tool = None
+    sampler = None
     try:
         for d in (a, b):
             os.makedirs(d.host_path(TOOL_DIR), exist_ok=True)
@@ -177,6 +197,10 @@ def main():
         where = {"vmi": a, "plain": a}
         times = {"vmi": [], "plain": []}
         phases = {"vmi": [], "plain": []}
+        transfers = {"vmi": [], "plain": []}
+        if args.breakdown:
+            sampler = bd.ReportedSampler()
+        last_kill = None
         flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
         for _ in range(args.rounds):
             for name in ("vmi", "plain"):       # interleaved
@@ -200,7 +224,12 @@ def main():
                         tool.wait_for("hooked", since=t, timeout=60)
                         events = {ev: tool.wait_for(ev, since=t)["_t"] + wall_minus_mono
                                   for ev in ("unhook", "closed", "hooked")}
-                    phases[name].append(migration_phases(*logs, times[name][-1], events))
+                    ph, started, killed = migration_phases(*logs, times[name][-1], events)
+                    phases[name].append(ph)
+                    if sampler and sampler.thread and "src: transfer (active -> completed)" in ph:
+                        transfers[name].append((ph["src: transfer (active -> completed)"],
+                                                sampler.between(last_kill, started)))
+                    last_kill = killed
                     if args.keep_logs:
                         for side, text in zip(("src", "dst"), logs):
                             with open(os.path.join(args.keep_logs,
@@ -220,7 +249,11 @@ def main():
                   f"(src: the migrating daemon, dst: the other)")
             med = bd.table(phases, ORDER)
             bd.differences(med, "= total (client's clock)", ("vmi", "plain"))
+            if sampler.thread:
+                print_by_reported(transfers)
     finally:
+        if sampler:
+            sampler.stop()
         if tool:
             tool.stop()
         vl.stop_all(a, b)
