@@ -201,6 +201,29 @@ vmiHookDaemonAttaches(const vmiHookEnv *env, const vmiLifecycle *lc, const char 
 }
 
 
+/*
+ * A migration's destination or a restore of a domain whose running
+ * definition has the element and none of our arguments (virt-vmid attached
+ * introspection live when it started): the arguments are added to the
+ * definition libvirt starts the new QEMU from, which `migrate begin` and
+ * `restore begin` may hand back on standard output. Stale arguments are
+ * not touched: the check refuses them, as for any start.
+ */
+static gboolean
+vmiHookCompleteFresh(const vmiLifecycle *lc, vmiDomainXML *dom, const vmiDef *def,
+                     char **xml, GError **error)
+{
+    g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+
+    if (!def || vmiSyncHasArgs(dom))
+        return TRUE;
+    if (!vmiSyncDomain(dom, def, lc->keyDir, changes, error))
+        return FALSE;
+    *xml = vmiXMLNodeToString(xmlDocGetRootElement(dom->doc));
+    return TRUE;
+}
+
+
 /* The refusal of a fresh definition says why the daemon could not help. */
 static void
 vmiHookAppendDaemonError(GError *err, const GError *daemonErr)
@@ -226,6 +249,7 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
     vmiLifecycle lc = { vmiHookFetchKey, &src, env->keyDir, env->cacheDir };
     GError *err = NULL;
     g_autoptr(GError) daemonErr = NULL;
+    g_autofree char *completed = NULL;
     int rc = 0;
 
     if (env->fetchKey) {
@@ -299,12 +323,16 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
          * valgrind; through the qemu.d link it resolves to where it is */
         src.helper = vmiFindSibling(argv0, VMI_HOOK_KEY_HELPER);
     }
+    if (action == VMI_HOOK_CHECK && !vmiHookCompleteFresh(&lc, dom, def, &completed, &err))
+        return vmiHookFail(domain, err);
     if (!(action == VMI_HOOK_PREPARE ? vmiLifecyclePrepare(&lc, dom, def, &err) :
                                        vmiLifecycleCheck(&lc, dom, def, &err)) ||
         !vmiAppArmorAddSource(env->apparmorDir, lc.keyDir, def, &err)) {
         if (daemonErr)
             vmiHookAppendDaemonError(err, daemonErr);
         rc = vmiHookFail(domain, err);
+    } else if (completed) {
+        g_print("%s\n", completed);
     }
     g_free(src.helper);
     return rc;

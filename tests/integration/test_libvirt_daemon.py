@@ -545,6 +545,29 @@ class VmidTest(vp.DaemonTestCase):
         entry = self.state(vmid, name, "hooked")
         self.assertIsNone(entry["attached_at_start"], entry)
 
+    def test_attached_at_start_then_save_and_restore(self):
+        """A domain the daemon attached live at its start is saved and
+        restored: `restore begin` adds the arguments its running definition
+        lacks to the definition the restored QEMU starts from, and the tool
+        hooks that QEMU."""
+        vmid = vp.Vmid(self, self.d)
+        for i in range(5):
+            name = f"atsave{i}"
+            tool = self.at_once(name)
+            tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+            if self.state(vmid, name, "hooked")["attached_at_start"]:
+                break
+        else:
+            self.fail("the daemon's sync won every race: nothing attached live to save")
+        image = os.path.join(self.d.dir, f"{name}.save")
+        self.d.virsh("save", name, image, timeout=60 * vp.SLOW)
+        self.addCleanup(os.unlink, image)
+        tool.expect("closed", timeout=30 * vp.SLOW)
+        r = self.d.virsh("restore", image, check=False, timeout=60 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+        self.assertIn("introspection,id=vmi0", self.d.virsh("dumpxml", name).stdout)
+
     def test_define_and_start_at_once_without_daemon(self):
         """No virt-vmid: the hook refuses the start of a definition without
         its arguments, as before, and says why."""

@@ -105,6 +105,47 @@ class MigrationTest(vp.TestCase):
         self.assertEqual(st.rc, 0, st)
         self.assertRegex(st.stdout, r"Tool connection:  connected \(")
 
+    def test_domain_attached_at_start(self):
+        """A domain defined with the element only and started at once (a
+        management layer's way) runs with introspection virt-vmid attached
+        live: its running definition has no arguments. The destination's
+        `migrate begin` adds them to the definition its QEMU starts from,
+        and the tool hooks there."""
+        self.b.define_secret(self.key, uuid=self.secret, usage_type="tls",
+                             usage_name=f"vmi-mig-{self.id()}")
+        self.addCleanup(self.b.virsh, "secret-undefine", self.secret, check=False)
+        self.a.virsh("destroy", "mig")
+        self.a.virsh("undefine", "mig")
+        vmid = vp.Vmid(self, self.a)
+        xml = vl.domain_xml("mig", uuid=self.uuid, emulator=vp.domain_emulator(),
+                            metadata=vp.element(self.sock, reconnect=1, key=self.secret,
+                                                unhook=10))
+        # a race with the daemon's sync of the new definition: a few tries
+        for _ in range(5):
+            conns = len(self.tool.events("connected"))
+            r = vp.define_and_start(self.a, xml)
+            self.assertEqual(r.rc, 0, r)
+            self.tool.wait_for("hooked", timeout=30 * vp.SLOW, conn=conns + 1)
+            vp.wait_until(lambda: (vmid.domain("mig") or {}).get("state") == "hooked",
+                          30 * vp.SLOW, "hooked in the daemon's status")
+            if vmid.domain("mig")["attached_at_start"]:
+                break
+            self.a.virsh("destroy", "mig")
+            self.a.virsh("undefine", "mig")
+        else:
+            self.fail("the daemon's sync won every race: no live attach to migrate")
+        self.assertNotIn("introspection,id=vmi0", self.a.virsh("dumpxml", "mig").stdout)
+
+        conns = len(self.tool.events("connected"))
+        r = self.a.migrate("mig", self.b, extra=["--persistent"], check=False,
+                           timeout=120 * vp.SLOW)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(self.b.domstate("mig"), "running")
+        hooked = self.tool.wait_for("hooked", timeout=10 * vp.SLOW, conn=conns + 1)
+        self.assertEqual((hooked["uuid"], hooked["name"]), (self.uuid, "mig"))
+        self.assertIn("introspection,id=vmi0", self.b.virsh("dumpxml", "mig").stdout)
+        self.assertIsNone(vp.key_file_state(self.key_file(self.b)))
+
     def test_destination_without_the_secret(self):
         mark = self.b.log_size()
         r = self.a.migrate("mig", self.b, check=False, timeout=120 * vp.SLOW)
