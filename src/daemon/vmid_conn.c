@@ -38,6 +38,8 @@
 /* how often required domains are looked at besides their events: the
  * end of a resumed guest's wait, a tool listening again */
 #define VMID_REQUIRED_TICK_MS 500
+/* re-checks a batch of syncs takes along */
+#define VMID_RECHECKS_PER_BATCH 16
 
 typedef struct {
     vmidConn *vc;
@@ -67,6 +69,7 @@ struct _vmidConn {
     vmiWatch *watch;
     guint syncId;
     GHashTable *pending;    /* UUIDs to sync */
+    GHashTable *rechecks;   /* UUIDs a DEFINED event came for while their batch ran */
     GHashTable *domains;    /* UUID -> vmidDomain */
     vmidConnChangeFunc changed;
     gpointer changedOpaque;
@@ -184,7 +187,12 @@ vmidSyncName(vmiSyncResult sync)
 typedef struct {
     char *uuid;
     vmiSyncResult result;
-    vmiDomain *dom;         /* NULL: undefined meanwhile, or transient */
+    /* what the main loop needs of the domain; its XML is freed in the
+     * thread, so that a batch of 500 does not hold 500 documents */
+    char *name;             /* NULL: undefined meanwhile, or transient */
+    gboolean running;
+    gboolean hasElement;
+    vmiDef *def;            /* the element, if valid */
     GPtrArray *changes;
     GError *err;
     char *unmonitored;
@@ -205,7 +213,8 @@ static void
 vmidSyncItemFree(vmidSyncItem *item)
 {
     g_free(item->uuid);
-    vmiDomainFree(item->dom);
+    g_free(item->name);
+    vmiDefFree(item->def);
     g_ptr_array_unref(item->changes);
     g_clear_error(&item->err);
     g_free(item->unmonitored);
@@ -232,18 +241,23 @@ vmidSyncBatchRun(GTask *task, gpointer source, gpointer data, GCancellable *canc
 
     for (guint i = 0; i < batch->uuids->len; i++) {
         vmidSyncItem *item = g_new0(vmidSyncItem, 1);
+        g_autoptr(vmiDomain) dom = NULL;
 
         item->uuid = g_strdup(g_ptr_array_index(batch->uuids, i));
         item->changes = g_ptr_array_new_with_free_func(g_free);
-        item->result = vmiDomainSync(batch->conn, item->uuid, &item->dom, item->changes,
-                                     &item->err);
-        if (item->dom) {
-            item->unmonitored = vmiDomainGetUnmonitored(item->dom);
+        item->result = vmiDomainSync(batch->conn, item->uuid, &dom, item->changes, &item->err);
+        if (dom) {
+            item->name = g_strdup(dom->name);
+            item->running = dom->running;
+            item->hasElement = dom->xml->vmi != NULL;
+            if (item->hasElement && item->result != VMI_SYNC_INVALID)
+                item->def = vmiDomainGetDef(dom, NULL);
+            item->unmonitored = vmiDomainGetUnmonitored(dom);
             /* what a restarted daemon goes on from */
-            if (item->dom->running) {
-                item->pausedReason = vmiDomainGetLiveState(item->dom->dom, VMI_STATE_PAUSED,
+            if (dom->running) {
+                item->pausedReason = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED,
                                                            "reason");
-                item->pausedSince = vmiDomainGetLiveState(item->dom->dom, VMI_STATE_PAUSED,
+                item->pausedSince = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED,
                                                           "since");
             }
         }
@@ -256,13 +270,12 @@ vmidSyncBatchRun(GTask *task, gpointer source, gpointer data, GCancellable *canc
 static void
 vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item, gboolean recordsCurrent)
 {
-    vmiDomain *dom = item->dom;
     vmiSyncResult result = item->result;
     const char *uuid = item->uuid;
     vmidDomain *d;
     guint i;
 
-    if (!dom) {
+    if (!item->name) {
         /* undefined meanwhile, or a transient domain: nothing to keep */
         g_hash_table_remove(vc->domains, uuid);
         return;
@@ -278,8 +291,8 @@ vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item, gboolean recordsCurrent)
         g_hash_table_insert(vc->domains, g_strdup(uuid), d);
     }
     g_free(d->name);
-    d->name = g_strdup(dom->name);
-    d->hasElement = dom->xml->vmi != NULL;
+    d->name = g_strdup(item->name);
+    d->hasElement = item->hasElement;
     if (vmidSyncName(d->sync) != vmidSyncName(result))
         d->syncSince = g_get_real_time();
     d->sync = result;
@@ -288,7 +301,7 @@ vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item, gboolean recordsCurrent)
     if (result == VMI_SYNC_CHANGED && !g_hash_table_contains(vc->definedMeanwhile, uuid))
         d->ownDefines++;
     if (d->hasElement && result != VMI_SYNC_INVALID) {
-        g_autoptr(vmiDef) def = vmiDomainGetDef(dom, NULL);
+        const vmiDef *def = item->def;
 
         if (def) {
             d->live.unhookTimeout = vmiDefUnhookTimeout(def);
@@ -314,19 +327,19 @@ vmidConnSyncApply(vmidConn *vc, vmidSyncItem *item, gboolean recordsCurrent)
     }
     if (d->unmonitored)
         g_warning("domain '%s' (%s): runs without its introspection tool, on purpose, "
-                  "since %s (virt-vmi resume --unmonitored)", dom->name, uuid, d->unmonitored);
+                  "since %s (virt-vmi resume --unmonitored)", item->name, uuid, d->unmonitored);
     /* first seen running (start-up, reconnection, a new element) */
-    if (dom->running && d->hasElement && !d->log)
+    if (item->running && d->hasElement && !d->log)
         vmidDomainRunning(d);
-    else if ((!dom->running || !d->hasElement) && d->log)
+    else if ((!item->running || !d->hasElement) && d->log)
         vmidDomainStopped(d);
     g_clear_pointer(&d->error, g_free);
     if (item->err) {
         d->error = g_strdup(item->err->message);
-        g_warning("domain '%s' (%s): %s", dom->name, uuid, item->err->message);
+        g_warning("domain '%s' (%s): %s", item->name, uuid, item->err->message);
     }
     for (i = 0; i < item->changes->len; i++)
-        g_message("domain '%s' (%s): %s", dom->name, uuid, (char *)item->changes->pdata[i]);
+        g_message("domain '%s' (%s): %s", item->name, uuid, (char *)item->changes->pdata[i]);
     vmidDomainChanged(d);
 }
 
@@ -348,7 +361,7 @@ vmidSyncBatchDone(GObject *source, GAsyncResult *res, gpointer data)
     g_hash_table_remove_all(vc->batch);
     g_hash_table_remove_all(vc->definedMeanwhile);
     /* what was queued meanwhile */
-    if (g_hash_table_size(vc->pending) && !vc->syncId)
+    if ((g_hash_table_size(vc->pending) || g_hash_table_size(vc->rechecks)) && !vc->syncId)
         vmidConnSyncLaunch(vc);
 }
 
@@ -376,6 +389,16 @@ vmidConnSyncLaunch(vmidConn *vc)
         g_hash_table_add(vc->batch, g_strdup(uuid));
     }
     g_hash_table_remove_all(vc->pending);
+    /* re-checks (mostly of our own defines) a few at a time, behind
+     * anything new: after a start-up that synced 500 domains, an edit
+     * waits for a few of them, not for all */
+    g_hash_table_iter_init(&iter, vc->rechecks);
+    while (batch->uuids->len < VMID_RECHECKS_PER_BATCH &&
+           g_hash_table_iter_next(&iter, &uuid, NULL)) {
+        if (g_hash_table_add(vc->batch, g_strdup(uuid)))
+            g_ptr_array_add(batch->uuids, g_strdup(uuid));
+        g_hash_table_iter_remove(&iter);
+    }
     vc->syncing = TRUE;
     vc->ops++;
     task = g_task_new(NULL, NULL, vmidSyncBatchDone, batch);
@@ -420,8 +443,11 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
             break;
         }
         /* ours or another client's: checked again after the batch */
-        if (g_hash_table_contains(vc->batch, uuid))
+        if (g_hash_table_contains(vc->batch, uuid)) {
             g_hash_table_add(vc->definedMeanwhile, g_strdup(uuid));
+            g_hash_table_add(vc->rechecks, g_strdup(uuid));
+            break;
+        }
         vmidConnQueue(vc, uuid);
         break;
     case VMI_WATCH_ELEMENT_CHANGED:
@@ -926,6 +952,7 @@ vmidConnNew(const char *uri)
 
     vc->uri = g_strdup(uri);
     vc->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    vc->rechecks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     vc->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)vmidDomainFree);
     vc->attachAtStart = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -949,6 +976,7 @@ vmidConnFree(vmidConn *vc)
         g_source_remove(vc->requiredIdle);
     vmiWatchFree(vc->watch);
     g_hash_table_unref(vc->pending);
+    g_hash_table_unref(vc->rechecks);
     g_hash_table_unref(vc->domains);
     g_hash_table_unref(vc->attachAtStart);
     g_hash_table_unref(vc->batch);
