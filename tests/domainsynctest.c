@@ -163,6 +163,41 @@ testHookLeavesDomainAlone(void)
 }
 
 
+/*
+ * An out-of-step error names a few of the changes, not hundreds: a
+ * definition with 300 stray copies of our arguments made a 9 KB message
+ * (found by fuzz_hook).
+ */
+static void
+testCheckErrorIsBounded(void)
+{
+    g_autoptr(GString) xml = g_string_new("<domain type='kvm' xmlns:qemu="
+                                          "'http://libvirt.org/schemas/domain/qemu/1.0'>"
+                                          "<name>many</name><uuid>6f1c3c58-3f0e-4d7e-9d55-0c4b0d7f8a11</uuid><metadata>"
+                                          "<vmi:introspection xmlns:vmi='" VMI_NAMESPACE_URI "'>"
+                                          "<vmi:source type='unix' path='/run/vmi/many.sock'/>"
+                                          "</vmi:introspection></metadata><qemu:commandline>");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(vmiDomainXML) dom = NULL;
+    g_autoptr(vmiDef) def = NULL;
+
+    for (guint i = 0; i < 300; i++)
+        g_string_append(xml, "<qemu:arg value='-chardev'/>"
+                             "<qemu:arg value='socket,id=charvmi0,path=/run/vmi/old.sock,reconnect=10'/>");
+    g_string_append(xml, "</qemu:commandline></domain>");
+    dom = vmiDomainXMLParseString(xml->str, "many", &err);
+    g_assert_no_error(err);
+    def = vmiDomainXMLGetDef(dom, &err);
+    g_assert_no_error(err);
+    g_assert_false(vmiSyncCheck(dom, def, NULL, "many", &err));
+    if (!strstr(err->message, "is out of step"))
+        g_error("%s", err->message);
+    if (!strstr(err->message, " more)"))
+        g_error("%s", err->message);
+    g_assert_cmpuint(strlen(err->message), <, 2048);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -180,6 +215,7 @@ main(int argc, char **argv)
         g_test_add_data_func(path, names->pdata[i], testSync);
     }
     g_test_add_func("/domainsync/hook-leaves-domain-alone", testHookLeavesDomainAlone);
+    g_test_add_func("/domainsync/check-error-is-bounded", testCheckErrorIsBounded);
     g_assert_cmpuint(names->len, >=, 10);
     return g_test_run();
 }

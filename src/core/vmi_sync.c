@@ -13,6 +13,9 @@
 #include "conf/vmi_error.h"
 #include "core/qemu_vmi.h"
 
+/* changes an out-of-step error names */
+#define VMI_SYNC_CHANGES_SHOWN 4
+
 
 typedef struct {
     xmlNodePtr option;      /* <qemu:arg value='-object'/> */
@@ -313,17 +316,26 @@ vmiSyncCheck(vmiDomainXML *dom, const vmiDef *def, const char *keyDir,
     g_autoptr(vmiDomainXML) copy = vmiDomainXMLNew(xmlCopyDoc(dom->doc, 1), display, error);
     g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *list = NULL;
+    g_autofree char *more = NULL;
+    guint total;
 
     if (!copy || !vmiSyncDomain(copy, def, keyDir, changes, error))
         return FALSE;
     if (!changes->len)
         return TRUE;
+    /* a few of them: a definition with hundreds of stray arguments must not
+     * make an error message of hundreds of lines */
+    total = changes->len;
+    if (total > VMI_SYNC_CHANGES_SHOWN)
+        g_ptr_array_set_size(changes, VMI_SYNC_CHANGES_SHOWN);
     g_ptr_array_add(changes, NULL);
     list = g_strjoinv("; ", (char **)changes->pdata);
+    if (total > VMI_SYNC_CHANGES_SHOWN)
+        more = g_strdup_printf("; and %u more", total - VMI_SYNC_CHANGES_SHOWN);
     g_set_error(error, VMI_ERROR, VMI_ERROR_INVALID_ARG,
                 "its <qemu:commandline> is out of step with its <vmi:introspection> "
-                "(changed behind libvirt-vmi's back?): 'virt-vmi sync %s' fixes it (%s)",
-                display, list);
+                "(changed behind libvirt-vmi's back?): 'virt-vmi sync %s' fixes it (%s%s)",
+                display, list, more ? more : "");
     return FALSE;
 }
 
