@@ -62,7 +62,7 @@ vmiKeyDirIsSafe(uid_t owner, mode_t mode)
  * The UUID names a directory under KEYDIR: anything but the canonical
  * form (a '../victim' in a domain XML) could name another path.
  */
-static gboolean
+gboolean
 vmiKeyFileCheckUUID(const char *domUUID, GError **error)
 {
     /* NULL: a domain XML without <uuid> (found by tests/fuzz) */

@@ -23,6 +23,8 @@ char *vmiKeyFileDirPath(const char *keyDir, const char *domUUID);
 char *vmiKeyFilePath(const char *keyDir, const char *domUUID);
 gboolean vmiKeyDirIsSafe(uid_t owner, mode_t mode);
 
+/* @domUUID in libvirt's canonical form, the only one that names a key path */
+gboolean vmiKeyFileCheckUUID(const char *domUUID, GError **error);
 gboolean vmiKeyFileWrite(const char *keyDir, const char *domUUID, const vmiKey *key,
                          GError **error);
 gboolean vmiKeyFileChown(const char *keyDir, const char *domUUID, uid_t uid, gid_t gid,

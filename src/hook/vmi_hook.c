@@ -13,6 +13,7 @@
 #include "hook/vmi_hook.h"
 #include "core/qemu_vmi.h"
 #include "core/vmi_apparmor.h"
+#include "core/vmi_keyfile.h"
 #include "core/vmi_lifecycle.h"
 #include "core/vmi_paths.h"
 #include "core/vmi_qemu_log.h"
@@ -281,6 +282,8 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
     }
 
     if (action == VMI_HOOK_HAND_OVER) {
+        if (def && !vmiKeyFileCheckUUID(dom->uuid, &err))
+            return vmiHookFail(domain, err);
         /* started without our arguments (prepare begin): no key file this run */
         if (def && !vmiSyncHasArgs(dom))
             return 0;
