@@ -254,12 +254,8 @@ vmidSyncBatchRun(GTask *task, gpointer source, gpointer data, GCancellable *canc
                 item->def = vmiDomainGetDef(dom, NULL);
             item->unmonitored = vmiDomainGetUnmonitored(dom);
             /* what a restarted daemon goes on from */
-            if (dom->running) {
-                item->pausedReason = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED,
-                                                           "reason");
-                item->pausedSince = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED,
-                                                          "since");
-            }
+            if (dom->running)
+                vmiDomainGetPausedRecord(dom->dom, &item->pausedReason, &item->pausedSince);
         }
         g_ptr_array_add(batch->items, item);
     }
@@ -584,8 +580,7 @@ vmidRequiredOpDone(GObject *source, GAsyncResult *res, gpointer data)
             d->req.resuming = FALSE;
         g_free(d->pausedReason);
         g_free(d->pausedSince);
-        d->pausedReason = vmiDomainGetLiveState(op->dom, VMI_STATE_PAUSED, "reason");
-        d->pausedSince = vmiDomainGetLiveState(op->dom, VMI_STATE_PAUSED, "since");
+        vmiDomainGetPausedRecord(op->dom, &d->pausedReason, &d->pausedSince);
         vmidDomainChanged(d);
     }
     vmidRequiredOpFree(op);
@@ -719,8 +714,7 @@ vmidAttachOpRun(GTask *task, gpointer source, gpointer data, GCancellable *cance
         } else {
             op->paused = TRUE;
         }
-        op->pausedReason = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "reason");
-        op->pausedSince = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "since");
+        vmiDomainGetPausedRecord(dom->dom, &op->pausedReason, &op->pausedSince);
     }
     if (!vmiDomainAttachLive(op->conn, dom, &err)) {
         g_task_return_error(task, err);

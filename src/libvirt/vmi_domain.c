@@ -407,6 +407,14 @@ vmiDomainGetUnmonitored(vmiDomain *dom)
  * own too, and status says why they are paused. @reason NULL: removes
  * that record (and never an unmonitored one).
  */
+void
+vmiDomainGetPausedRecord(virDomainPtr dom, char **reason, char **since)
+{
+    *reason = vmiDomainGetLiveState(dom, VMI_STATE_PAUSED, "reason");
+    *since = vmiDomainGetLiveState(dom, VMI_STATE_PAUSED, "since");
+}
+
+
 gboolean
 vmiDomainRecordPaused(virDomainPtr dom, const char *reason, GError **error)
 {

@@ -53,3 +53,5 @@ gboolean vmiDomainResumeUnmonitored(vmiDomain *dom, GError **error);
 char *vmiDomainGetUnmonitored(vmiDomain *dom);
 char *vmiDomainGetLiveState(virDomainPtr dom, const char *element, const char *attr);
 gboolean vmiDomainRecordPaused(virDomainPtr dom, const char *reason, GError **error);
+/* That record: why and since when virt-vmid paused @dom; NULLs if it did not. */
+void vmiDomainGetPausedRecord(virDomainPtr dom, char **reason, char **since);

@@ -83,10 +83,8 @@ vmiStatusGet(vmiConn *conn, vmiDomain *dom)
 
     status->running = dom->running;
     status->unmonitored = vmiDomainGetUnmonitored(dom);
-    if (dom->running) {
-        status->pausedReason = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "reason");
-        status->pausedSince = vmiDomainGetLiveState(dom->dom, VMI_STATE_PAUSED, "since");
-    }
+    if (dom->running)
+        vmiDomainGetPausedRecord(dom->dom, &status->pausedReason, &status->pausedSince);
     if (dom->xml->vmi && !(status->def = vmiDomainGetDef(dom, &err)))
         status->defError = vmiStatusTakeMessage(err);
     if ((status->def || !dom->xml->vmi) &&
