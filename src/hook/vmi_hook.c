@@ -299,8 +299,9 @@ vmiHookRun(const vmiHookEnv *env, const char *argv0, const char *domain,
         return vmiHookFail(domain, err);
     lc.qemuLabel = label;
 
-    /* a fresh definition (no argument of ours yet) of a plain start: `migrate
-     * begin` and `restore begin` ran the full check before this, and refused it */
+    /* a fresh definition (no argument of ours yet) of a plain start: for a
+     * restore or an incoming migration, `restore begin` or `migrate begin`
+     * added the arguments before this (vmiHookCompleteFresh) */
     if (def && action == VMI_HOOK_PREPARE && !vmiSyncHasArgs(dom)) {
         if (!(settings = vmiSettingsLoad(env->settingsFile, &err)))
             return vmiHookFail(domain, err);
