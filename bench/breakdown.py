@@ -15,6 +15,7 @@ import datetime
 import os
 import re
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -160,6 +161,30 @@ def run_under_reaper(build):
         return
     os.environ["VMI_BENCH_REAPED"] = "1"
     os.execv(reaper, [reaper, sys.executable, *sys.argv])
+
+
+VMID_SOCKET = "/run/libvirt-vmi/virt-vmid.sock"
+
+
+def start_vmid(d, build, log=None, wait=True):
+    """virt-vmid --foreground for @d (a LibvirtDaemon), in its namespace;
+    --verbose into @log (an open file) when given. With @wait, returns
+    once its socket is there. The caller stops it (stop_vmid)."""
+    argv = [os.path.join(build, "src", "virt-vmid"), "-c", d.uri, "--foreground"]
+    proc = d.popen_in_namespace(argv + (["--verbose"] if log else []),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=log or subprocess.DEVNULL)
+    while wait and not os.path.exists(d.host_path(VMID_SOCKET)):
+        if proc.poll() is not None:
+            raise RuntimeError(f"virt-vmid exited with {proc.returncode}")
+        time.sleep(0.01)
+    return proc
+
+
+def stop_vmid(proc):
+    if proc and proc.poll() is None:
+        proc.terminate()
+        proc.wait()
 
 
 # Free memory the kernel has handed back to its host (free page reporting),

@@ -30,7 +30,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -45,7 +44,7 @@ import breakdown as bd  # noqa: E402
 import libvirt  # noqa: E402  (python3-libvirt)
 
 NS = "http://libvirt-vmi.org/schemas/introspection/1.0"
-SOCKET = "/run/libvirt-vmi/virt-vmid.sock"
+SOCKET = bd.VMID_SOCKET
 
 
 def element(sock, reconnect=1):
@@ -180,7 +179,6 @@ def main():
     args = ap.parse_args()
 
     bd.run_under_reaper(args.build)
-    virt_vmid = os.path.join(args.build, "src", "virt-vmid")
     hook = os.path.join(args.build, "src", "libvirt-vmi-hook")
     emulator = os.path.join(args.build, "tools", "kvmi-emulator", "qemu-kvmi")
     vmitool.TOOL = os.path.join(args.build, "tools", "vmi-tool", "vmi-tool")
@@ -206,11 +204,8 @@ def main():
         defines_by_client = time.monotonic() - t0
 
         t0 = time.monotonic()
-        vmid_log = open(args.vmid_log, "w") if args.vmid_log else subprocess.DEVNULL
-        vmid = d.popen_in_namespace([virt_vmid, "-c", d.uri, "--foreground"]
-                                    + (["--verbose"] if args.vmid_log else []),
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=vmid_log)
+        vmid_log = open(args.vmid_log, "w") if args.vmid_log else None
+        vmid = bd.start_vmid(d, args.build, log=vmid_log, wait=False)
         while True:
             try:
                 st = status(d)
@@ -290,9 +285,7 @@ def main():
     finally:
         for tool in tools:
             tool.stop()
-        if vmid:
-            vmid.terminate()
-            vmid.wait()
+        bd.stop_vmid(vmid)
         d.stop()
 
     rows = [

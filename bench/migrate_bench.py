@@ -17,9 +17,15 @@ QEMU's exec until QMP answers), the source's `migrate` until the
 transfer starts (the unhook wait: the tool's UNHOOK event, its own delay,
 QEMU's release), the transfer, Finish (the destination's `started`
 hook) and Confirm; for the introspected VM also when the tool hooked the
-destination's QEMU, after the call returned. The key's fetch is inside
-the destination's `migrate begin` and `prepare begin` hooks: their
-difference from the plain VM's runs of the same hooks is its cost.
+destination's QEMU: that QEMU connects its introspection chardev once
+its QMP monitor answers, during Prepare, so the tool has hooked it well
+before the destination's Finish (the last row is how long before). The
+key's fetch is inside the destination's `prepare begin` hook: its
+difference from the plain VM's run of the same hook is its cost.
+
+With --vmid, virt-vmid runs beside both libvirtd, as on a host that
+runs the daemon: the destination's hook then takes the key from it
+instead of from libvirt-vmi-hook-key (which loads libvirt).
 Where the kernel counts the free memory it reports to its host
 (breakdown.REPORTED), the transfers are also split by whether any was
 reported between the previous migration's QEMU kill and the transfer's
@@ -31,7 +37,7 @@ breakdown.run_under_reaper): the source QEMU's exit is part of each
 migration, and this machine's PID 1 reaps late.
 
 Usage (as root, after scripts/setup-host.sh):
-  bench/migrate_bench.py [--rounds N] [--build DIR] [--breakdown] [--keep-logs DIR]
+  bench/migrate_bench.py [--rounds N] [--build DIR] [--vmid] [--breakdown] [--keep-logs DIR]
 Prints a table; bench/RESULTS.md keeps the figures of a run."""
 
 import argparse
@@ -68,7 +74,7 @@ ORDER = ["src: API call -> dst Prepare", "dst: Prepare -> hook migrate begin",
          "src: clean-up -> hook stopped end",
          "src hook stopped end", "src hook release end", "src: release hook -> API return",
          "= dst Prepare (until src migrate)", "= total (src log)", "= total (client's clock)",
-         "dst QEMU exec -> the tool hooked it", "dst Finish -> the tool hooked dst"]
+         "dst QEMU exec -> the tool hooked it", "dst: the tool hooked dst -> Finish"]
 
 
 def migration_status(status):
@@ -130,7 +136,7 @@ def migration_phases(src_text, dst_text, client_s, events):
              ("= dst Prepare (until src migrate)", t(prepare), t(migrate)),
              ("= total (src log)", t(api), t(end)),
              ("dst QEMU exec -> the tool hooked it", t(execd), events.get("hooked")),
-             ("dst Finish -> the tool hooked dst", t(finish), events.get("hooked"))]
+             ("dst: the tool hooked dst -> Finish", events.get("hooked"), t(finish))]
     for label, a, b in pairs:
         if a is not None and b is not None:
             ph[label] = (b - a) * 1000
@@ -159,6 +165,8 @@ def main():
                     help="also print each phase's median, from the daemons' logs")
     ap.add_argument("--keep-logs", metavar="DIR",
                     help="keep both daemons' log of each migration there")
+    ap.add_argument("--vmid", action="store_true",
+                    help="run virt-vmid beside both daemons (the key from it)")
     args = ap.parse_args()
     bd.run_under_reaper(os.path.abspath(args.build))
     if args.keep_logs:
@@ -173,7 +181,10 @@ def main():
     b = vp.product_daemon("bench-b", emulators=[vl.QEMU, *vp.emulators()])
     tool = None
     sampler = None
+    vmids = []
     try:
+        if args.vmid:
+            vmids = [bd.start_vmid(d, os.path.abspath(args.build)) for d in (a, b)]
         for d in (a, b):
             os.makedirs(d.host_path(TOOL_DIR), exist_ok=True)
             os.chmod(d.host_path(TOOL_DIR), 0o755)
@@ -236,6 +247,8 @@ def main():
                                                    f"{name}-{len(times[name])}-{side}.log"),
                                       "w") as f:
                                 f.write(text)
+        print("the destination's key from " +
+              ("virt-vmid" if args.vmid else "libvirt-vmi-hook-key (no virt-vmid)"))
         for name in ("vmi", "plain"):
             ms = [x * 1000 for x in times[name]]
             print(f"{name:6s} median {statistics.median(ms):8.1f} ms  "
@@ -256,6 +269,8 @@ def main():
             sampler.stop()
         if tool:
             tool.stop()
+        for vmid in vmids:
+            bd.stop_vmid(vmid)
         vl.stop_all(a, b)
         tmp.cleanup()
 

@@ -23,7 +23,6 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 
@@ -168,7 +167,6 @@ def main():
         os.makedirs(args.keep_logs, exist_ok=True)
 
     virt_vmi = os.path.join(args.build, "src", "virt-vmi")
-    virt_vmid = os.path.join(args.build, "src", "virt-vmid")
     hook = os.path.join(args.build, "src", "libvirt-vmi-hook")
     emulator = os.path.join(args.build, "tools", "kvmi-emulator", "qemu-kvmi")
     os.environ.setdefault("VMI_BUILD_DIR", args.build)
@@ -194,19 +192,13 @@ def main():
         report("Start, key from libvirt-vmi-hook-key (no virt-vmid)",
                run_rounds(d, conn, tool, args.rounds, args.keep_logs, "helper"))
         if not args.no_vmid:
-            vmid = d.popen_in_namespace([virt_vmid, "-c", d.uri, "--foreground"],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-            while not os.path.exists(d.host_path("/run/libvirt-vmi/virt-vmid.sock")):
-                time.sleep(0.01)
+            vmid = bd.start_vmid(d, args.build)
             report("Start, key from virt-vmid (the daemon running)",
                    run_rounds(d, conn, tool, args.rounds, args.keep_logs, "vmid", vmid))
     finally:
         if conn:
             conn.close()
-        if vmid:
-            vmid.terminate()
-            vmid.wait()
+        bd.stop_vmid(vmid)
         if tool:
             tool.stop()
         if args.keep_logs and os.path.exists(d.log_path):
