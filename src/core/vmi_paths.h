@@ -30,5 +30,7 @@
 /* virt-vmid's, beside the key files: both are the daemon's run state */
 #define VMI_VMID_PID_FILE VMI_KEY_DIR_DEFAULT "/virt-vmid.pid"
 #define VMI_VMID_SOCKET VMI_KEY_DIR_DEFAULT "/virt-vmid.sock"
+/* the domains it promised the hook to attach at their start (vmid_marks.h) */
+#define VMI_VMID_MARKS_DIR VMI_KEY_DIR_DEFAULT "/attach-at-start"
 
 char *vmiFindSibling(const char *self, const char *name);

@@ -15,7 +15,8 @@
  * included), and the hook asks this daemon for keys, and whether it
  * attaches a domain started without arguments (a management layer's
  * define then start at once): the daemon attaches such a domain live at
- * its STARTED event.
+ * its STARTED event. That promise is kept on disk (vmid_marks.h) until the
+ * attach has run, so a daemon killed in between keeps it after a restart.
  */
 #include <libvirt/virterror.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "daemon/vmid_conn.h"
 #include "daemon/vmid_live.h"
 #include "daemon/vmid_log.h"
+#include "daemon/vmid_marks.h"
 #include "daemon/vmid_required.h"
 #include "conf/vmi_conf.h"
 #include "core/vmi_paths.h"
@@ -451,7 +453,8 @@ vmidConnOnDomainEvent(const char *uuid, vmiWatchEvent event, gpointer opaque)
         break;
     case VMI_WATCH_UNDEFINED:
         g_hash_table_remove(vc->domains, uuid);
-        g_hash_table_remove(vc->attachAtStart, uuid);
+        if (g_hash_table_remove(vc->attachAtStart, uuid))
+            vmidMarkRemove(VMI_VMID_MARKS_DIR, uuid);
         break;
     case VMI_WATCH_STARTED:
         if (d)
@@ -734,6 +737,8 @@ vmidAttachOpDone(GObject *source, GAsyncResult *res, gpointer data)
 
     op->vc->ops--;
     op->vc->opsDone++;
+    /* kept until now: a daemon killed during the attach does it again */
+    vmidMarkRemove(VMI_VMID_MARKS_DIR, op->uuid);
     g_task_propagate_boolean(G_TASK(res), &err);
     if (err)
         g_warning("domain '%s' (%s): started without introspection arguments, and the live "
@@ -795,6 +800,8 @@ vmidConnExpectAttach(vmidConn *vc, const char *uuid, GError **error)
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "not connected to %s", vc->uri);
         return FALSE;
     }
+    if (!vmidMarkAdd(VMI_VMID_MARKS_DIR, vc->uri, uuid, error))
+        return FALSE;
     g_hash_table_add(vc->attachAtStart, g_strdup(uuid));
     g_message("domain %s: starts without introspection arguments (defined and started at "
               "once, before the daemon synced it): attached live once it runs", uuid);
@@ -943,6 +950,7 @@ vmidConnNew(const char *uri)
 {
     static const vmiWatchCallbacks cb = { vmidConnOnConnected, vmidConnOnDomainEvent };
     vmidConn *vc = g_new0(vmidConn, 1);
+    g_autoptr(GPtrArray) marks = vmidMarksLoad(VMI_VMID_MARKS_DIR, uri);
 
     vc->uri = g_strdup(uri);
     vc->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -950,6 +958,13 @@ vmidConnNew(const char *uri)
     vc->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)vmidDomainFree);
     vc->attachAtStart = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    /* a promise an earlier daemon made: kept at the domain's start, or at
+     * once if it runs already (the first sync finds it running) */
+    for (guint i = 0; i < marks->len; i++) {
+        g_message("domain %s: to be attached at its start, as promised to the hook before "
+                  "this daemon started", (char *)marks->pdata[i]);
+        g_hash_table_add(vc->attachAtStart, g_strdup(marks->pdata[i]));
+    }
     vc->batch = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     vc->definedMeanwhile = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     vc->watch = vmiWatchNew(uri, &cb, vc);

@@ -568,6 +568,43 @@ class VmidTest(vp.DaemonTestCase):
         tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
         self.assertIn("introspection,id=vmi0", self.d.virsh("dumpxml", name).stdout)
 
+    def test_attach_at_start_survives_a_killed_daemon(self):
+        """virt-vmid killed between its answer to the hook's attach-at-start
+        request and the domain's start (by a test hook after ours at
+        `prepare begin`): QEMU starts without introspection, but the promise
+        is on disk, root-only; the next daemon keeps it: it attaches the
+        running domain live, the tool hooks it, and the mark goes."""
+        marks = self.d.host_path(vp.KEY_DIR + "/attach-at-start")
+        killer = self.d.add_hook("60-vmi-test-kill-vmid", f"""#!/bin/sh
+[ "$2 $3" = "prepare begin" ] || exit 0
+kill -KILL "$(cat {vp.VMID_PID_FILE})"
+""")
+        self.addCleanup(lambda: os.path.lexists(killer) and os.unlink(killer))
+        for i in range(5):
+            name = f"atkill{i}"
+            vmid = vp.Vmid(self, self.d)
+            tool = self.at_once(name)
+            self.assertEqual(vmid.proc.wait(30 * vp.SLOW), -9, vmid.log())
+            uuid = self.d.virsh("domuuid", name).stdout.strip()
+            mark = os.path.join(marks, uuid)
+            if os.path.exists(mark):
+                break
+            self.d.virsh("destroy", name)
+        else:
+            self.fail("the daemon's sync won every race: no attach at start was promised")
+        self.assertNotIn("introspection,id=vmi0", self.d.virsh("dumpxml", name).stdout)
+        self.assertEqual(stat.S_IMODE(os.stat(marks).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(mark).st_mode), 0o600)
+        with open(mark) as f:
+            self.assertEqual(f.read(), self.d.uri)
+        os.unlink(killer)
+        vmid = vp.Vmid(self, self.d)
+        tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+        entry = self.state(vmid, name, "hooked")
+        self.assertTrue(entry["attached_at_start"], entry)
+        self.assertIn("as promised to the hook before this daemon started", vmid.log())
+        vp.wait_until(lambda: not os.path.exists(mark), 10 * vp.SLOW, "the mark removed")
+
     def test_define_and_start_at_once_without_daemon(self):
         """No virt-vmid: the hook refuses the start of a definition without
         its arguments, as before, and says why."""
