@@ -135,6 +135,24 @@ class MigrateTest(vt.VmiTestCase):
         self.dst.quit(self.dmon)
         self.src.quit(self.smon)
 
+    def test_migrate_at_once_that_fails_clears_its_flag(self):
+        """A migrate after the tool has gone (a save's, which follows its
+        pause) runs at once; its failure clears the pending flag as a held
+        one's does (QEMU's migration state notifier sees every migration),
+        so `cont` lets the tool back: a save cancelled after its pause."""
+        self.pair()
+        self.tool.expect('ready', conn=2)
+        self.smon.ok('stop')
+        self.tool.expect('closed', conn=1, reason='unhook')
+        self.smon.ok('migrate', {'uri': 'unix:' + self.path('nosuch.sock')})
+        self.smon.wait_event('MIGRATION', status='failed')
+        self.assertEqual(self.src.vmi_lines()[-2:], ['VMI: intercept command: migrate',
+                                                     'VMI: intercept action: continue'])
+        self.smon.ok('cont')
+        self.tool.expect('ready', conn=3, timeout=3 * vt.SLOW)
+        self.src.quit(self.smon)
+        self.dst.quit(self.dmon)
+
     def test_second_migrate_while_held(self):
         self.pair()
         self.tool.expect('ready', conn=2)

@@ -111,6 +111,26 @@ emuMigrateInjectedDone(emuSession *session, const char *msg, gsize len, gpointer
 }
 
 
+/*
+ * A migrate QEMU runs at once (no tool to unhook): the object still
+ * follows it, as its migration state notifier does, so that its failure
+ * or cancel clears the pending flag (a save cancelled after its pause,
+ * say, or the reconnects stay refused).
+ */
+static GString *
+emuMigrateFollow(emuRequest *req, const char *msg, gsize len)
+{
+    if (!emuIsSuccess(msg, len)) {
+        emuVmiMigrationFailed();
+        return NULL;
+    }
+    migration.pollNone = 0;
+    if (!migration.pollTimer)
+        emuMigratePoll();
+    return NULL;
+}
+
+
 /* start_live_migration_thread(), or what a cancelled one comes to */
 static void
 emuMigrateRelease(void)
@@ -221,7 +241,7 @@ emuMigrateWithState(emuSession *session, yajl_val ret, const char *desc, gpointe
     switch (emuInterceptCall(req, EMU_ACTION_MIGRATE, emuMigrateContinue, deferred)) {
     case EMU_INTERCEPT_CONTINUE:
         g_free(deferred);
-        emuProxyForward(req, NULL);
+        emuProxyForward(req, emuMigrateFollow);
         break;
     case EMU_INTERCEPT_DELAYED:
         deferred->req = NULL;
