@@ -9,7 +9,14 @@
  * that is checked, within the reconnect interval and the handshake
  * timeout, and a guest left unmonitored makes the command fail
  * (VMI_EXIT_UNMONITORED).
+ *
+ * SIGINT (Ctrl-C) or SIGTERM during a save or a snapshot cancels libvirt's
+ * job, as virsh does, rather than leave it running behind a dead client:
+ * libvirt cancels once the held `stop` is answered, resumes the guest, and
+ * the tool must hook it again (VMI_EXIT_CANCELLED).
  */
+#include <signal.h>
+
 #include "vmi_cli.h"
 #include "libvirt/vmi_domain.h"
 #include "libvirt/vmi_status.h"
@@ -23,6 +30,9 @@ typedef struct {
     const char *file;
     const char *name;
     char *created;
+    int cancelled;          /* by this signal (SIGINT, SIGTERM), 0: not */
+    GThread *abort;         /* libvirt's job being cancelled */
+    GError *abortErr;
 } vmiSaveJob;
 
 
@@ -93,6 +103,72 @@ vmiCheckRehook(vmiDomain *dom, const vmiDef *def)
 }
 
 
+/* In a thread: the abort waits for a held `stop`, the display goes on. */
+static gpointer
+vmiSaveAbortRun(gpointer opaque)
+{
+    vmiSaveJob *job = opaque;
+
+    vmiDomainAbortJob(job->dom->dom, job->dom->name, &job->abortErr);
+    return NULL;
+}
+
+
+static void
+vmiSaveCancel(int signum, gpointer opaque)
+{
+    vmiSaveJob *job = opaque;
+
+    if (job->cancelled)
+        return;
+    job->cancelled = signum;
+    job->abort = g_thread_new("abort", vmiSaveAbortRun, job);
+}
+
+
+/*
+ * Runs @func with the unhook wait shown, cancelling libvirt's job on
+ * SIGINT or SIGTERM. On a cancelled job, returns FALSE with the error
+ * saying so, and *exitCode is set: the guest runs on (libvirt resumes
+ * it), and the tool must hook it again.
+ */
+static gboolean
+vmiSaveProgress(vmiSaveJob *job, const char *verb, const char *what, double limit,
+                vmiProgressFunc func, double *elapsed, int *exitCode)
+{
+    vmiProgressOps ops = { .func = func, .opaque = job, .cancel = vmiSaveCancel,
+                           .cancelOpaque = job };
+    const char *sig;
+    GError *err = NULL;
+    gboolean ok = vmiProgressRunPhases(&ops, what, limit, elapsed, &err);
+
+    if (job->abort)
+        g_thread_join(job->abort);
+    sig = job->cancelled == SIGINT ? "SIGINT" : "SIGTERM";
+    if (job->abortErr) {
+        g_printerr("warning: %s: %s\n", sig, job->abortErr->message);
+        g_clear_error(&job->abortErr);
+    } else if (ok && job->cancelled) {
+        /* libvirt took the cancel, but QEMU had written the whole state */
+        g_printerr("warning: %s came too late: the %s had already completed\n", sig, verb);
+    }
+    if (ok)
+        return TRUE;
+    if (!job->cancelled) {
+        *exitCode = vmiCliFail(err);
+        return FALSE;
+    }
+    g_printerr("error: %s of domain '%s' cancelled (%s): %s\n", verb, job->dom->name, sig,
+               err->message);
+    g_error_free(err);
+    job->dom->running = TRUE;
+    *exitCode = vmiCheckRehook(job->dom, job->def);
+    if (*exitCode == VMI_EXIT_OK)
+        *exitCode = VMI_EXIT_CANCELLED;
+    return FALSE;
+}
+
+
 /* --- save ---------------------------------------------------------------- */
 
 static gboolean
@@ -145,7 +221,6 @@ vmiCmdSaveRun(const vmiCliGlobal *global, int argc, char **argv)
     g_autofree char *what = NULL;
     g_autofree char *file = NULL;
     vmiSaveJob job = { NULL };
-    GError *err = NULL;
     double elapsed, limit;
     int rc;
 
@@ -160,9 +235,10 @@ vmiCmdSaveRun(const vmiCliGlobal *global, int argc, char **argv)
     file = g_canonicalize_filename(argv[2], NULL);
     what = vmiSaveWhat("Saving", dom, &def, &limit);
     job.dom = dom;
+    job.def = def;
     job.file = file;
-    if (!vmiProgressRun(what, limit, vmiSaveRun, &job, &elapsed, &err))
-        return vmiCliFail(err);
+    if (!vmiSaveProgress(&job, "save", what, limit, vmiSaveRun, &elapsed, &rc))
+        return rc;
     if (limit > 0)
         g_print("Domain '%s' saved to %s after %.2f s (the introspection tool's unhook "
                 "first, at most %.0f s)\n", dom->name, file, elapsed, limit);
@@ -267,7 +343,6 @@ vmiCmdSnapshotCreateRun(const vmiCliGlobal *global, int argc, char **argv)
     g_autofree char *memory = NULL;
     g_autofree char *created = NULL;
     vmiSaveJob job = { NULL };
-    GError *err = NULL;
     double elapsed, limit;
     gboolean wasRunning;
     int rc;
@@ -288,10 +363,11 @@ vmiCmdSnapshotCreateRun(const vmiCliGlobal *global, int argc, char **argv)
     wasRunning = dom->running && vmiStatusGuestRuns(dom);
     what = vmiSaveWhat("Snapshotting", dom, &def, &limit);
     job.dom = dom;
+    job.def = def;
     job.name = argc > 2 ? argv[2] : NULL;
     job.file = memory;
-    if (!vmiProgressRun(what, limit, vmiSnapshotRun, &job, &elapsed, &err))
-        return vmiCliFail(err);
+    if (!vmiSaveProgress(&job, "snapshot", what, limit, vmiSnapshotRun, &elapsed, &rc))
+        return rc;
     created = job.created;
     if (limit > 0)
         g_print("Domain '%s': snapshot '%s' created after %.2f s (the introspection tool's "

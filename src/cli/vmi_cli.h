@@ -17,7 +17,8 @@ typedef enum {
     VMI_EXIT_PREFLIGHT = 4, /* migrate: a pre-flight check failed, nothing changed */
     VMI_EXIT_UNHOOK = 5,    /* migrate: failed or cancelled during the unhook wait */
     VMI_EXIT_TRANSFER = 6,  /* migrate: failed during the transfer */
-    VMI_EXIT_CANCELLED = 7, /* migrate: cancelled by SIGINT or SIGTERM, the source runs on */
+    VMI_EXIT_CANCELLED = 7, /* migrate, save, snapshot-create: cancelled by SIGINT or
+                             * SIGTERM, the domain runs on */
     VMI_EXIT_PAUSED = 8,    /* start: required, the tool did not hook: left paused */
 } vmiExitCode;
 

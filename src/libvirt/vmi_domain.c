@@ -569,3 +569,20 @@ vmiDomainSnapshotCreate(vmiDomain *dom, const char *name, const char *memoryFile
     dom->running = vmiDomainIsRunning(dom->dom);
     return created;
 }
+
+
+/*
+ * Asks libvirt to cancel the domain's job (a save, an external snapshot's
+ * memory, a migration), as virsh does on Ctrl-C. It blocks while a held
+ * `stop` keeps the job's monitor call waiting: libvirt cancels once QEMU
+ * has answered it (the tool unhooked, or the unhook timeout).
+ */
+gboolean
+vmiDomainAbortJob(virDomainPtr dom, const char *name, GError **error)
+{
+    if (virDomainAbortJob(dom) < 0) {
+        vmiSetLibvirtError(error, "cannot cancel the job of domain '%s'", name);
+        return FALSE;
+    }
+    return TRUE;
+}

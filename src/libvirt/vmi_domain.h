@@ -49,6 +49,7 @@ vmiDomain *vmiDomainRestore(vmiConn *conn, const char *file, vmiDomainXML *image
                             gboolean paused, GError **error);
 char *vmiDomainSnapshotCreate(vmiDomain *dom, const char *name, const char *memoryFile,
                               GError **error);
+gboolean vmiDomainAbortJob(virDomainPtr dom, const char *name, GError **error);
 gboolean vmiDomainResumeUnmonitored(vmiDomain *dom, GError **error);
 char *vmiDomainGetUnmonitored(vmiDomain *dom);
 char *vmiDomainGetLiveState(virDomainPtr dom, const char *element, const char *attr);

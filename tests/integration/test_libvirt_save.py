@@ -12,21 +12,30 @@ KVMI emulator, with the reference tool, on one domain with a qcow2 disk
 - an external snapshot (memory file + disk overlay): the same unhook, but
   QEMU writes the memory with a migration, and the RFC object refuses the
   tool while a migration it intercepted has not failed: the guest runs on
-  unmonitored, which virt-vmi says (exit 3).
+  unmonitored, which virt-vmi says (exit 3);
+- SIGINT during a save's unhook wait cancels libvirt's job: the guest runs
+  on, the tool hooks it again (exit 7); the image is a FIFO that holds
+  QEMU's migration until the cancel is in.
 Secrets: no form of the key in the save image, the memory file, the
 snapshot XML or libvirt's log."""
 
+import fcntl
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.environ.get("VMI_SOURCE_DIR",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
                                 "tests", "lib"))
+import vmiclock as vc  # noqa: E402
 import vmiproduct as vp  # noqa: E402
+import vmiwrap as vw  # noqa: E402
 
 UNHOOK_DELAY_MS = 300
 
@@ -184,6 +193,67 @@ class SaveTest(vp.DaemonTestCase):
         self.assertGreater(hooked["conn"], 3)
         self.assertEqual(vp.key_leaks(key, self.d.log_text(0)), [])
 
+    def test_sigint_cancels_the_save(self):
+        """Ctrl-C during the unhook wait of a save cancels libvirt's save
+        job, as virsh does, rather than leave it running behind a command
+        that is gone: libvirt cancels once QEMU answers the held `stop`,
+        resumes the guest, and the tool hooks it again.
+
+        libvirt's save thread keeps the job once the `stop` is answered and
+        starts QEMU's migration to the file at once; the cancel comes in
+        only while that migration runs. The image is a FIFO nobody reads
+        until QEMU has announced "cancelling", so that the migration cannot
+        end first, however slow this host or the wrapped programs are."""
+        name = "cancel"
+        sock = os.path.join(self.tools, f"{name}.sock")
+        self.d.define_domain(name, emulator=vp.domain_emulator(),
+                             metadata=vp.element(sock, reconnect=1, unhook=30))
+        self.addCleanup(self.d.virsh, "undefine", name, check=False)
+        self.addCleanup(self.d.virsh, "destroy", name, check=False)
+        self.assertEqual(self.vv("sync", name).rc, 0)
+        tool = vp.tool(self, sock, "--unhook-delay", "3000")
+        self.d.virsh("start", name, timeout=60 * vp.SLOW)
+        tool.wait_for("hooked", timeout=20 * vp.SLOW, conn=1)
+        image = os.path.join(self.tmp.name, "cancel.fifo")
+        os.mkfifo(image, 0o600)
+        held = os.open(image, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(os.close, held)
+        fcntl.fcntl(held, fcntl.F_SETPIPE_SZ, 4096)
+        events = vc.QmpEvents(self.d, self, names=("MIGRATION",))
+        cmd = vw.wrap_once(("virt-vmi", "save", "SIGINT"),
+                           [vp.VIRT_VMI, "-c", self.d.uri, "save", name, image])
+        p = self.d.popen_in_namespace(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        tool.wait_for("unhook", timeout=20 * vp.SLOW, conn=1)
+        p.send_signal(signal.SIGINT)
+        vp.wait_until(lambda: any('"cancelling"' in d for d in events.data(name, "MIGRATION")),
+                      60 * vp.SLOW, "QEMU's migration to the image cancelling")
+        drained = threading.Event()
+        threading.Thread(target=drain, args=(held, drained), daemon=True).start()
+        self.addCleanup(drained.set)
+        out, err = p.communicate(timeout=120 * vp.SLOW)
+        err = vw.check_run(cmd, p.returncode, err)
+        self.assertEqual(p.returncode, 7, (out, err))
+        self.assertRegex(err, r"^error: save of domain 'cancel' cancelled \(SIGINT\): cannot "
+                              r"save domain 'cancel' to .*canceled by client\n$")
+        self.assertRegex(out, r"^Domain 'cancel': the introspection tool hooked it again "
+                              r"after [0-9.]+ s\n$")
+        self.assertEqual(tool.wait_for("closed", conn=1)["reason"], "unhook")
+        tool.wait_for("hooked", timeout=1, conn=2)
+        self.assertEqual(self.d.domstate(name), "running")
+        self.assertRegex(self.d.virsh("domjobinfo", name).stdout, r"Job type: +None")
+        self.assertIn('"cancelled"', events.data(name, "MIGRATION")[-1])
+
+
+def drain(fd, done):
+    """Reads and drops what comes through @fd (non-blocking) until @done."""
+    while not done.is_set():
+        select.select([fd], [], [], 0.1)
+        try:
+            os.read(fd, 65536)
+        except BlockingIOError:
+            pass
 
 def tearDownModule():
     vp.print_times()

@@ -23,21 +23,22 @@ import vmilibvirt as vl
 from vmiproduct import wait_until
 from vmiwrap import SLOW
 
-QMP_EVENT = re.compile(r"event (STOP|RESUME|RESET) at (\d+)\.(\d+) for domain '([^']+)'")
+QMP_EVENT = re.compile(r"event (\w+) at (\d+)\.(\d+) for domain '([^']+)'(?:: (.*))?")
 # libvirt's first line of every run of a domain's QEMU
 RUN_MARK = ": starting up "
 
 
 class QmpEvents:
-    """STOP, RESUME and RESET of every domain of @d (a LibvirtDaemon), with
-    QEMU's time stamps, from `virsh qemu-monitor-event --loop` in its
-    namespace. Stopped at @testcase's cleanup, or by stop()."""
+    """@names (by default STOP, RESUME and RESET) of every domain of @d (a
+    LibvirtDaemon), with QEMU's time stamps, from `virsh qemu-monitor-event
+    --loop` in its namespace. Stopped at @testcase's cleanup, or by stop()."""
 
-    def __init__(self, d, testcase=None):
+    def __init__(self, d, testcase=None, names=("STOP", "RESUME", "RESET")):
         self.path = os.path.join(d.dir, f"qmp-events-{time.monotonic_ns()}.txt")
         self._out = open(self.path, "w")
         self.proc = d.popen_in_namespace([vl.VIRSH, "-c", d.uri, "qemu-monitor-event",
-                                          "--loop", "--regex", "--event", "^(STOP|RESUME|RESET)$"],
+                                          "--loop", "--regex", "--event",
+                                          f"^({'|'.join(names)})$"],
                                          stdin=subprocess.DEVNULL, stdout=self._out,
                                          stderr=subprocess.STDOUT)
         if testcase is not None:
@@ -55,12 +56,18 @@ class QmpEvents:
                 self.proc.wait()
         self._out.close()
 
-    def events(self, name):
-        """[(event, seconds since the epoch on QEMU's clock)] of domain @name."""
+    def _matches(self, name):
         self._out.flush()
         with open(self.path) as f:
-            return [(m[1], int(m[2]) + int(m[3]) / 1e6) for m in QMP_EVENT.finditer(f.read())
-                    if m[4] == name]
+            return [m for m in QMP_EVENT.finditer(f.read()) if m[4] == name]
+
+    def events(self, name):
+        """[(event, seconds since the epoch on QEMU's clock)] of domain @name."""
+        return [(m[1], int(m[2]) + int(m[3]) / 1e6) for m in self._matches(name)]
+
+    def data(self, name, event):
+        """The data (as virsh prints it) of every @event of domain @name."""
+        return [m[5] for m in self._matches(name) if m[1] == event]
 
     def times(self, name, event):
         """QEMU's time stamps of every @event of domain @name, in order."""
