@@ -87,10 +87,18 @@ struct _vmidConn {
     guint opsDone;          /* pauses, resumes, attaches ended: their records are newer
                              * than what a batch of syncs under way read */
     GHashTable *attachAtStart; /* UUIDs the hook let start without arguments */
+    GHashTable *secrets;    /* secret UUID -> virSecretPtr, of this connection */
 };
 
 static void vmidConnCheckRequiredSoon(vmidConn *vc);
 static void vmidAttachLaunch(vmidDomain *d);
+
+static void
+vmidSecretFree(gpointer secret)
+{
+    virSecretFree(secret);
+}
+
 
 static void
 vmidDomainFree(vmidDomain *d)
@@ -972,6 +980,7 @@ vmidConnOnConnected(gpointer opaque)
     g_auto(GStrv) uuids = vmiConnListPersistentDomains(vmiWatchGetConn(vc->watch), &err);
 
     g_hash_table_remove_all(vc->domains);
+    g_hash_table_remove_all(vc->secrets);
     if (!uuids) {
         g_warning("%s: %s", vc->uri, err->message);
         return;
@@ -994,6 +1003,7 @@ vmidConnNew(const char *uri)
     vc->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)vmidDomainFree);
     vc->attachAtStart = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    vc->secrets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, vmidSecretFree);
     /* a promise an earlier daemon made: kept at the domain's start, or at
      * once if it runs already (the first sync finds it running) */
     for (guint i = 0; i < marks->len; i++) {
@@ -1019,6 +1029,8 @@ vmidConnFree(vmidConn *vc)
         g_source_remove(vc->requiredTick);
     if (vc->requiredIdle)
         g_source_remove(vc->requiredIdle);
+    /* the handles hold the connection */
+    g_hash_table_unref(vc->secrets);
     vmiWatchFree(vc->watch);
     g_hash_table_unref(vc->pending);
     g_hash_table_unref(vc->rechecks);
@@ -1153,16 +1165,35 @@ vmidConnGetURI(vmidConn *vc)
 }
 
 
+/*
+ * The key of a start, for the hook. The secret's handle is kept (only its
+ * UUID: libvirt finds the secret again on every call, and the value is
+ * never kept), which spares the start one round trip to libvirtd of the
+ * two. A handle that fails is dropped and the secret looked up afresh,
+ * for the error a lookup gives; a new connection starts with none
+ * (vmidConnOnConnected).
+ */
 vmiKey *
 vmidConnGetKey(vmidConn *vc, const char *secretUUID, GError **error)
 {
     vmiConn *conn = vmiWatchGetConn(vc->watch);
+    virSecretPtr secret;
+    vmiKey *key;
 
     if (!conn) {
         g_set_error(error, VMI_ERROR, VMI_ERROR_OPERATION, "not connected to %s", vc->uri);
         return NULL;
     }
-    return vmiSecretGetKey(conn->secrets, secretUUID, error);
+    if ((secret = g_hash_table_lookup(vc->secrets, secretUUID))) {
+        if ((key = vmiSecretReadKey(secret, secretUUID, NULL)))
+            return key;
+        virResetLastError();
+        g_hash_table_remove(vc->secrets, secretUUID);
+    }
+    if (!(secret = vmiSecretLookup(conn->secrets, secretUUID, error)))
+        return NULL;
+    g_hash_table_insert(vc->secrets, g_strdup(secretUUID), secret);
+    return vmiSecretReadKey(secret, secretUUID, error);
 }
 
 

@@ -14,7 +14,7 @@
 #include "conf/vmi_xml.h"
 
 
-static virSecretPtr
+virSecretPtr
 vmiSecretLookup(virConnectPtr conn, const char *uuid, GError **error)
 {
     virSecretPtr secret = virSecretLookupByUUIDString(conn, uuid);
@@ -45,15 +45,12 @@ vmiSecretCheck(virConnectPtr conn, const char *uuid, GError **error)
 
 
 vmiKey *
-vmiSecretGetKey(virConnectPtr conn, const char *uuid, GError **error)
+vmiSecretReadKey(virSecretPtr secret, const char *uuid, GError **error)
 {
-    g_autoptr(virSecret) secret = vmiSecretLookup(conn, uuid, error);
     g_autoptr(vmiKey) key = NULL;
     unsigned char *value;
     size_t len = 0;
 
-    if (!secret)
-        return NULL;
     if (!(value = virSecretGetValue(secret, &len, 0))) {
         vmiSetLibvirtError(error, "cannot read the value of key secret '%s' "
                            "(it must have a value and not be private)", uuid);
@@ -70,6 +67,15 @@ vmiSecretGetKey(virConnectPtr conn, const char *uuid, GError **error)
         return NULL;
     }
     return g_steal_pointer(&key);
+}
+
+
+vmiKey *
+vmiSecretGetKey(virConnectPtr conn, const char *uuid, GError **error)
+{
+    g_autoptr(virSecret) secret = vmiSecretLookup(conn, uuid, error);
+
+    return secret ? vmiSecretReadKey(secret, uuid, error) : NULL;
 }
 
 

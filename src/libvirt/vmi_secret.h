@@ -11,6 +11,8 @@
 #define VMI_SECRET_USAGE_PREFIX "libvirt-vmi/"
 
 gboolean vmiSecretCheck(virConnectPtr conn, const char *uuid, GError **error);
+virSecretPtr vmiSecretLookup(virConnectPtr conn, const char *uuid, GError **error);
+vmiKey *vmiSecretReadKey(virSecretPtr secret, const char *uuid, GError **error);
 vmiKey *vmiSecretGetKey(virConnectPtr conn, const char *uuid, GError **error);
 char *vmiSecretFindForDomain(virConnectPtr conn, const char *domUUID);
 void vmiSecretUndefine(virConnectPtr conn, const char *uuid);

@@ -333,13 +333,42 @@ class VmidTest(vp.DaemonTestCase):
         tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
         secret = vp.vmi_element(vp.dumpxml(self.d, name))[0].find("{%s}key" % vp.VMI_NS).get("secret")
         self.addCleanup(self.d.virsh, "secret-undefine", secret, check=False)
-        self.assertIn(f"handed the value of secret {secret} to the hook", vmid.log())
+        handed = f"handed the value of secret {secret} to the hook"
+        self.assertIn(handed, vmid.log())
         self.assertEqual(vp.key_leaks(key, vmid.log()), [])
+        self.d.virsh("destroy", name)
+
+        # the daemon keeps the secret's handle, never its value: the next
+        # start takes the value the secret has then
+        key2 = vp.printable_key()
+        with open(path, "wb") as f:
+            f.write(key2)
+        self.d.virsh("secret-set-value", secret, "--file", path, "--plain")
+        tool.stop()
+        tool = vp.tool(self, self.sock(name), key_file=path)
+        self.d.virsh("start", name)
+        tool.expect("hooked", name=name, timeout=30 * vp.SLOW)
+        self.assertEqual(vmid.log().count(handed), 2, vmid.log())
+        self.d.virsh("destroy", name)
+
+        # a secret gone: the kept handle fails, the start is refused; the
+        # same secret defined again serves the next start
+        secret_xml = self.d.virsh("secret-dumpxml", secret).stdout
+        self.d.virsh("secret-undefine", secret)
+        r = self.d.virsh("start", name, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"key secret '{secret}' does not exist", r.stderr)
+        self.d.virsh("secret-define", self.d.write_xml(secret_xml))
+        self.d.virsh("secret-set-value", secret, "--file", path, "--plain")
+        self.d.virsh("start", name)
+        tool.expect("hooked", name=name, conn=2, timeout=30 * vp.SLOW)
+        self.assertEqual(vmid.log().count(handed), 3, vmid.log())
+        self.assertEqual(vp.key_leaks(key2, vmid.log()), [])
         self.d.virsh("destroy", name)
         vmid.stop(self)
         # no daemon: the key can only have come from the helper
         self.d.virsh("start", name)
-        tool.expect("hooked", name=name, conn=2, timeout=30 * vp.SLOW)
+        tool.expect("hooked", name=name, conn=3, timeout=30 * vp.SLOW)
 
     def test_tool_that_never_unhooks(self):
         """unhooking until the deadline, then QEMU's timeout: unhooked, and
