@@ -8,7 +8,6 @@
  * on a terminal (vmi_progress.c) or as JSON lines, and the exit status
  * says which one failed.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
@@ -91,13 +90,6 @@ vmiMigrateJsonLine(const char *event, const char *phase, const vmiJsonField *fie
     fputc('\n', stdout);
     fflush(stdout);
     yajl_gen_free(gen);
-}
-
-
-static const char *
-vmiMigrateSignalName(int signum)
-{
-    return signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "a signal";
 }
 
 
@@ -224,7 +216,7 @@ vmiMigrateCancel(int signum, gpointer opaque)
         return;
     run->cancelled = signum;
     if (!vmiMigrateAbort(run->mig, &err))
-        g_printerr("warning: %s: %s\n", vmiMigrateSignalName(signum), err->message);
+        g_printerr("warning: %s: %s\n", vmiProgressSignalName(signum), err->message);
 }
 
 
@@ -435,7 +427,7 @@ vmiCmdMigrateRun(const vmiCliGlobal *global, int argc, char **argv)
         run.durations[failed] = vmiMigratePhaseElapsed(&run);
         if (run.cancelled)
             msg = g_strdup_printf("migration cancelled (%s) during the %s phase: %s",
-                                  vmiMigrateSignalName(run.cancelled),
+                                  vmiProgressSignalName(run.cancelled),
                                   vmiMigratePhaseToString(failed), err->message);
         else if (run.aborted)
             msg = g_strdup_printf("migration cancelled after %d s (--timeout) during the %s "

@@ -15,8 +15,6 @@
  * libvirt cancels once the held `stop` is answered, resumes the guest, and
  * the tool must hook it again (VMI_EXIT_CANCELLED).
  */
-#include <signal.h>
-
 #include "vmi_cli.h"
 #include "libvirt/vmi_domain.h"
 #include "libvirt/vmi_status.h"
@@ -144,7 +142,7 @@ vmiSaveProgress(vmiSaveJob *job, const char *verb, const char *what, double limi
 
     if (job->abort)
         g_thread_join(job->abort);
-    sig = job->cancelled == SIGINT ? "SIGINT" : "SIGTERM";
+    sig = vmiProgressSignalName(job->cancelled);
     if (job->abortErr) {
         g_printerr("warning: %s: %s\n", sig, job->abortErr->message);
         g_clear_error(&job->abortErr);

@@ -278,3 +278,11 @@ vmiProgressRun(const char *what, double limit, vmiProgressFunc func,
 
     return vmiProgressRunPhases(&ops, what, limit, elapsed, error);
 }
+
+
+/* The name of a signal vmiProgressCancelFunc is called for, for messages. */
+const char *
+vmiProgressSignalName(int signum)
+{
+    return signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "a signal";
+}

@@ -43,3 +43,4 @@ void vmiProgressSetPhase(vmiProgress *progress, const char *what, double limit);
 void vmiProgressSetDetail(vmiProgress *progress, const char *detail);
 double vmiProgressPhaseElapsed(const vmiProgress *progress);
 double vmiProgressElapsed(const vmiProgress *progress);
+const char *vmiProgressSignalName(int signum);
