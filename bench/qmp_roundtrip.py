@@ -5,8 +5,8 @@ Starts the real QEMU 7.2 and qemu-kvmi (with an introspection object and,
 if it was built, vmi-tool hooked to it), both small KVM VMs, then times
 query-status round trips on each, interleaved in rounds so that both see
 the same machine load (under TCG where the host has no /dev/kvm, as
-qemu-kvmi does there). Prints median, p90 and p99 in microseconds and the
-difference of the medians (the goal: within 500 us).
+qemu-kvmi does there). Prints median, mean, p90 and p99 in microseconds,
+the difference of the medians (the goal: within 500 us) and of the means.
 
     bench/qmp_roundtrip.py [--build-dir build] [--rounds 20] [--per-round 200]
 """

@@ -270,6 +270,7 @@ def drain(fd, done):
         except BlockingIOError:
             pass
 
+
 def tearDownModule():
     vp.print_times()
 
